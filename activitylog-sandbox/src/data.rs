@@ -1,0 +1,331 @@
+//! The event store: compact, sorted, seeded events per contract.
+//!
+//! Each event is stored as its time and its 128-bit id (24 bytes). Every other
+//! attribute is derived from the id when the event is rendered, so memory stays
+//! proportional to the event count with a small constant.
+
+use std::ops::Range;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{ContractSpec, SandboxConfig};
+use crate::rng::{SplitMix, hash3};
+
+const ID_SALT: u64 = 0x1D;
+const TIME_SALT: u64 = 0x71_3E;
+/// Live events use indices from here on, so they never collide with generated ones.
+const LIVE_INDEX_BASE: u64 = 1 << 40;
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// The 128-bit identity of an event; rendered as a version-4-looking UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct EventId {
+    hi: u64,
+    lo: u64,
+}
+
+impl EventId {
+    /// The id of event `index` of the contract in slot `slot`, under `seed`.
+    fn derive(seed: u64, slot: u64, index: u64) -> Self {
+        let hi = hash3(seed, slot.wrapping_mul(0x100) ^ ID_SALT, index);
+        let lo = hash3(seed ^ 0x5EED, slot.wrapping_mul(0x100) ^ ID_SALT, index);
+        Self {
+            hi: (hi & !0xF000) | 0x4000,
+            lo: (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000,
+        }
+    }
+
+    /// A hash of this id and a salt, used to derive one attribute of the event.
+    pub(crate) fn attr(self, salt: u64) -> u64 {
+        hash3(self.hi, self.lo, salt)
+    }
+
+    /// The canonical lowercase UUID text (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`).
+    ///
+    /// Lexicographic order of this text equals the numeric order of the id.
+    pub(crate) fn uuid(self) -> String {
+        format_uuid(self.hi, self.lo)
+    }
+}
+
+/// Formats 128 bits as a lowercase hyphenated UUID.
+pub(crate) fn format_uuid(hi: u64, lo: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xFFFF,
+        hi & 0xFFFF,
+        lo >> 48,
+        lo & 0xFFFF_FFFF_FFFF
+    )
+}
+
+/// One event as stored: its time and its id. Ordering is (time, uuid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct StoredEvent {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// The id every other attribute derives from.
+    pub id: EventId,
+}
+
+/// The events of one contract, sorted by (time, uuid).
+#[derive(Debug)]
+pub(crate) struct ContractLog {
+    /// The contract number.
+    pub number: u64,
+    /// User names acting in this contract (never empty).
+    pub users: Vec<String>,
+    /// Position of this contract in the configuration, mixed into ids.
+    slot: u64,
+    events: Vec<StoredEvent>,
+    live_appended: u64,
+}
+
+impl ContractLog {
+    /// Generates the contract's events between `end - span` and `end`.
+    fn generate(seed: u64, slot: u64, spec: &ContractSpec, end_ms: i64, span_ms: i64) -> Self {
+        let span_ms = span_ms.max(1);
+        let start_ms = end_ms.saturating_sub(span_ms);
+        let mut events: Vec<StoredEvent> = (0..spec.events as u64)
+            .map(|index| StoredEvent {
+                time_ms: event_time(seed, slot, index, start_ms, span_ms),
+                id: EventId::derive(seed, slot, index),
+            })
+            .collect();
+        events.sort_unstable();
+        let users = if spec.users.is_empty() {
+            (1..=3)
+                .map(|n| format!("user{n}@contract-{}.example.com", spec.number))
+                .collect()
+        } else {
+            spec.users.clone()
+        };
+        Self {
+            number: spec.number,
+            users,
+            slot,
+            events,
+            live_appended: 0,
+        }
+    }
+
+    /// The positions of events with `start_ms <= time < end_ms` (each bound optional).
+    pub(crate) fn range(&self, start_ms: Option<i64>, end_ms: Option<i64>) -> Range<usize> {
+        let lo = start_ms.map_or(0, |s| self.events.partition_point(|e| e.time_ms < s));
+        let hi = end_ms.map_or(self.events.len(), |e| {
+            self.events.partition_point(|ev| ev.time_ms < e)
+        });
+        lo..hi.max(lo)
+    }
+
+    /// The stored events at the given positions.
+    pub(crate) fn slice(&self, range: Range<usize>) -> &[StoredEvent] {
+        let end = range.end.min(self.events.len());
+        &self.events[range.start.min(end)..end]
+    }
+
+    /// Number of stored events.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Appends a live event at `time_ms`, keeping the order; returns its id.
+    fn append(&mut self, seed: u64, time_ms: i64) -> EventId {
+        let id = EventId::derive(seed, self.slot, LIVE_INDEX_BASE + self.live_appended);
+        self.live_appended += 1;
+        let event = StoredEvent { time_ms, id };
+        let at = self.events.partition_point(|e| *e < event);
+        self.events.insert(at, event);
+        id
+    }
+}
+
+/// All contracts' events.
+#[derive(Debug)]
+pub(crate) struct EventStore {
+    seed: u64,
+    contracts: Vec<ContractLog>,
+}
+
+impl EventStore {
+    /// Generates every configured contract; `end` is the end of the time span.
+    pub(crate) fn generate(config: &SandboxConfig, end: DateTime<Utc>) -> Self {
+        let end_ms = end.timestamp_millis();
+        let span_ms = config.span.num_milliseconds();
+        let mut contracts: Vec<ContractLog> = Vec::with_capacity(config.contracts.len());
+        for (slot, spec) in config.contracts.iter().enumerate() {
+            if contracts.iter().any(|c| c.number == spec.number) {
+                continue;
+            }
+            contracts.push(ContractLog::generate(
+                config.seed,
+                slot as u64,
+                spec,
+                end_ms,
+                span_ms,
+            ));
+        }
+        Self {
+            seed: config.seed,
+            contracts,
+        }
+    }
+
+    /// The contract with this number, if it exists.
+    pub(crate) fn contract(&self, number: u64) -> Option<&ContractLog> {
+        self.contracts.iter().find(|c| c.number == number)
+    }
+
+    /// All contracts, in configuration order.
+    pub(crate) fn contracts(&self) -> &[ContractLog] {
+        &self.contracts
+    }
+
+    /// Appends a live event at `time_ms` to the contract; `None` if it does not exist.
+    pub(crate) fn append(&mut self, number: u64, time_ms: i64) -> Option<EventId> {
+        let seed = self.seed;
+        self.contracts
+            .iter_mut()
+            .find(|c| c.number == number)
+            .map(|c| c.append(seed, time_ms))
+    }
+}
+
+/// Relative activity per UTC hour: quiet nights, busy office hours.
+fn hour_weight(hour: i64) -> f64 {
+    match hour {
+        0..=5 => 0.25,
+        6..=7 | 18..=20 => 0.6,
+        8..=17 => 1.0,
+        _ => 0.4,
+    }
+}
+
+/// The time of generated event `index`: uniform over the span, thinned at night.
+fn event_time(seed: u64, slot: u64, index: u64, start_ms: i64, span_ms: i64) -> i64 {
+    let mut rng = SplitMix::new(hash3(seed, slot.wrapping_mul(0x100) ^ TIME_SALT, index));
+    let mut t = start_ms;
+    for _ in 0..8 {
+        let offset = (rng.next_unit() * span_ms as f64) as i64;
+        t = start_ms.saturating_add(offset.clamp(0, span_ms - 1));
+        let hour = t.rem_euclid(DAY_MS) / HOUR_MS;
+        if rng.next_unit() < hour_weight(hour) {
+            break;
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MAIN_CONTRACT, default_contracts};
+
+    fn config(events: usize) -> SandboxConfig {
+        SandboxConfig {
+            contracts: default_contracts(events),
+            ..SandboxConfig::default()
+        }
+    }
+
+    fn end() -> DateTime<Utc> {
+        "2024-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn stored_events_are_small() {
+        assert!(std::mem::size_of::<StoredEvent>() <= 24);
+    }
+
+    #[test]
+    fn events_are_sorted_within_span_and_unique() {
+        let store = EventStore::generate(&config(5_000), end());
+        let main = store.contract(MAIN_CONTRACT).unwrap();
+        assert_eq!(main.len(), 5_000);
+        let events = main.slice(0..main.len());
+        assert!(events.windows(2).all(|w| w[0] < w[1]));
+        let end_ms = end().timestamp_millis();
+        let start_ms = end_ms - 90 * DAY_MS;
+        assert!(
+            events
+                .iter()
+                .all(|e| e.time_ms >= start_ms && e.time_ms < end_ms)
+        );
+        let mut uuids: Vec<String> = events.iter().map(|e| e.id.uuid()).collect();
+        uuids.sort();
+        uuids.dedup();
+        assert_eq!(uuids.len(), 5_000);
+    }
+
+    #[test]
+    fn uuid_text_order_matches_id_order() {
+        let store = EventStore::generate(&config(2_000), end());
+        let main = store.contract(MAIN_CONTRACT).unwrap();
+        let mut ids: Vec<EventId> = main.slice(0..main.len()).iter().map(|e| e.id).collect();
+        ids.sort();
+        let texts: Vec<String> = ids.iter().map(|id| id.uuid()).collect();
+        assert!(texts.windows(2).all(|w| w[0] < w[1]));
+        let uuid = &texts[0];
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "4");
+        assert!(matches!(&uuid[19..20], "8" | "9" | "a" | "b"));
+    }
+
+    #[test]
+    fn same_seed_same_events() {
+        let a = EventStore::generate(&config(1_000), end());
+        let b = EventStore::generate(&config(1_000), end());
+        let ca = a.contract(MAIN_CONTRACT).unwrap();
+        let cb = b.contract(MAIN_CONTRACT).unwrap();
+        assert_eq!(ca.slice(0..ca.len()), cb.slice(0..cb.len()));
+        let other = SandboxConfig {
+            seed: 99,
+            ..config(1_000)
+        };
+        let c = EventStore::generate(&other, end());
+        let cc = c.contract(MAIN_CONTRACT).unwrap();
+        assert_ne!(ca.slice(0..ca.len()), cc.slice(0..cc.len()));
+    }
+
+    #[test]
+    fn range_is_inclusive_start_exclusive_end() {
+        let store = EventStore::generate(&config(1_000), end());
+        let main = store.contract(MAIN_CONTRACT).unwrap();
+        let events = main.slice(0..main.len());
+        let t = events[100].time_ms;
+        let r = main.range(Some(t), Some(t + 1));
+        assert!(r.contains(&100));
+        assert!(main.slice(r).iter().all(|e| e.time_ms == t));
+        assert!(main.range(Some(t), Some(t)).is_empty());
+        assert_eq!(main.range(None, None), 0..1_000);
+    }
+
+    #[test]
+    fn append_keeps_order() {
+        let mut store = EventStore::generate(&config(100), end());
+        let id = store
+            .append(MAIN_CONTRACT, end().timestamp_millis())
+            .unwrap();
+        let main = store.contract(MAIN_CONTRACT).unwrap();
+        assert_eq!(main.len(), 101);
+        assert_eq!(main.slice(100..101)[0].id, id);
+        assert!(store.append(1, 0).is_none());
+    }
+
+    #[test]
+    fn daytime_is_busier_than_night() {
+        let store = EventStore::generate(&config(20_000), end());
+        let main = store.contract(MAIN_CONTRACT).unwrap();
+        let hour = |e: &StoredEvent| e.time_ms.rem_euclid(DAY_MS) / HOUR_MS;
+        let events = main.slice(0..main.len());
+        let night = events.iter().filter(|e| hour(e) < 4).count();
+        let day = events
+            .iter()
+            .filter(|e| (10..14).contains(&hour(e)))
+            .count();
+        assert!(day > 2 * night, "day {day} night {night}");
+    }
+}

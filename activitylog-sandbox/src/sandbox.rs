@@ -1,0 +1,383 @@
+//! The running sandbox: builder, handle, expectations for tests, and shutdown.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{ContractSpec, Credentials, SandboxConfig, default_contracts};
+use crate::data::EventStore;
+use crate::faults::{FaultCounts, FaultInjector, Faults};
+use crate::query::{Limits, ceil_millis};
+use crate::render;
+use crate::requests::{RequestLog, RequestRecord};
+use crate::server::{State, accept_loop};
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// Binding 127.0.0.1 on the requested port failed.
+    #[error("cannot bind 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The requested port (0 = ephemeral).
+        port: u16,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The configuration cannot be served.
+    #[error("invalid sandbox configuration: {0}")]
+    InvalidConfig(String),
+}
+
+/// Builds a [`Sandbox`] step by step; every knob defaults to [`SandboxConfig::default`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SandboxBuilder {
+    config: SandboxConfig,
+}
+
+impl SandboxBuilder {
+    /// Starts from an existing configuration.
+    pub fn from_config(config: SandboxConfig) -> Self {
+        Self { config }
+    }
+
+    /// Number of events in the main contract (31721060); 12345678 gets a fifth
+    /// of that and 98765432 a tenth. Replaces any earlier [`Self::contracts`].
+    pub fn events(mut self, main_events: usize) -> Self {
+        self.config.contracts = default_contracts(main_events);
+        self
+    }
+
+    /// Replaces the contract layout; the first contract is the main one.
+    pub fn contracts(mut self, contracts: Vec<ContractSpec>) -> Self {
+        self.config.contracts = contracts;
+        self
+    }
+
+    /// Seed for all generated data.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// End of the generated time span (default: now at start-up). Fix it for byte-identical runs.
+    pub fn end(mut self, end: DateTime<Utc>) -> Self {
+        self.config.end = Some(end);
+        self
+    }
+
+    /// Length of the generated time span (default 90 days).
+    pub fn span(mut self, span: TimeDelta) -> Self {
+        self.config.span = span;
+        self
+    }
+
+    /// Silent cap on `limit` (default `Some(1000)`); `None` disables it.
+    pub fn max_limit(mut self, max_limit: Option<usize>) -> Self {
+        self.config.max_limit = max_limit;
+        self
+    }
+
+    /// Largest `offset + limit` allowed (default `Some(10_000)`); `None` disables the check.
+    pub fn result_window(mut self, window: Option<usize>) -> Self {
+        self.config.result_window = window;
+        self
+    }
+
+    /// Largest `dateEnd - dateStart` allowed (default `Some(90 days)`); `None` disables the check.
+    pub fn max_range(mut self, max_range: Option<TimeDelta>) -> Self {
+        self.config.max_range = max_range;
+        self
+    }
+
+    /// Delay added before every response.
+    pub fn latency(mut self, latency: Duration) -> Self {
+        self.config.latency = Some(latency);
+        self
+    }
+
+    /// Fault injection settings.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.config.faults = faults;
+        self
+    }
+
+    /// Fraction in `[0, 1]` of events rendered with the live service's deviations from the spec.
+    pub fn wire_variants(mut self, fraction: f64) -> Self {
+        self.config.wire_variants = fraction;
+        self
+    }
+
+    /// Appends an event stamped "now" to the main contract at this interval.
+    pub fn live(mut self, interval: Duration) -> Self {
+        self.config.live = Some(interval);
+        self
+    }
+
+    /// The accepted credentials and the contracts they see.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.config.credentials = credentials;
+        self
+    }
+
+    /// Port on 127.0.0.1 (default 0: an ephemeral port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+
+    /// Whether to keep the request log (default on).
+    pub fn request_log(mut self, enabled: bool) -> Self {
+        self.config.request_log = enabled;
+        self
+    }
+
+    /// The configuration built so far.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// Generates the events, binds the port and starts serving in the background.
+    pub async fn start(self) -> Result<Sandbox, SandboxError> {
+        Sandbox::start(self.config).await
+    }
+}
+
+/// A running fake of the Activity Log API. Stops on [`Sandbox::shutdown`] or when dropped.
+///
+/// Must be started inside a Tokio runtime.
+#[derive(Debug)]
+pub struct Sandbox {
+    state: Arc<State>,
+    config: SandboxConfig,
+    addr: SocketAddr,
+    end: DateTime<Utc>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// A builder with default settings.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// Generates the events, binds 127.0.0.1 and starts serving in the background.
+    pub async fn start(config: SandboxConfig) -> Result<Self, SandboxError> {
+        if config.contracts.is_empty() {
+            return Err(SandboxError::InvalidConfig(
+                "at least one contract is required".to_owned(),
+            ));
+        }
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+            .await
+            .map_err(|source| SandboxError::Bind {
+                port: config.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            port: config.port,
+            source,
+        })?;
+        let end = config.end.unwrap_or_else(|| {
+            DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+        });
+        let store = EventStore::generate(&config, end);
+        let wire_variants = if config.wire_variants.is_nan() {
+            0.0
+        } else {
+            config.wire_variants.clamp(0.0, 1.0)
+        };
+        let state = Arc::new(State {
+            base_url: format!("http://{addr}"),
+            credentials: config.credentials.clone(),
+            limits: Limits {
+                max_limit: config.max_limit,
+                result_window: config.result_window,
+                max_range: config.max_range,
+            },
+            wire_variants,
+            latency: config.latency.filter(|d| !d.is_zero()),
+            store: RwLock::new(store),
+            faults: FaultInjector::new(config.faults.clone(), config.seed),
+            requests: RequestLog::new(config.request_log),
+        });
+        let (shutdown, receiver) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(
+            listener,
+            Arc::clone(&state),
+            config.live,
+            receiver,
+        ));
+        tracing::info!(url = %state.base_url, "activity log sandbox listening");
+        Ok(Self {
+            state,
+            config,
+            addr,
+            end,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234` (the API lives under `/activitylog/v1`).
+    pub fn url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The accepted credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.state.credentials
+    }
+
+    /// The configuration the sandbox was started with.
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// The generated events lie in `[end - span, end)`; this is `end`.
+    pub fn end(&self) -> DateTime<Utc> {
+        self.end
+    }
+
+    /// Start of the generated time span (`end - span`).
+    pub fn span_start(&self) -> DateTime<Utc> {
+        self.end
+            .checked_sub_signed(self.config.span)
+            .unwrap_or(self.end)
+    }
+
+    /// Numbers of all contracts served (visible or not), main contract first.
+    pub fn contract_numbers(&self) -> Vec<u64> {
+        self.state
+            .store()
+            .contracts()
+            .iter()
+            .map(|c| c.number)
+            .collect()
+    }
+
+    /// The `@uuid`s the API holds for a contract in `[start, end)`, in API order
+    /// (ascending time, then uuid). Empty for an unknown contract.
+    pub fn event_uuids(
+        &self,
+        contract: u64,
+        start: impl Into<Option<DateTime<Utc>>>,
+        end: impl Into<Option<DateTime<Utc>>>,
+    ) -> Vec<String> {
+        self.with_range(contract, start.into(), end.into(), |_, events| {
+            events.iter().map(|e| e.id.uuid()).collect()
+        })
+    }
+
+    /// How many events a contract holds in `[start, end)`: the `total` the API reports.
+    pub fn event_count(
+        &self,
+        contract: u64,
+        start: impl Into<Option<DateTime<Utc>>>,
+        end: impl Into<Option<DateTime<Utc>>>,
+    ) -> usize {
+        self.with_range(contract, start.into(), end.into(), |_, events| events.len())
+    }
+
+    /// The exact `_source` JSON texts the API serves for a contract in `[start, end)`, in order.
+    pub fn event_sources(
+        &self,
+        contract: u64,
+        start: impl Into<Option<DateTime<Utc>>>,
+        end: impl Into<Option<DateTime<Utc>>>,
+    ) -> Vec<String> {
+        let wire = self.state.wire_variants;
+        self.with_range(contract, start.into(), end.into(), |log, events| {
+            events
+                .iter()
+                .map(|&e| render::event_json(log, e, wire))
+                .collect()
+        })
+    }
+
+    fn with_range<T: Default>(
+        &self,
+        contract: u64,
+        start: Option<DateTime<Utc>>,
+        end: Option<DateTime<Utc>>,
+        f: impl FnOnce(&crate::data::ContractLog, &[crate::data::StoredEvent]) -> T,
+    ) -> T {
+        let store = self.state.store();
+        match store.contract(contract) {
+            Some(log) => {
+                let range = log.range(start.map(ceil_millis), end.map(ceil_millis));
+                f(log, log.slice(range))
+            }
+            None => T::default(),
+        }
+    }
+
+    /// Appends one event stamped "now" to a contract, as live mode does; returns its `@uuid`.
+    pub fn append_event(&self, contract: u64) -> Option<String> {
+        append_to(&self.state, contract)
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.requests.snapshot()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        self.state.requests.clear();
+    }
+
+    /// How many faults of each kind were injected so far.
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.state.faults.counts()
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Serves until `signal` completes (e.g. `tokio::signal::ctrl_c()`), then shuts down.
+    pub async fn serve_until<F: Future>(self, signal: F) {
+        signal.await;
+        self.shutdown().await;
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Appends a "now" event to the main contract (live mode tick).
+pub(crate) fn append_now(state: &State) {
+    let main = state.store().contracts().first().map(|c| c.number);
+    if let Some(main) = main {
+        append_to(state, main);
+    }
+}
+
+fn append_to(state: &State, contract: u64) -> Option<String> {
+    let now = Utc::now().timestamp_millis();
+    let mut store = state.store.write().unwrap_or_else(|e| e.into_inner());
+    store.append(contract, now).map(|id| id.uuid())
+}

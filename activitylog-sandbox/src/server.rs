@@ -1,0 +1,483 @@
+//! The HTTP side: accepting connections, routing, answering, and injecting faults.
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::auth::is_authorized;
+use crate::config::Credentials;
+use crate::data::EventStore;
+use crate::faults::{Fault, FaultInjector, FaultKind};
+use crate::query::{Limits, PageQuery, ceil_millis};
+use crate::render;
+use crate::requests::{RequestLog, RequestRecord};
+
+/// Error code sent with 401.
+pub const ERR_UNAUTHORIZED: &str = "315";
+/// Error code sent with 403.
+pub const ERR_FORBIDDEN: &str = "317";
+/// Error code sent with 404.
+pub const ERR_NOT_FOUND: &str = "309";
+/// Error code sent with 405.
+pub const ERR_METHOD_NOT_ALLOWED: &str = "320";
+/// Error code sent with injected 429, 500 and 503.
+pub const ERR_SERVICE: &str = "300";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
+
+/// Everything the request handlers share.
+#[derive(Debug)]
+pub(crate) struct State {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    pub credentials: Credentials,
+    pub limits: Limits,
+    pub wire_variants: f64,
+    pub latency: Option<Duration>,
+    pub store: RwLock<EventStore>,
+    pub faults: FaultInjector,
+    pub requests: RequestLog,
+}
+
+impl State {
+    /// Read access to the events (a poisoned lock is still readable: the data is append-only).
+    pub(crate) fn store(&self) -> RwLockReadGuard<'_, EventStore> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An answer before it becomes an HTTP response.
+struct Answer {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Answer {
+    fn json(status: StatusCode, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: StatusCode, error_code: &str, message: &str) -> Self {
+        Self::json(
+            status,
+            render::error_json(status.as_u16(), error_code, message),
+        )
+    }
+
+    fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+}
+
+/// Marker error: the service asks hyper to drop the connection without answering.
+#[derive(Debug)]
+struct ResetConnection;
+
+impl std::fmt::Display for ResetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for ResetConnection {}
+
+/// Accepts connections until `shutdown` fires (or its sender is dropped).
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    live: Option<Duration>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    let mut live_ticks = live.filter(|d| !d.is_zero()).map(|period| {
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, Arc::clone(&state)));
+                }
+                Err(error) => {
+                    // E.g. too many open files: back off briefly instead of spinning.
+                    tracing::warn!(%error, "sandbox accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = async {
+                match live_ticks.as_mut() {
+                    Some(interval) => interval.tick().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                crate::sandbox::append_now(&state);
+            }
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn serve_connection(stream: TcpStream, state: Arc<State>) {
+    let _ = stream.set_nodelay(true);
+    let reset = Arc::new(AtomicBool::new(false));
+    let io = ConnectionIo {
+        io: TokioIo::new(stream),
+        reset: Arc::clone(&reset),
+    };
+    let service = service_fn(move |request: Request<Incoming>| {
+        let state = Arc::clone(&state);
+        let reset = Arc::clone(&reset);
+        async move { respond(&state, &reset, request).await }
+    });
+    if let Err(error) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await
+    {
+        tracing::debug!(%error, "sandbox connection ended with an error");
+    }
+}
+
+/// Answers one request: latency, fault injection, routing, logging.
+async fn respond(
+    state: &State,
+    reset: &AtomicBool,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ResetConnection> {
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |pq| pq.as_str().to_owned(),
+    );
+    if let Some(latency) = state.latency {
+        tokio::time::sleep(latency).await;
+    }
+    let fault = state.faults.draw();
+    let mut record = RequestRecord {
+        method: method.to_string(),
+        target,
+        status: None,
+        fault: fault.map(|f| f.kind),
+    };
+    let response = match fault {
+        Some(Fault {
+            kind: FaultKind::ConnectionReset,
+            ..
+        }) => {
+            reset.store(true, Ordering::SeqCst);
+            state.requests.record(record);
+            return Err(ResetConnection);
+        }
+        Some(Fault {
+            kind: FaultKind::TruncatedBody,
+            ..
+        }) => truncated(route(state, &request)),
+        Some(fault) => complete(fault_answer(fault)),
+        None => complete(route(state, &request)),
+    };
+    record.status = Some(response.status().as_u16());
+    state.requests.record(record);
+    Ok(response)
+}
+
+fn fault_answer(fault: Fault) -> Answer {
+    const GATEWAY_HTML: &str = "text/html";
+    match fault.kind {
+        FaultKind::TooManyRequests => Answer::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            ERR_SERVICE,
+            "Too many requests: the rate limit was exceeded, retry later",
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            if fault.retry_after == 0 { "0" } else { "1" },
+        ),
+        FaultKind::InternalServerError => Answer::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ERR_SERVICE,
+            "Internal server error",
+        ),
+        FaultKind::ServiceUnavailable => Answer::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ERR_SERVICE,
+            "Service temporarily unavailable",
+        ),
+        FaultKind::BadGateway => Answer {
+            status: StatusCode::BAD_GATEWAY,
+            content_type: GATEWAY_HTML,
+            body: b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n".to_vec(),
+            headers: Vec::new(),
+        },
+        FaultKind::GatewayTimeout | FaultKind::ConnectionReset | FaultKind::TruncatedBody => Answer {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            content_type: GATEWAY_HTML,
+            body: b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n</body>\r\n</html>\r\n".to_vec(),
+            headers: Vec::new(),
+        },
+    }
+}
+
+fn head(answer: &Answer, content_length: usize) -> hyper::http::response::Builder {
+    let mut builder = Response::builder()
+        .status(answer.status)
+        .header(header::CONTENT_TYPE, answer.content_type)
+        .header(header::CONTENT_LENGTH, content_length);
+    for (name, value) in &answer.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+}
+
+fn complete(answer: Answer) -> Response<Body> {
+    let builder = head(&answer, answer.body.len());
+    let body = Full::new(Bytes::from(answer.body))
+        .map_err(|never: Infallible| match never {})
+        .boxed();
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+fn empty() -> Body {
+    Full::new(Bytes::new())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
+/// Announces the full length, sends about half the body, then fails the stream.
+fn truncated(answer: Answer) -> Response<Body> {
+    let length = answer.body.len();
+    let builder = head(&answer, length);
+    let mut body = Bytes::from(answer.body);
+    let part = body.split_to(length / 2);
+    let frames = futures::stream::unfold(Some(part), |state| async move {
+        match state {
+            Some(part) => Some((Ok::<_, BoxError>(Frame::data(part)), None)),
+            None => {
+                // Let hyper flush what it has before the connection is torn down.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Some((
+                    Err::<Frame<Bytes>, BoxError>("injected truncated body".into()),
+                    None,
+                ))
+            }
+        }
+    });
+    let body = BodyExt::boxed(StreamBody::new(frames));
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(empty()))
+}
+
+/// Routes a request to its handler; never panics.
+fn route(state: &State, request: &Request<Incoming>) -> Answer {
+    let path = request.uri().path();
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    enum Route<'a> {
+        Info,
+        Contracts,
+        Contract(&'a str),
+    }
+    let found = match path {
+        "/activitylog/v1" => Route::Info,
+        "/activitylog/v1/contracts" => Route::Contracts,
+        _ => match path.strip_prefix("/activitylog/v1/contracts/") {
+            Some(number) if !number.contains('/') => Route::Contract(number),
+            _ => {
+                return Answer::error(
+                    StatusCode::NOT_FOUND,
+                    ERR_NOT_FOUND,
+                    &format!(
+                        "The requested resource '{}' was not found",
+                        truncate(path, 200)
+                    ),
+                );
+            }
+        },
+    };
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return Answer::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ERR_METHOD_NOT_ALLOWED,
+            "Method not allowed: the Activity Log API is read-only",
+        )
+        .with_header(header::ALLOW, "GET");
+    }
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    if !is_authorized(authorization, &state.credentials) {
+        return Answer::error(
+            StatusCode::UNAUTHORIZED,
+            ERR_UNAUTHORIZED,
+            "Unauthorized: the credentials are missing or invalid",
+        )
+        .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"IONOS Cloud\"");
+    }
+    match found {
+        Route::Info => Answer::json(StatusCode::OK, render::info_json(&state.base_url)),
+        Route::Contracts => {
+            let visible: Vec<u64> = state
+                .store()
+                .contracts()
+                .iter()
+                .map(|c| c.number)
+                .filter(|n| state.credentials.contracts.contains(n))
+                .collect();
+            Answer::json(
+                StatusCode::OK,
+                render::contracts_json(&state.base_url, &visible),
+            )
+        }
+        Route::Contract(number) => contract_page(state, number, request.uri().query()),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// `GET /activitylog/v1/contracts/{contractNumber}`.
+fn contract_page(state: &State, number: &str, query: Option<&str>) -> Answer {
+    let Some(number) = Some(number)
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
+        return Answer::error(
+            StatusCode::BAD_REQUEST,
+            crate::query::ERR_INVALID_PARAMETER,
+            &format!(
+                "Parameter 'contractNumber' must be an integer, got '{}'",
+                truncate(number, 40)
+            ),
+        );
+    };
+    let forbidden = || {
+        Answer::error(
+            StatusCode::FORBIDDEN,
+            ERR_FORBIDDEN,
+            &format!("Access to the activity log of contract {number} is forbidden"),
+        )
+    };
+    if !state.credentials.contracts.contains(&number) {
+        return forbidden();
+    }
+    let page = match PageQuery::parse(query, state.limits) {
+        Ok(page) => page,
+        Err(error) => {
+            return Answer::error(StatusCode::BAD_REQUEST, error.error_code, &error.message);
+        }
+    };
+    let store = state.store();
+    let Some(contract) = store.contract(number) else {
+        return forbidden();
+    };
+    let matching = contract.range(page.start.map(ceil_millis), page.end.map(ceil_millis));
+    let total = matching.len();
+    let first = matching.start.saturating_add(page.offset).min(matching.end);
+    let last = first.saturating_add(page.limit).min(matching.end);
+    let body = render::page_json(
+        contract,
+        total,
+        contract.slice(first..last),
+        state.wire_variants,
+    );
+    Answer::json(StatusCode::OK, body)
+}
+
+/// A TCP connection that can be torn down with RST instead of FIN.
+struct ConnectionIo {
+    io: TokioIo<TcpStream>,
+    reset: Arc<AtomicBool>,
+}
+
+impl ConnectionIo {
+    fn resetting(&self) -> bool {
+        self.reset.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ConnectionIo {
+    fn drop(&mut self) {
+        if self.resetting() {
+            let _ = self.io.inner().set_zero_linger();
+        }
+    }
+}
+
+impl hyper::rt::Read for ConnectionIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for ConnectionIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.resetting() {
+            // Skip the orderly FIN: dropping with zero linger sends RST.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
