@@ -1,0 +1,151 @@
+//! [`ActivityLog`]: the configured client users start from.
+
+use std::sync::Arc;
+
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::Config;
+use crate::download::Entries;
+use crate::error::{Context, Error, Result};
+use crate::generated::{Client, types};
+use crate::hooks::{Hooks, with_outcome};
+
+/// The Activity Log API with auth, retries and downloads set up.
+///
+/// ```no_run
+/// # async fn run() -> activitylog_client::Result<()> {
+/// let log = activitylog_client::ActivityLog::from_env()?;
+/// for contract in log.contracts().await? {
+///     println!("{:?}", contract.id);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ActivityLog {
+    client: Client,
+    config: Arc<Config>,
+}
+
+impl ActivityLog {
+    /// A client configured from `IONOS_TOKEN` or `IONOS_USERNAME`/`IONOS_PASSWORD`,
+    /// and `IONOS_API_URL`.
+    pub fn from_env() -> Result<Self> {
+        Self::new(Config::from_env()?)
+    }
+
+    /// A client for `config`.
+    pub fn new(config: Config) -> Result<Self> {
+        let url = config.validated_url()?;
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, config.credentials.header_value()?);
+        if let Some(contract) = config.contract_number_header {
+            headers.insert(
+                HeaderName::from_static("x-contract-number"),
+                HeaderValue::from(contract),
+            );
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.clone())
+            .default_headers(headers)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(config.concurrency.max(8))
+            .build()
+            .map_err(|e| Error::Config(format!("could not set up HTTP: {e}")))?;
+        let base = url.as_str().trim_end_matches('/');
+        let client = Client::new_with_client(base, http, Hooks::new(config.retry.clone()));
+        Ok(ActivityLog {
+            client,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The generated client underneath, for calls this facade does not wrap.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `GET /activitylog/v1`: the API's name and version.
+    pub async fn info(&self) -> Result<types::Info> {
+        let (result, attempts, waited) = with_outcome(self.client.get_info().send()).await;
+        let context = Context {
+            operation: "getInfo",
+            contract: None,
+            attempts,
+            waited,
+        };
+        Ok(result_of(result, &context).await?.into_inner())
+    }
+
+    /// `GET /activitylog/v1/contracts`: the contracts the credentials may read.
+    pub async fn contracts(&self) -> Result<Vec<types::ReferenceById>> {
+        let (result, attempts, waited) =
+            with_outcome(self.client.get_available_contracts().send()).await;
+        let context = Context {
+            operation: "getAvailableContracts",
+            contract: None,
+            attempts,
+            waited,
+        };
+        Ok(result_of(result, &context).await?.into_inner())
+    }
+
+    /// All entries of `contract` in a date range, as a stream.
+    ///
+    /// ```no_run
+    /// # async fn run(log: activitylog_client::ActivityLog) -> activitylog_client::Result<()> {
+    /// use futures::TryStreamExt;
+    /// let since: activitylog_client::DateBound = "2024-01-01".parse()?;
+    /// let mut events = log.entries(31721060).since(since).raw();
+    /// while let Some(event) = events.try_next().await? {
+    ///     println!("{event}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn entries(&self, contract: u64) -> Entries {
+        Entries::new(self.client.clone(), contract, &self.config)
+    }
+}
+
+/// Maps progenitor's error into the SDK's.
+async fn result_of<T>(
+    result: std::result::Result<T, progenitor_client::Error<()>>,
+    context: &Context,
+) -> Result<T> {
+    use progenitor_client::Error as Generated;
+    let error = match result {
+        Ok(value) => return Ok(value),
+        Err(error) => error,
+    };
+    Err(match error {
+        Generated::ErrorResponse(response) => {
+            Error::from_status(response.status().as_u16(), b"", context)
+        }
+        Generated::UnexpectedResponse(response) => {
+            let status = response.status().as_u16();
+            let body = response.bytes().await.unwrap_or_default();
+            Error::from_status(status, &body, context)
+        }
+        Generated::InvalidResponsePayload(body, error) => {
+            Error::decode(context.operation, &body, &error)
+        }
+        Generated::CommunicationError(error)
+        | Generated::ResponseBodyError(error)
+        | Generated::InvalidUpgrade(error) => {
+            let fault = crate::retry::transport_fault(&error);
+            Error::Server {
+                operation: context.operation,
+                status: fault.status,
+                attempts: context.attempts,
+                waited: context.waited,
+                reason: fault.reason,
+            }
+        }
+        Generated::InvalidRequest(message) | Generated::Custom(message) => Error::Config(message),
+    })
+}

@@ -1,0 +1,238 @@
+//! Downloading all entries of a date range: complete, deduplicated, in
+//! bounded memory, with pages fetched concurrently.
+//!
+//! [`Entries`] configures a download; [`Entries::stream`] gives typed
+//! events, [`Entries::raw`] the events as sent, and [`Entries::updates`]
+//! batches plus checkpoints for tools that resume.
+
+mod engine;
+mod page;
+mod window;
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use futures::Stream;
+use tokio::sync::mpsc;
+
+pub use window::Window;
+
+use crate::dates::{DateBound, DateRange};
+use crate::error::{Error, Result};
+use crate::event::RawEvent;
+use crate::generated::Client;
+use crate::generated::types::Activity;
+use engine::{AbortOnDrop, Batch, Plan};
+
+/// How far back a download reaches when no start is given.
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// A download of one contract's entries; see [`ActivityLog::entries`](crate::ActivityLog::entries).
+#[derive(Clone, Debug)]
+#[must_use = "a download does nothing until streamed"]
+pub struct Entries {
+    client: Client,
+    contract: u64,
+    since: Option<DateBound>,
+    until: Option<DateBound>,
+    page_size: u32,
+    concurrency: usize,
+    result_window: u64,
+    max_span: Duration,
+}
+
+impl Entries {
+    pub(crate) fn new(client: Client, contract: u64, config: &crate::Config) -> Self {
+        Entries {
+            client,
+            contract,
+            since: None,
+            until: None,
+            page_size: config.page_size,
+            concurrency: config.concurrency,
+            result_window: config.result_window,
+            max_span: config.max_span,
+        }
+    }
+
+    /// Start, inclusive (default: 90 days before the end).
+    pub fn since(mut self, start: impl Into<DateBound>) -> Self {
+        self.since = Some(start.into());
+        self
+    }
+
+    /// End, exclusive (default: the moment the download starts, so events
+    /// arriving meanwhile cannot shift pages).
+    pub fn until(mut self, end: impl Into<DateBound>) -> Self {
+        self.until = Some(end.into());
+        self
+    }
+
+    /// Entries per page (the server may send fewer; paging follows what it sends).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = size.max(1);
+        self
+    }
+
+    /// Pages in flight at once.
+    pub fn concurrency(mut self, pages: usize) -> Self {
+        self.concurrency = pages.max(1);
+        self
+    }
+
+    /// The range this download covers, with open ends closed now.
+    pub fn range(&self) -> Result<DateRange> {
+        let until = self
+            .until
+            .unwrap_or_else(|| DateBound::Instant(Utc::now().trunc_subsecs(0)));
+        let since = self.since.unwrap_or_else(|| {
+            let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
+            DateBound::Instant(until.instant() - lookback)
+        });
+        DateRange::new(since, until)
+    }
+
+    /// Counts the entries of the range with one small request per maximum
+    /// span: cheap, for progress bars. A lower bound if the server caps counts.
+    pub async fn count(&self) -> Result<u64> {
+        let range = self.range()?;
+        let whole = Window {
+            start: range.since(),
+            end: range.until(),
+        };
+        let mut total = 0;
+        for window in whole.cut(self.max_span) {
+            let request = page::PageRequest {
+                contract: self.contract,
+                window,
+                offset: 0,
+                limit: 1,
+            };
+            total += page::fetch(&self.client, request).await?.total;
+        }
+        Ok(total)
+    }
+
+    /// Batches of new events and a checkpoint after each completed window.
+    pub fn updates(self) -> Updates {
+        let range = match self.range() {
+            Ok(range) => range,
+            Err(error) => return Updates::failed(error),
+        };
+        let plan = Plan {
+            contract: self.contract,
+            range: Window {
+                start: range.since(),
+                end: range.until(),
+            },
+            page_size: u64::from(self.page_size),
+            concurrency: self.concurrency,
+            result_window: self.result_window,
+            max_span: self.max_span,
+            max_rereads: 3,
+        };
+        let (receiver, guard) = engine::spawn(self.client, plan);
+        Updates {
+            receiver: Some(receiver),
+            _engine: Some(guard),
+            error: None,
+        }
+    }
+
+    /// Each event's `_source` exactly as sent, every field kept.
+    pub fn raw(self) -> RawEvents {
+        RawEvents {
+            updates: self.updates(),
+            batch: Vec::new().into_iter(),
+        }
+    }
+
+    /// Typed events. An event that does not decode is an `Err` item; the
+    /// stream goes on after it (use [`Entries::raw`] to keep such events).
+    pub fn stream(self) -> impl Stream<Item = Result<Activity>> + Send + Unpin {
+        futures::StreamExt::map(self.raw(), |event| event.and_then(|e| e.decode()))
+    }
+}
+
+/// What a download reports: events, and how far it is complete.
+#[derive(Debug)]
+pub enum Update {
+    /// New events, in the order the server sent them.
+    Events(Vec<RawEvent>),
+    /// Every event before `through` has been delivered (windows complete in
+    /// time order): a safe point to checkpoint and resume from.
+    Completed {
+        /// End of the completed window.
+        through: DateTime<Utc>,
+    },
+}
+
+/// Stream of [`Update`]s; stops the download when dropped.
+#[derive(Debug)]
+pub struct Updates {
+    receiver: Option<mpsc::Receiver<Result<Batch>>>,
+    _engine: Option<AbortOnDrop<()>>,
+    error: Option<Error>,
+}
+
+impl Updates {
+    fn failed(error: Error) -> Self {
+        Updates {
+            receiver: None,
+            _engine: None,
+            error: Some(error),
+        }
+    }
+}
+
+impl Stream for Updates {
+    type Item = Result<Update>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(error) = self.error.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        let Some(receiver) = self.receiver.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let item = ready!(receiver.poll_recv(cx));
+        Poll::Ready(match item {
+            Some(Ok(Batch::Events(events))) => Some(Ok(Update::Events(events))),
+            Some(Ok(Batch::Done(window))) => Some(Ok(Update::Completed {
+                through: window.end,
+            })),
+            Some(Err(error)) => {
+                self.receiver = None; // an error ends the download
+                Some(Err(error))
+            }
+            None => None,
+        })
+    }
+}
+
+/// Stream of [`RawEvent`]s; stops the download when dropped.
+#[derive(Debug)]
+pub struct RawEvents {
+    updates: Updates,
+    batch: std::vec::IntoIter<RawEvent>,
+}
+
+impl Stream for RawEvents {
+    type Item = Result<RawEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(event) = self.batch.next() {
+                return Poll::Ready(Some(Ok(event)));
+            }
+            match ready!(Pin::new(&mut self.updates).poll_next(cx)) {
+                Some(Ok(Update::Events(events))) => self.batch = events.into_iter(),
+                Some(Ok(Update::Completed { .. })) => {}
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! One page of `getByContract`: the request, its retries, and a lossless decode.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::window::Window;
+use crate::dates::render_instant;
+use crate::error::{Context, Error, Result};
+use crate::event::RawEvent;
+use crate::generated::Client;
+use crate::retry::{self, Attempt, Fault};
+use progenitor_client::ClientInfo;
+
+const OPERATION: &str = "getByContract";
+
+/// A decoded page: the server's count of matching events and this page's events.
+#[derive(Debug)]
+pub(crate) struct Page {
+    /// `hits.total`: events matching the window, not just this page.
+    pub total: u64,
+    /// True when the server reports `total` as a lower bound (Elasticsearch's
+    /// `"relation": "gte"`), i.e. there are at least that many.
+    pub total_is_lower_bound: bool,
+    /// Each hit's `_source`, byte for byte.
+    pub events: Vec<RawEvent>,
+}
+
+/// Which slice of which window to ask for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PageRequest {
+    pub contract: u64,
+    pub window: Window,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// Fetches and decodes one page, retrying transient faults (truncated bodies
+/// included) under the client's policy.
+pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page> {
+    let hooks = client.inner();
+    let url = format!(
+        "{}/activitylog/v1/contracts/{}",
+        client.baseurl(),
+        request.contract
+    );
+    let query = [
+        ("dateStart", render_instant(request.window.start)),
+        ("dateEnd", render_instant(request.window.end)),
+        ("offset", request.offset.to_string()),
+        ("limit", request.limit.to_string()),
+    ];
+    let mut attempts = 0;
+    let outcome = retry::run(&hooks.retry, &hooks.throttle, OPERATION, || {
+        attempts += 1;
+        let attempt_number = attempts;
+        let sent = client
+            .client()
+            .get(&url)
+            .query(&query)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send();
+        async move {
+            let response = match sent.await {
+                Ok(response) => response,
+                Err(error) => return Attempt::Retry(retry::transport_fault(&error)),
+            };
+            let status = response.status();
+            let retry_after = retry::retry_after(response.headers());
+            let body = match response.bytes().await {
+                Ok(body) => body,
+                Err(error) => return Attempt::Retry(retry::transport_fault(&error)),
+            };
+            if retry::is_retryable_status(status) {
+                return Attempt::Retry(Fault {
+                    status: Some(status.as_u16()),
+                    reason: format!("HTTP {status}"),
+                    retry_after,
+                });
+            }
+            if !status.is_success() {
+                let context = Context {
+                    operation: OPERATION,
+                    contract: Some(request.contract),
+                    attempts: attempt_number,
+                    waited: std::time::Duration::ZERO,
+                };
+                return Attempt::Done(Err(Error::from_status(status.as_u16(), &body, &context)));
+            }
+            match decode(&body) {
+                Ok(page) => Attempt::Done(Ok(page)),
+                Err(error) if error.is_eof() => Attempt::Retry(Fault {
+                    status: Some(status.as_u16()),
+                    reason: format!("the response body was cut off after {} bytes", body.len()),
+                    retry_after: None,
+                }),
+                Err(error) => Attempt::Done(Err(Error::decode(OPERATION, &body, &error))),
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok(result) => result,
+        Err(exhausted) => Err(Error::Server {
+            operation: OPERATION,
+            status: exhausted.fault.status,
+            attempts: exhausted.attempts,
+            waited: exhausted.waited,
+            reason: exhausted.fault.reason,
+        }),
+    }
+}
+
+/// Decodes a page without interpreting the events: each `_source` stays raw.
+pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
+    let wire: WirePage = serde_json::from_slice(body)?;
+    let hits = wire.hits.unwrap_or_default();
+    let (total, total_is_lower_bound) = match hits.total {
+        Some(Total::Count(count)) => (count, false),
+        Some(Total::Tracked { value, relation }) => (value, relation.as_deref() == Some("gte")),
+        None => (0, false),
+    };
+    let mut events = Vec::with_capacity(hits.hits.len());
+    for (position, hit) in hits.hits.into_iter().enumerate() {
+        let source = hit.source.ok_or_else(|| {
+            <serde_json::Error as serde::de::Error>::custom(format!(
+                "hit {position} of the page has no `_source`"
+            ))
+        })?;
+        events.push(RawEvent::from_raw(source));
+    }
+    // A page of hits without a total still tells how many it holds.
+    let total = total.max(events.len() as u64);
+    Ok(Page {
+        total,
+        total_is_lower_bound,
+        events,
+    })
+}
+
+#[derive(Deserialize)]
+struct WirePage {
+    hits: Option<WireHits>,
+}
+
+#[derive(Default, Deserialize)]
+struct WireHits {
+    total: Option<Total>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    hits: Vec<WireHit>,
+}
+
+/// `hits.total`: an integer (the spec), or Elasticsearch 7's `{value, relation}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Total {
+    Count(u64),
+    Tracked {
+        value: u64,
+        relation: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+struct WireHit {
+    #[serde(rename = "_source")]
+    source: Option<Box<RawValue>>,
+}
+
+fn null_as_empty<'de, D, T>(deserializer: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_each_source_byte_for_byte() {
+        let body = br#"{"hits":{"total":2,"hits":[{"_source":{"@uuid":"a","x":{"deep":[1,2.50]}}},{"_index":"i","_source":{"@uuid":"b"}}]}}"#;
+        let page = decode(body).unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(
+            page.events[0].json(),
+            r#"{"@uuid":"a","x":{"deep":[1,2.50]}}"#
+        );
+        assert_eq!(page.events[1].uuid().as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn reads_elasticsearch_style_totals() {
+        let page =
+            decode(br#"{"hits":{"total":{"value":10000,"relation":"gte"},"hits":[]}}"#).unwrap();
+        assert_eq!((page.total, page.total_is_lower_bound), (10_000, true));
+        let page =
+            decode(br#"{"hits":{"total":{"value":3,"relation":"eq"},"hits":null}}"#).unwrap();
+        assert_eq!((page.total, page.total_is_lower_bound), (3, false));
+    }
+
+    #[test]
+    fn a_truncated_body_is_an_eof_error() {
+        let body = br#"{"hits":{"total":2,"hits":[{"_source":{"@uuid":"a"}},{"_sou"#;
+        assert!(decode(body).unwrap_err().is_eof());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for body in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{\"hits\":5}",
+            b"\xff\xfe",
+            b"{\"hits\":{\"hits\":[{}]}}",
+        ] {
+            assert!(decode(body).is_err(), "{body:?}");
+        }
+    }
+}

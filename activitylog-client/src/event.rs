@@ -1,0 +1,111 @@
+//! Events as the server sent them, and helpers on the generated event types.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::generated::types::{Activity, EventStatus, HttpMethod};
+
+/// One event's `_source`, byte for byte as the server sent it: every field
+/// and value is kept, including those the spec does not know.
+///
+/// ```
+/// use activitylog_client::RawEvent;
+/// let event = RawEvent::parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"new":1}"#).unwrap();
+/// assert_eq!(event.uuid().as_deref(), Some("u-1"));
+/// assert!(event.json().contains(r#""new":1"#));
+/// assert_eq!(event.decode().unwrap().uuid.as_deref(), Some("u-1"));
+/// ```
+#[derive(Clone, Serialize)]
+#[serde(transparent)]
+pub struct RawEvent(Box<RawValue>);
+
+impl PartialEq for RawEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+impl Eq for RawEvent {}
+
+impl RawEvent {
+    pub(crate) fn from_raw(raw: Box<RawValue>) -> Self {
+        RawEvent(raw)
+    }
+
+    /// Checks that `json` is one JSON value and keeps it as is.
+    pub fn parse(json: &str) -> Result<Self> {
+        RawValue::from_string(json.to_string())
+            .map(RawEvent)
+            .map_err(|error| Error::decode("event", json.as_bytes(), &error))
+    }
+
+    /// The event's JSON text, exactly as received (one line if the server sent one).
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The event's `@uuid`, if it has one as a string.
+    pub fn uuid(&self) -> Option<Cow<'_, str>> {
+        #[derive(Deserialize)]
+        struct Uuid<'a> {
+            #[serde(rename = "@uuid", borrow)]
+            uuid: Option<Cow<'a, str>>,
+        }
+        serde_json::from_str::<Uuid<'_>>(self.json()).ok()?.uuid
+    }
+
+    /// Decodes into the generated [`Activity`] type (unknown fields land in
+    /// the `extra` maps, so nothing is lost there either).
+    pub fn decode(&self) -> Result<Activity> {
+        serde_json::from_str(self.json())
+            .map_err(|error| Error::decode("event", self.json().as_bytes(), &error))
+    }
+}
+
+impl fmt::Debug for RawEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.json())
+    }
+}
+
+impl fmt::Display for RawEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.json())
+    }
+}
+
+impl EventStatus {
+    /// The value as the server spells it (`DONE`, or an unknown value verbatim).
+    pub fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            EventStatus::Known(known) => Cow::Owned(known.to_string()),
+            EventStatus::Other(other) => Cow::Borrowed(other),
+        }
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+impl HttpMethod {
+    /// The value as the server spells it (`POST`, or an unknown value verbatim).
+    pub fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            HttpMethod::Known(known) => Cow::Owned(known.to_string()),
+            HttpMethod::Other(other) => Cow::Borrowed(other),
+        }
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}

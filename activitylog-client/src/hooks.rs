@@ -1,0 +1,103 @@
+//! The generated client's hooks: every operation goes through the retry
+//! policy and the client-wide throttle.
+
+use std::cell::Cell;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+
+use crate::generated::Client;
+use crate::retry::{self, Attempt, Fault, RetryPolicy, Throttle};
+
+/// What the generated [`Client`] carries for its hooks: the retry policy and
+/// the throttle shared by all requests of one client.
+#[derive(Clone, Debug, Default)]
+pub struct Hooks {
+    pub(crate) retry: RetryPolicy,
+    pub(crate) throttle: Arc<Throttle>,
+}
+
+impl Hooks {
+    /// Hooks that retry with `retry`.
+    pub fn new(retry: RetryPolicy) -> Self {
+        Hooks {
+            retry,
+            throttle: Arc::default(),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// Attempts made and time waited by the last request run in this scope.
+    static OUTCOME: Cell<(u32, Duration)>;
+}
+
+/// Runs `future` and reports how many attempts its (last) request took.
+pub(crate) async fn with_outcome<T>(future: impl Future<Output = T>) -> (T, u32, Duration) {
+    OUTCOME
+        .scope(Cell::new((0, Duration::ZERO)), async {
+            let value = future.await;
+            let (attempts, waited) = OUTCOME.with(Cell::get);
+            (value, attempts, waited)
+        })
+        .await
+}
+
+fn record_outcome(attempts: u32, waited: Duration) {
+    let _ = OUTCOME.try_with(|cell| cell.set((attempts, waited)));
+}
+
+impl ClientHooks<Hooks> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let hooks = self.inner();
+        let Some(template) = request.try_clone() else {
+            record_outcome(1, Duration::ZERO);
+            return self.client().execute(request).await;
+        };
+        let mut first = Some(request);
+        let last: Mutex<Option<reqwest::Result<reqwest::Response>>> = Mutex::new(None);
+        let mut attempts = 0;
+        let outcome = retry::run(&hooks.retry, &hooks.throttle, info.operation_id, || {
+            let request = first.take().or_else(|| template.try_clone());
+            let last = &last;
+            attempts += 1;
+            async move {
+                let Some(request) = request else {
+                    return Attempt::Done(Ok::<(), ()>(()));
+                };
+                let result = self.client().execute(request).await;
+                let fault = match &result {
+                    Ok(response) if retry::is_retryable_status(response.status()) => Fault {
+                        status: Some(response.status().as_u16()),
+                        reason: format!("HTTP {}", response.status()),
+                        retry_after: retry::retry_after(response.headers()),
+                    },
+                    Ok(_) => {
+                        store(last, result);
+                        return Attempt::Done(Ok(()));
+                    }
+                    Err(error) => retry::transport_fault(error),
+                };
+                store(last, result);
+                Attempt::Retry(fault)
+            }
+        })
+        .await;
+        let waited = outcome
+            .err()
+            .map_or(Duration::ZERO, |exhausted| exhausted.waited);
+        record_outcome(attempts, waited);
+        last.into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .expect("at least one attempt ran")
+    }
+}
+
+fn store<T>(slot: &Mutex<Option<T>>, value: T) {
+    *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(value);
+}

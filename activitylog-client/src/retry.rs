@@ -1,0 +1,317 @@
+//! Retries: which faults are retried, how long to wait, and the shared
+//! throttle that makes a 429 slow down every request of a client.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
+
+/// How failed attempts are retried.
+///
+/// Retried: HTTP 429, 500, 502, 503, 504, connection errors, timeouts and
+/// bodies cut off mid-response. Never retried: any other 4xx.
+///
+/// ```
+/// use std::time::Duration;
+/// use activitylog_client::RetryPolicy;
+/// let patient = RetryPolicy::default().max_attempts(8).max_total_wait(Duration::from_secs(300));
+/// assert_eq!(patient.attempts(), 8);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    max_total_wait: Duration,
+    initial_delay: Duration,
+    max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 attempts, 200 ms doubling up to 10 s (with jitter), 60 s of waiting at most.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            max_total_wait: Duration::from_secs(60),
+            initial_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt, no retries.
+    pub fn none() -> Self {
+        RetryPolicy::default().max_attempts(1)
+    }
+
+    /// Attempts per request, the first included (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The most time spent waiting between attempts of one request.
+    pub fn max_total_wait(mut self, wait: Duration) -> Self {
+        self.max_total_wait = wait;
+        self
+    }
+
+    /// The first backoff delay; later ones double, with jitter.
+    pub fn initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = delay;
+        self
+    }
+
+    /// The largest single backoff delay (a server's `Retry-After` may ask for more,
+    /// within the total wait).
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// The configured number of attempts.
+    pub fn attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    fn backoff(&self) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(self.initial_delay)
+            .with_max_delay(self.max_delay)
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+}
+
+/// Whether an HTTP status is worth another attempt.
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// The server's `Retry-After`, in seconds or as an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// What one attempt came to.
+pub(crate) enum Attempt<T, E> {
+    /// Finished: a value, or an answer that retrying cannot change.
+    Done(Result<T, E>),
+    /// A transient fault.
+    Retry(Fault),
+}
+
+/// A transient fault, as reported when retries run out.
+#[derive(Debug)]
+pub(crate) struct Fault {
+    pub status: Option<u16>,
+    pub reason: String,
+    pub retry_after: Option<Duration>,
+}
+
+/// Retries ran out: the last fault, and how much was tried.
+#[derive(Debug)]
+pub(crate) struct Exhausted {
+    pub fault: Fault,
+    pub attempts: u32,
+    pub waited: Duration,
+}
+
+/// A client-wide pause: after a 429 no request of this client starts before
+/// the server's retry time, so concurrent requests back off together.
+#[derive(Debug, Default)]
+pub(crate) struct Throttle {
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl Throttle {
+    /// Waits until the client may send again.
+    pub(crate) async fn ready(&self) {
+        let until = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// Holds every request back for `pause`.
+    fn hold(&self, pause: Duration) {
+        let until = Instant::now() + pause;
+        let mut slot = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none_or(|current| current < until) {
+            *slot = Some(until);
+        }
+    }
+}
+
+/// Runs `attempt` until it is done or the policy gives up.
+pub(crate) async fn run<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    throttle: &Throttle,
+    operation: &'static str,
+    mut attempt: F,
+) -> Result<Result<T, E>, Exhausted>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Attempt<T, E>>,
+{
+    let mut delays = policy.backoff();
+    let mut waited = Duration::ZERO;
+    let mut attempts = 0;
+    loop {
+        throttle.ready().await;
+        attempts += 1;
+        let fault = match attempt().await {
+            Attempt::Done(result) => return Ok(result),
+            Attempt::Retry(fault) => fault,
+        };
+        let backoff = delays.next().unwrap_or(policy.max_delay);
+        let wait = fault.retry_after.unwrap_or(backoff);
+        let budget_left = policy.max_total_wait.saturating_sub(waited);
+        if attempts >= policy.max_attempts || wait > budget_left {
+            tracing::warn!(
+                operation,
+                attempts,
+                status = fault.status,
+                reason = %fault.reason,
+                "giving up"
+            );
+            return Err(Exhausted {
+                fault,
+                attempts,
+                waited,
+            });
+        }
+        tracing::debug!(
+            operation,
+            attempt = attempts,
+            status = fault.status,
+            reason = %fault.reason,
+            wait_ms = wait.as_millis() as u64,
+            "retrying"
+        );
+        if fault.status == Some(429) {
+            throttle.hold(wait);
+        }
+        tokio::time::sleep(wait).await;
+        waited += wait;
+    }
+}
+
+/// Classifies a transport error: every connection-level error is transient.
+pub(crate) fn transport_fault(error: &reqwest::Error) -> Fault {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "the response body was cut off"
+    } else {
+        "the connection failed"
+    };
+    Fault {
+        status: error.status().map(|s| s.as_u16()),
+        reason: format!("{kind} ({})", error_chain(error)),
+        retry_after: None,
+    }
+}
+
+/// An error and its sources on one line, without URLs' query strings.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        headers.insert(RETRY_AFTER, httpdate::fmt_http_date(later).parse().unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn only_throttling_and_gateway_faults_are_retried() {
+        for code in [429, 500, 502, 503, 504] {
+            assert!(
+                is_retryable_status(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
+        }
+        for code in [400, 401, 403, 404, 409, 422, 501] {
+            assert!(
+                !is_retryable_status(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_attempt_bound() {
+        let policy = RetryPolicy::default()
+            .max_attempts(3)
+            .initial_delay(Duration::from_millis(1));
+        let mut calls = 0;
+        let result: Result<Result<(), ()>, _> = run(&policy, &Throttle::default(), "test", || {
+            calls += 1;
+            async {
+                Attempt::Retry(Fault {
+                    status: Some(503),
+                    reason: "busy".into(),
+                    retry_after: None,
+                })
+            }
+        })
+        .await;
+        let exhausted = result.unwrap_err();
+        assert_eq!((calls, exhausted.attempts), (3, 3));
+    }
+
+    #[tokio::test]
+    async fn gives_up_when_retry_after_exceeds_the_wait_budget() {
+        let policy = RetryPolicy::default().max_total_wait(Duration::from_secs(5));
+        let result: Result<Result<(), ()>, _> =
+            run(&policy, &Throttle::default(), "test", || async {
+                Attempt::Retry(Fault {
+                    status: Some(429),
+                    reason: "slow down".into(),
+                    retry_after: Some(Duration::from_secs(3600)),
+                })
+            })
+            .await;
+        assert_eq!(result.unwrap_err().attempts, 1);
+    }
+}

@@ -1,0 +1,207 @@
+//! Wire-compatibility rules: what the live service sends that the upstream
+//! spec does not say.
+//!
+//! Each rule is small, named, and states the deviation it absorbs. They run
+//! after hoisting, on the named components, and each one does nothing when
+//! the part of the spec it fixes is absent (a future spec may fix it
+//! upstream), so they never break a regeneration.
+
+use serde_json::{Map, Value, json};
+
+use crate::normalize::reference;
+
+/// A named adjustment of the component schemas.
+pub struct Rule {
+    /// Short identifier, used in docs and tests.
+    pub name: &'static str,
+    /// The deviation of the live service that makes the rule necessary.
+    pub observed: &'static str,
+    /// Applies the rule to `components.schemas`.
+    pub apply: fn(&mut Map<String, Value>),
+}
+
+/// All rules, in the order [`crate::normalize`] applies them.
+pub const RULES: &[Rule] = &[
+    Rule {
+        name: "event_uuid",
+        observed: "every event carries `@uuid` (see the documented example exchange); \
+                   the schema omits it",
+        apply: event_uuid,
+    },
+    Rule {
+        name: "contract_number_text_or_number",
+        observed: "`principal.identity.contractNumber` arrives as a JSON string or integer",
+        apply: contract_number_text_or_number,
+    },
+    Rule {
+        name: "audit_version_text_or_number",
+        observed: "`meta.auditVersion` arrives as a string (\"0.1\") or a number (0.1)",
+        apply: audit_version_text_or_number,
+    },
+    Rule {
+        name: "queue_ref_id_number_or_text",
+        observed: "`meta.queueRefId` arrives as an integer or a string",
+        apply: queue_ref_id_number_or_text,
+    },
+    Rule {
+        name: "open_enums",
+        observed: "enums (`event.status`, `event.param.action`) gain values the spec does \
+                   not list; an unknown value must stay readable, not fail the page",
+        apply: open_enums,
+    },
+    Rule {
+        name: "nullable_arrays",
+        observed: "optional fields arrive as `null`, arrays included",
+        apply: nullable_arrays,
+    },
+    Rule {
+        name: "unknown_fields_kept",
+        observed: "objects gain fields; nothing the server sent may be lost, so every \
+                   object keeps unknown fields in `extra`",
+        apply: unknown_fields_kept,
+    },
+];
+
+fn event_uuid(schemas: &mut Map<String, Value>) {
+    let Some(properties) = properties_mut(schemas, "Activity") else {
+        return;
+    };
+    properties.entry("@uuid").or_insert_with(|| {
+        json!({
+            "type": "string",
+            "description": "Unique identifier of the activity event."
+        })
+    });
+}
+
+fn contract_number_text_or_number(schemas: &mut Map<String, Value>) {
+    alternatives(
+        schemas,
+        ("Identity", "contractNumber"),
+        "ContractNumber",
+        &[
+            ("Text", json!({"type": "string"})),
+            ("Number", json!({"type": "integer", "format": "int64"})),
+        ],
+    );
+}
+
+fn audit_version_text_or_number(schemas: &mut Map<String, Value>) {
+    alternatives(
+        schemas,
+        ("Meta", "auditVersion"),
+        "AuditVersion",
+        &[
+            ("Text", json!({"type": "string"})),
+            ("Number", json!({"type": "number"})),
+        ],
+    );
+}
+
+fn queue_ref_id_number_or_text(schemas: &mut Map<String, Value>) {
+    alternatives(
+        schemas,
+        ("Meta", "queueRefId"),
+        "QueueRefId",
+        &[
+            ("Number", json!({"type": "integer", "format": "int64"})),
+            ("Text", json!({"type": "string"})),
+        ],
+    );
+}
+
+/// Every string enum component `X` becomes `X::Known(XKnown)` (the listed
+/// values) or `X::Other(String)`, so a new value decodes and round-trips verbatim.
+fn open_enums(schemas: &mut Map<String, Value>) {
+    for (name, schema) in schemas.iter_mut() {
+        let is_closed_string_enum =
+            schema.get("enum").is_some() && schema.get("type") == Some(&json!("string"));
+        if !is_closed_string_enum {
+            continue;
+        }
+        let description = schema.get("description").cloned();
+        let mut known = std::mem::take(schema);
+        if let Some(map) = known.as_object_mut() {
+            map.remove("description");
+            // Titles name both the variants (typify strips their common
+            // prefix) and the type of the known values: `EventStatusKnown`.
+            map.insert("title".into(), json!(format!("{name}Known")));
+        }
+        let mut open = json!({
+            "oneOf": [
+                known,
+                {
+                    "type": "string",
+                    "title": format!("{name}Other"),
+                    "description": "A value the spec does not list, kept verbatim."
+                }
+            ]
+        });
+        if let Some(description) = description {
+            open["description"] = description;
+        }
+        *schema = open;
+    }
+}
+
+fn nullable_arrays(schemas: &mut Map<String, Value>) {
+    for schema in schemas.values_mut() {
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for property in properties.values_mut() {
+            if property.get("type") == Some(&json!("array")) {
+                property["nullable"] = json!(true);
+            }
+        }
+    }
+}
+
+fn unknown_fields_kept(schemas: &mut Map<String, Value>) {
+    for schema in schemas.values_mut() {
+        if schema.get("properties").is_some() && schema.get("additionalProperties").is_none() {
+            schema["additionalProperties"] = json!({});
+        }
+    }
+}
+
+/// Moves the schema of `parent.property` into the component `name`, which
+/// accepts any of `variants` (each a titled alternative).
+fn alternatives(
+    schemas: &mut Map<String, Value>,
+    (parent, property): (&str, &str),
+    name: &str,
+    variants: &[(&str, Value)],
+) {
+    let Some(slot) = properties_mut(schemas, parent).and_then(|p| p.get_mut(property)) else {
+        return;
+    };
+    if slot.get("$ref").is_some() {
+        return;
+    }
+    let description = slot.get("description").cloned();
+    *slot = reference(name);
+    let one_of: Vec<Value> = variants
+        .iter()
+        .map(|(title, schema)| {
+            let mut schema = schema.clone();
+            schema["title"] = json!(title);
+            schema
+        })
+        .collect();
+    let mut component = json!({ "oneOf": one_of });
+    if let Some(description) = description {
+        component["description"] = description;
+    }
+    schemas.insert(name.to_string(), component);
+}
+
+fn properties_mut<'a>(
+    schemas: &'a mut Map<String, Value>,
+    component: &str,
+) -> Option<&'a mut Map<String, Value>> {
+    schemas
+        .get_mut(component)?
+        .get_mut("properties")?
+        .as_object_mut()
+}
