@@ -300,6 +300,51 @@ mod tests {
         assert_eq!((calls, exhausted.attempts), (3, 3));
     }
 
+    /// A 429 seen by one request holds back the next request of the same
+    /// client until the server's retry time (virtual time: nothing sleeps).
+    #[tokio::test(start_paused = true)]
+    async fn a_429_holds_back_every_request_of_the_client() {
+        let throttle = std::sync::Arc::new(Throttle::default());
+        let policy = RetryPolicy::default();
+        let started = Instant::now();
+        let first = {
+            let throttle = throttle.clone();
+            let policy = policy.clone();
+            tokio::spawn(async move {
+                let mut calls = 0;
+                run(&policy, &throttle, "first", || {
+                    calls += 1;
+                    let limited = calls == 1;
+                    async move {
+                        if limited {
+                            Attempt::Retry(Fault {
+                                status: Some(429),
+                                reason: "slow down".into(),
+                                retry_after: Some(Duration::from_secs(2)),
+                            })
+                        } else {
+                            Attempt::Done(Ok::<(), ()>(()))
+                        }
+                    }
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second_sent_at = run(&policy, &throttle, "second", || async {
+            Attempt::Done(Ok::<Instant, ()>(Instant::now()))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            second_sent_at - started >= Duration::from_secs(2),
+            "{:?}",
+            second_sent_at - started
+        );
+        assert!(first.await.unwrap().is_ok());
+    }
+
     #[tokio::test]
     async fn gives_up_when_retry_after_exceeds_the_wait_budget() {
         let policy = RetryPolicy::default().max_total_wait(Duration::from_secs(5));

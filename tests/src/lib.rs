@@ -89,12 +89,28 @@ impl Reply {
 pub struct MockServer {
     url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
+    concurrency: Arc<Concurrency>,
     task: JoinHandle<()>,
+}
+
+/// Requests being answered now, and the most at once.
+#[derive(Default)]
+struct Concurrency {
+    now: AtomicUsize,
+    most: AtomicUsize,
 }
 
 impl MockServer {
     /// Serves `handler`'s replies on an ephemeral port of 127.0.0.1.
     pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with_delay(std::time::Duration::ZERO, handler).await
+    }
+
+    /// Like [`MockServer::start`], answering each request after `delay`.
+    pub async fn start_with_delay(
+        delay: std::time::Duration,
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -102,21 +118,29 @@ impl MockServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler = Arc::new(handler);
         let log = requests.clone();
+        let concurrency = Arc::new(Concurrency::default());
+        let counter = concurrency.clone();
         let task = tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let (handler, log) = (handler.clone(), log.clone());
+                let (handler, log, counter) = (handler.clone(), log.clone(), counter.clone());
                 tokio::spawn(async move {
                     let Some(request) = read_request(&mut socket).await else {
                         return;
                     };
-                    log.lock().unwrap().push(request.clone());
-                    let _ = write_reply(&mut socket, handler(&request)).await;
+                    let now = counter.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    counter.most.fetch_max(now, Ordering::SeqCst);
+                    let reply = handler(&request);
+                    log.lock().unwrap().push(request);
+                    tokio::time::sleep(delay).await;
+                    counter.now.fetch_sub(1, Ordering::SeqCst);
+                    let _ = write_reply(&mut socket, reply).await;
                 });
             }
         });
         MockServer {
             url,
             requests,
+            concurrency,
             task,
         }
     }
@@ -134,6 +158,11 @@ impl MockServer {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn most_concurrent(&self) -> usize {
+        self.concurrency.most.load(Ordering::SeqCst)
     }
 
     /// Every request received so far.
