@@ -1,6 +1,6 @@
 //! Static tables of realistic values, and how an event's attributes derive from its id.
 
-use crate::data::{ContractLog, EventId, StoredEvent, format_uuid};
+use crate::data::{ContractLog, EventId, StoredEvent};
 use crate::rng::{hash3, pick, unit};
 
 /// One operation a principal can perform: resource action, HTTP method and URI.
@@ -339,6 +339,13 @@ const RESOURCE_SALT: u64 = 0x0E50_0ECE;
 /// How many distinct resources of each type a contract has.
 const RESOURCE_POOL: u64 = 12;
 
+/// A resource id: a UUID, or a short number (users, as in the API docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResourceId {
+    Uuid(EventId),
+    Number(u64),
+}
+
 /// Everything an event says, before it is laid out as JSON.
 #[derive(Debug)]
 pub(crate) struct EventDetails<'a> {
@@ -349,16 +356,18 @@ pub(crate) struct EventDetails<'a> {
     pub source_ip: String,
     pub source_service: &'static str,
     pub service_host: &'static str,
-    pub request_id: String,
-    pub transaction_id: String,
+    pub request_id: EventId,
+    pub transaction_id: EventId,
     pub queue_ref_id: u64,
     pub event_type: EventType,
     pub status: &'static str,
-    pub message: String,
+    /// The message, in parts to concatenate.
+    pub message: [&'static str; 3],
     pub operation: &'static Operation,
-    pub uri: String,
+    /// Datacenter id substituted for `{dc}` in the URI template.
+    pub datacenter_id: EventId,
     pub param_source_service: &'static str,
-    pub resource_id: String,
+    pub resource_id: ResourceId,
     pub error: Option<&'static ErrorSpec>,
 }
 
@@ -391,38 +400,22 @@ pub(crate) fn describe(contract: &ContractLog, event: StoredEvent) -> EventDetai
     } else {
         &OPERATIONS[pick(id.attr(S_OP), OPERATIONS.len())]
     };
-    let resource_id = resource_id(
-        contract.number,
-        operation.resource_type,
-        id.attr(S_RESOURCE),
-    );
-    let dc_id = resource_id_of(contract.number, "datacenter", id.attr(S_DC));
-    let uri = operation
-        .uri
-        .replace("{dc}", &dc_id)
-        .replace("{id}", &resource_id);
     let status_roll = unit(id.attr(S_STATUS));
     let error =
         (event_type == EventType::Error).then(|| &ERRORS[pick(id.attr(S_ERROR), ERRORS.len())]);
+    let resource = operation.resource_type;
     let (status, message) = match event_type {
-        EventType::RequestAccepted => ("QUEUED", "Request accepted".to_owned()),
+        EventType::RequestAccepted => ("QUEUED", ["Request accepted", "", ""]),
         EventType::RequestStatusUpdate if status_roll < 0.4 => {
-            ("RUNNING", "Request is being processed".to_owned())
+            ("RUNNING", ["Request is being processed", "", ""])
         }
-        EventType::RequestStatusUpdate => ("DONE", "Request successfully completed".to_owned()),
-        EventType::Provision if status_roll < 0.12 => (
-            "FAILED",
-            format!("Provisioning of {} failed", operation.resource_type),
-        ),
-        EventType::Provision => (
-            "DONE",
-            format!("Provisioning of {} finished", operation.resource_type),
-        ),
-        EventType::Error => (
-            "FAILED",
-            error.map_or_else(String::new, |e| e.message.to_owned()),
-        ),
-        EventType::DcdUserEvent => ("DONE", dcd_message(operation.action).to_owned()),
+        EventType::RequestStatusUpdate => ("DONE", ["Request successfully completed", "", ""]),
+        EventType::Provision if status_roll < 0.12 => {
+            ("FAILED", ["Provisioning of ", resource, " failed"])
+        }
+        EventType::Provision => ("DONE", ["Provisioning of ", resource, " finished"]),
+        EventType::Error => ("FAILED", [error.map_or("", |e| e.message), "", ""]),
+        EventType::DcdUserEvent => ("DONE", [dcd_message(operation.action), "", ""]),
     };
     let param_source_service = match (event_type, source_service) {
         (EventType::Provision, _) => "Provisioning",
@@ -437,16 +430,16 @@ pub(crate) fn describe(contract: &ContractLog, event: StoredEvent) -> EventDetai
         source_ip: source_ip(contract.number, user_index, id.attr(S_IP)),
         source_service,
         service_host,
-        request_id: uuid_from(id.attr(S_REQUEST), id.attr(S_REQUEST + 100)),
-        transaction_id: uuid_from(id.attr(S_TRANSACTION), id.attr(S_TRANSACTION + 100)),
+        request_id: EventId::v4(id.attr(S_REQUEST), id.attr(S_REQUEST + 100)),
+        transaction_id: EventId::v4(id.attr(S_TRANSACTION), id.attr(S_TRANSACTION + 100)),
         queue_ref_id: 100_000_000 + id.attr(S_QUEUE) % 900_000_000,
         event_type,
         status,
         message,
         operation,
-        uri,
+        datacenter_id: pooled_uuid(contract.number, "datacenter", id.attr(S_DC)),
         param_source_service,
-        resource_id,
+        resource_id: resource_id(contract.number, resource, id.attr(S_RESOURCE)),
         error,
     }
 }
@@ -471,31 +464,24 @@ fn weighted(table: &[(&'static str, u32)], h: u64) -> &'static str {
     table[0].0
 }
 
-fn uuid_from(hi: u64, lo: u64) -> String {
-    format_uuid(
-        (hi & !0xF000) | 0x4000,
-        (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000,
-    )
-}
-
 /// The id of one of a contract's pooled resources of a type.
-fn resource_id_of(contract: u64, resource_type: &str, h: u64) -> String {
+fn pooled_uuid(contract: u64, resource_type: &str, h: u64) -> EventId {
     let k = h % RESOURCE_POOL;
     let type_hash = resource_type.bytes().fold(0u64, |acc, b| {
         acc.wrapping_mul(31).wrapping_add(u64::from(b))
     });
-    uuid_from(
+    EventId::v4(
         hash3(contract, type_hash, k ^ RESOURCE_SALT),
         hash3(contract, type_hash, k ^ RESOURCE_SALT ^ 1),
     )
 }
 
 /// Users carry short numeric ids (as in the API docs); everything else a UUID.
-fn resource_id(contract: u64, resource_type: &str, h: u64) -> String {
+fn resource_id(contract: u64, resource_type: &str, h: u64) -> ResourceId {
     if resource_type == "user" {
-        format!("{}", 1_400 + (contract + h % RESOURCE_POOL) % 200)
+        ResourceId::Number(1_400 + (contract + h % RESOURCE_POOL) % 200)
     } else {
-        resource_id_of(contract, resource_type, h)
+        ResourceId::Uuid(pooled_uuid(contract, resource_type, h))
     }
 }
 

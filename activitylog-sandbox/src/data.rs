@@ -28,8 +28,14 @@ pub(crate) struct EventId {
 impl EventId {
     /// The id of event `index` of the contract in slot `slot`, under `seed`.
     fn derive(seed: u64, slot: u64, index: u64) -> Self {
-        let hi = hash3(seed, slot.wrapping_mul(0x100) ^ ID_SALT, index);
-        let lo = hash3(seed ^ 0x5EED, slot.wrapping_mul(0x100) ^ ID_SALT, index);
+        Self::v4(
+            hash3(seed, slot.wrapping_mul(0x100) ^ ID_SALT, index),
+            hash3(seed ^ 0x5EED, slot.wrapping_mul(0x100) ^ ID_SALT, index),
+        )
+    }
+
+    /// An id from arbitrary bits, forced into the version-4 UUID layout.
+    pub(crate) fn v4(hi: u64, lo: u64) -> Self {
         Self {
             hi: (hi & !0xF000) | 0x4000,
             lo: (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000,
@@ -47,18 +53,38 @@ impl EventId {
     pub(crate) fn uuid(self) -> String {
         format_uuid(self.hi, self.lo)
     }
+
+    /// The UUID text as ASCII bytes.
+    pub(crate) fn uuid_bytes(self) -> [u8; 36] {
+        uuid_bytes(self.hi, self.lo)
+    }
 }
 
 /// Formats 128 bits as a lowercase hyphenated UUID.
 pub(crate) fn format_uuid(hi: u64, lo: u64) -> String {
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xFFFF,
-        hi & 0xFFFF,
-        lo >> 48,
-        lo & 0xFFFF_FFFF_FFFF
-    )
+    uuid_bytes(hi, lo).iter().map(|&b| char::from(b)).collect()
+}
+
+/// The 36 ASCII bytes of the lowercase hyphenated UUID for 128 bits.
+pub(crate) fn uuid_bytes(hi: u64, lo: u64) -> [u8; 36] {
+    let mut out = [b'-'; 36];
+    put_hex(&mut out[0..8], hi >> 32);
+    put_hex(&mut out[9..13], hi >> 16);
+    put_hex(&mut out[14..18], hi);
+    put_hex(&mut out[19..23], lo >> 48);
+    put_hex(&mut out[24..36], lo);
+    out
+}
+
+/// Fills `out` with the lowest `out.len()` hex digits of `value`.
+fn put_hex(out: &mut [u8], mut value: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut at = out.len();
+    while at > 0 {
+        at -= 1;
+        out[at] = HEX[(value & 0xF) as usize];
+        value >>= 4;
+    }
 }
 
 /// One event as stored: its time and its id. Ordering is (time, uuid).
@@ -233,6 +259,12 @@ mod tests {
 
     fn end() -> DateTime<Utc> {
         "2024-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn uuid_layout() {
+        let text = format_uuid(0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210);
+        assert_eq!(text, "01234567-89ab-cdef-fedc-ba9876543210");
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod catalog;
 mod config;
 mod data;
 mod faults;
+mod json;
 mod query;
 mod render;
 mod requests;

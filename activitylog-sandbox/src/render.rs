@@ -1,11 +1,10 @@
 //! JSON rendering of API answers, including the live service's deviations from the spec.
 
-use chrono::{DateTime, SecondsFormat};
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::catalog::{EventDetails, describe};
+use crate::catalog::{EventDetails, ResourceId, describe};
 use crate::data::{ContractLog, StoredEvent};
+use crate::json::{JsonWriter, format_millis};
 use crate::rng::{pick, unit};
 
 const S_WIRE: u64 = 0x0E1E;
@@ -41,260 +40,180 @@ fn wire_flags(details: &EventDetails<'_>, wire_variants: f64) -> u16 {
     }
 }
 
-#[derive(Serialize)]
-struct Source<'a> {
-    #[serde(rename = "@uuid")]
-    uuid: String,
-    meta: Meta,
-    principal: Principal<'a>,
-    event: Event,
-    #[serde(rename = "x-trace", skip_serializing_if = "Option::is_none")]
-    trace: Option<String>,
+/// Writes a resource id as a JSON string.
+fn resource_id(w: &mut JsonWriter, id: ResourceId) {
+    match id {
+        ResourceId::Uuid(uuid) => w.ascii_string(&uuid.uuid_bytes()),
+        ResourceId::Number(n) => w.uint_string(n),
+    };
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Meta {
-    audit_version: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    queue_ref_id: Option<Value>,
-    time: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    transaction_id: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<&'static str>,
+/// Writes the URI with `{dc}` and `{id}` filled in.
+fn uri(w: &mut JsonWriter, d: &EventDetails<'_>) {
+    let mut text = Vec::with_capacity(d.operation.uri.len() + 80);
+    let mut rest = d.operation.uri;
+    while let Some(at) = rest.find('{') {
+        text.extend_from_slice(&rest.as_bytes()[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("{dc}") {
+            text.extend_from_slice(&d.datacenter_id.uuid_bytes());
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("{id}") {
+            match d.resource_id {
+                ResourceId::Uuid(uuid) => text.extend_from_slice(&uuid.uuid_bytes()),
+                ResourceId::Number(n) => crate::json::push_decimal(&mut text, n),
+            }
+            rest = after;
+        } else {
+            text.push(b'{');
+            rest = &tail[1..];
+        }
+    }
+    text.extend_from_slice(rest.as_bytes());
+    w.ascii_string(&text);
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Principal<'a> {
-    #[serde(rename = "sourceIP")]
-    source_ip: String,
-    identity: Identity<'a>,
-    source_service: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    service_host: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    geo: Option<Geo>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Identity<'a> {
-    contract_number: Value,
-    username: &'a str,
-}
-
-#[derive(Serialize)]
-struct Geo {
-    country: &'static str,
-}
-
-#[derive(Serialize)]
-struct Event {
-    param: Param,
-    resources: Vec<Resource>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<&'static str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    severity: Option<&'static str>,
-}
-
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Param {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ParamError>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uri: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    initiator: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source_service: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_version: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ParamError {
-    http_status: &'static str,
-    messages: Vec<ErrorMessage>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrorMessage {
-    error_code: &'static str,
-    message: &'static str,
-}
-
-#[derive(Serialize)]
-struct Resource {
-    action: Vec<&'static str>,
-    id: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
-}
-
-fn format_time(time_ms: i64) -> String {
-    DateTime::from_timestamp_millis(time_ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
-
-/// Lays out one event as the `_source` object, applying wire deviations.
-fn source<'a>(d: &'a EventDetails<'a>, flags: u16) -> Source<'a> {
+/// Writes one event as the `_source` object, applying the wire deviations in `flags`.
+fn write_source(w: &mut JsonWriter, d: &EventDetails<'_>, flags: u16) {
     let has = |flag: u16| flags & flag != 0;
     let sparse = has(wire::SPARSE);
     let nulls = has(wire::NULL_FIELDS);
     let extra = has(wire::EXTRA_FIELDS);
     let unknown_pick = d.id.attr(S_WIRE_PICK);
 
-    let status = if has(wire::UNKNOWN_STATUS) {
-        ["CANCELLED", "SCHEDULED", "PARTIALLY_DONE"][pick(unknown_pick, 3)]
+    w.begin_object();
+    w.key("@uuid").ascii_string(&d.id.uuid_bytes());
+
+    w.key("meta").begin_object();
+    w.key("auditVersion");
+    if has(wire::AUDIT_VERSION_AS_NUMBER) {
+        w.raw("0.1");
     } else {
-        d.status
-    };
-    let method = if has(wire::UNKNOWN_ACTION) {
-        ["HEAD", "OPTIONS"][pick(unknown_pick >> 8, 2)]
-    } else {
-        d.operation.method
-    };
-    let param = if sparse {
-        Param::default()
-    } else {
-        Param {
-            action: Some(method),
-            error: d.error.map(|e| ParamError {
-                http_status: e.http_status,
-                messages: vec![ErrorMessage {
-                    error_code: e.error_code,
-                    message: e.message,
-                }],
-            }),
-            uri: Some(d.uri.clone()),
-            initiator: Some(d.source_service),
-            error_code: d.error.map(|e| e.error_code),
-            source_service: Some(d.param_source_service),
-            client_version: extra.then_some("6.1.9"),
-        }
-    };
-    Source {
-        uuid: d.id.uuid(),
-        meta: Meta {
-            audit_version: if has(wire::AUDIT_VERSION_AS_NUMBER) {
-                Value::from(0.1)
-            } else {
-                Value::from("0.1")
-            },
-            request_id: (!sparse).then(|| d.request_id.clone()),
-            queue_ref_id: (!sparse).then(|| {
-                if has(wire::QUEUE_REF_AS_STRING) {
-                    Value::from(d.queue_ref_id.to_string())
-                } else {
-                    Value::from(d.queue_ref_id)
-                }
-            }),
-            time: format_time(d.time_ms),
-            transaction_id: if nulls {
-                Some(Value::Null)
-            } else {
-                (!sparse).then(|| Value::from(d.transaction_id.clone()))
-            },
-            region: extra.then_some("de/fra"),
-        },
-        principal: Principal {
-            source_ip: d.source_ip.clone(),
-            identity: Identity {
-                contract_number: if has(wire::CONTRACT_AS_INTEGER) {
-                    Value::from(d.contract_number)
-                } else {
-                    Value::from(d.contract_number.to_string())
-                },
-                username: d.username,
-            },
-            source_service: d.source_service,
-            service_host: if nulls {
-                Some(Value::Null)
-            } else {
-                (!sparse).then(|| Value::from(d.service_host))
-            },
-            geo: extra.then_some(Geo { country: "DE" }),
-        },
-        event: Event {
-            param,
-            resources: vec![Resource {
-                action: vec![d.operation.action],
-                id: d.resource_id.clone(),
-                kind: d.operation.resource_type,
-                name: extra
-                    .then(|| format!("{}-{}", d.operation.resource_type, &d.resource_id[..4])),
-            }],
-            message: if nulls {
-                Some(Value::Null)
-            } else {
-                (!sparse).then(|| Value::from(d.message.clone()))
-            },
-            status: (!sparse || has(wire::UNKNOWN_STATUS)).then_some(status),
-            kind: d.event_type.name(),
-            severity: extra.then_some("INFO"),
-        },
-        trace: extra.then(|| format!("00-{:032x}-{:016x}-01", d.id.attr(1), d.id.attr(2))),
+        w.string("0.1");
     }
-}
+    if !sparse {
+        w.key("requestId").ascii_string(&d.request_id.uuid_bytes());
+        w.key("queueRefId");
+        if has(wire::QUEUE_REF_AS_STRING) {
+            w.uint_string(d.queue_ref_id);
+        } else {
+            w.uint(d.queue_ref_id);
+        }
+    }
+    w.key("time").ascii_string(&format_millis(d.time_ms));
+    if nulls {
+        w.key("transactionId").null();
+    } else if !sparse {
+        w.key("transactionId")
+            .ascii_string(&d.transaction_id.uuid_bytes());
+    }
+    if extra {
+        w.key("region").string("de/fra");
+    }
+    w.end_object();
 
-/// One element of `hits.hits`.
-#[derive(Serialize)]
-struct Hit<'a> {
-    #[serde(rename = "_index", skip_serializing_if = "Option::is_none")]
-    index: Option<String>,
-    #[serde(rename = "_type", skip_serializing_if = "Option::is_none")]
-    doc_type: Option<&'static str>,
-    #[serde(rename = "_id", skip_serializing_if = "Option::is_none")]
-    id: Option<String>,
-    #[serde(rename = "_score", skip_serializing_if = "Option::is_none")]
-    score: Option<Value>,
-    #[serde(rename = "_source")]
-    source: Source<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sort: Option<(i64, String)>,
-}
+    w.key("principal").begin_object();
+    w.key("sourceIP").string(&d.source_ip);
+    w.key("identity").begin_object();
+    w.key("contractNumber");
+    if has(wire::CONTRACT_AS_INTEGER) {
+        w.uint(d.contract_number);
+    } else {
+        w.uint_string(d.contract_number);
+    }
+    w.key("username").string(d.username);
+    w.end_object();
+    w.key("sourceService").string(d.source_service);
+    if nulls {
+        w.key("serviceHost").null();
+    } else if !sparse {
+        w.key("serviceHost").string(d.service_host);
+    }
+    if extra {
+        w.key("geo").begin_object();
+        w.key("country").string("DE");
+        w.end_object();
+    }
+    w.end_object();
 
-#[derive(Serialize)]
-struct Hits<'a> {
-    total: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_score: Option<Value>,
-    hits: Vec<Hit<'a>>,
-}
+    w.key("event").begin_object();
+    w.key("param").begin_object();
+    if !sparse {
+        let method = if has(wire::UNKNOWN_ACTION) {
+            ["HEAD", "OPTIONS"][pick(unknown_pick >> 8, 2)]
+        } else {
+            d.operation.method
+        };
+        w.key("action").string(method);
+        if let Some(error) = d.error {
+            w.key("error").begin_object();
+            w.key("httpStatus").string(error.http_status);
+            w.key("messages").begin_array().begin_object();
+            w.key("errorCode").string(error.error_code);
+            w.key("message").string(error.message);
+            w.end_object().end_array();
+            w.end_object();
+        }
+        w.key("uri");
+        uri(w, d);
+        w.key("initiator").string(d.source_service);
+        if let Some(error) = d.error {
+            w.key("errorCode").string(error.error_code);
+        }
+        w.key("sourceService").string(d.param_source_service);
+        if extra {
+            w.key("clientVersion").string("6.1.9");
+        }
+    }
+    w.end_object();
+    w.key("resources").begin_array().begin_object();
+    w.key("action")
+        .begin_array()
+        .string(d.operation.action)
+        .end_array();
+    w.key("id");
+    resource_id(w, d.resource_id);
+    w.key("type").string(d.operation.resource_type);
+    if extra {
+        w.key("name")
+            .string_parts(&[d.operation.resource_type, "-", d.service_host]);
+    }
+    w.end_object().end_array();
+    if nulls {
+        w.key("message").null();
+    } else if !sparse {
+        w.key("message").string_parts(&d.message);
+    }
+    if has(wire::UNKNOWN_STATUS) {
+        w.key("status")
+            .string(["CANCELLED", "SCHEDULED", "PARTIALLY_DONE"][pick(unknown_pick, 3)]);
+    } else if !sparse {
+        w.key("status").string(d.status);
+    }
+    w.key("type").string(d.event_type.name());
+    if extra {
+        w.key("severity").string("INFO");
+    }
+    w.end_object();
 
-#[derive(Serialize)]
-struct Page<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    took: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timed_out: Option<bool>,
-    hits: Hits<'a>,
+    if extra {
+        let trace = format!(
+            "00-{:016x}{:016x}-{:016x}-01",
+            d.id.attr(1),
+            d.id.attr(2),
+            d.id.attr(3)
+        );
+        w.key("x-trace").string(&trace);
+    }
+    w.end_object();
 }
 
 /// Renders one `_source` object (for expectations in tests and tooling).
 pub(crate) fn event_json(contract: &ContractLog, event: StoredEvent, wire_variants: f64) -> String {
     let details = describe(contract, event);
-    let flags = wire_flags(&details, wire_variants);
-    serde_json::to_string(&source(&details, flags)).unwrap_or_default()
+    let mut w = JsonWriter::with_capacity(1_024);
+    write_source(&mut w, &details, wire_flags(&details, wire_variants));
+    String::from_utf8(w.into_bytes()).unwrap_or_default()
 }
 
 /// Renders a page answer: `{"hits": {"total": N, "hits": [{"_source": ...}]}}`.
@@ -307,31 +226,41 @@ pub(crate) fn page_json(
     wire_variants: f64,
 ) -> Vec<u8> {
     let envelope = wire_variants > 0.0;
-    let details: Vec<EventDetails<'_>> = events.iter().map(|&e| describe(contract, e)).collect();
-    let hits = details
-        .iter()
-        .map(|d| {
-            let uuid = d.id.uuid();
-            Hit {
-                index: envelope.then(|| format!("activitylog-{}", contract.number)),
-                doc_type: envelope.then_some("_doc"),
-                id: envelope.then(|| uuid.clone()),
-                score: envelope.then_some(Value::Null),
-                source: source(d, wire_flags(d, wire_variants)),
-                sort: envelope.then_some((d.time_ms, uuid)),
-            }
-        })
-        .collect();
-    let page = Page {
-        took: envelope.then_some(3),
-        timed_out: envelope.then_some(false),
-        hits: Hits {
-            total,
-            max_score: envelope.then_some(Value::Null),
-            hits,
-        },
-    };
-    serde_json::to_vec(&page).unwrap_or_default()
+    let mut w = JsonWriter::with_capacity(256 + events.len() * 1_100);
+    w.begin_object();
+    if envelope {
+        w.key("took").uint(3);
+        w.key("timed_out").raw("false");
+    }
+    w.key("hits").begin_object();
+    w.key("total").uint(total as u64);
+    if envelope {
+        w.key("max_score").null();
+    }
+    w.key("hits").begin_array();
+    for &event in events {
+        let d = describe(contract, event);
+        w.begin_object();
+        if envelope {
+            w.key("_index")
+                .string_parts(&["activitylog-", &contract.number.to_string()]);
+            w.key("_type").string("_doc");
+            w.key("_id").ascii_string(&d.id.uuid_bytes());
+            w.key("_score").null();
+        }
+        w.key("_source");
+        write_source(&mut w, &d, wire_flags(&d, wire_variants));
+        if envelope {
+            w.key("sort").begin_array();
+            w.int(d.time_ms).ascii_string(&d.id.uuid_bytes());
+            w.end_array();
+        }
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    w.end_object();
+    w.into_bytes()
 }
 
 /// `GET /activitylog/v1`.
