@@ -62,7 +62,7 @@ impl EventId {
 
 /// Formats 128 bits as a lowercase hyphenated UUID.
 pub(crate) fn format_uuid(hi: u64, lo: u64) -> String {
-    uuid_bytes(hi, lo).iter().map(|&b| char::from(b)).collect()
+    String::from_utf8_lossy(&uuid_bytes(hi, lo)).into_owned()
 }
 
 /// The 36 ASCII bytes of the lowercase hyphenated UUID for 128 bits.
@@ -97,7 +97,6 @@ pub(crate) struct StoredEvent {
 }
 
 /// The events of one contract, sorted by (time, uuid).
-#[derive(Debug)]
 pub(crate) struct ContractLog {
     /// The contract number.
     pub number: u64,
@@ -107,6 +106,18 @@ pub(crate) struct ContractLog {
     slot: u64,
     events: Vec<StoredEvent>,
     live_appended: u64,
+}
+
+impl std::fmt::Debug for ContractLog {
+    /// Summarises instead of listing possibly millions of events.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContractLog")
+            .field("number", &self.number)
+            .field("users", &self.users)
+            .field("events", &self.events.len())
+            .field("live_appended", &self.live_appended)
+            .finish()
+    }
 }
 
 impl ContractLog {

@@ -11,17 +11,37 @@
 //! use activitylog_sandbox::{Faults, Sandbox, MAIN_CONTRACT};
 //!
 //! let sandbox = Sandbox::builder()
-//!     .events(50_000)
+//!     .events(50_000) // events in the main contract 31721060
 //!     .seed(7)
 //!     .faults(Faults::rate(0.1))
 //!     .start()
 //!     .await?;
 //! let url = sandbox.url(); // http://127.0.0.1:PORT
-//! let expected = sandbox.event_uuids(MAIN_CONTRACT, None, None);
-//! # let _ = (url, expected);
+//! let token = &sandbox.credentials().token; // "sandbox-token"
+//! let expected = sandbox.event_uuids(MAIN_CONTRACT, sandbox.span_start(), sandbox.end());
+//! # let _ = (url, token, expected);
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Behaviour
+//!
+//! * Credentials: `sandbox@example.com` / `sandbox` (Basic) or `Bearer sandbox-token`;
+//!   they see [`MAIN_CONTRACT`] and [`SECOND_CONTRACT`], not [`FOREIGN_CONTRACT`].
+//!   Missing or wrong credentials answer 401; an invisible or unknown contract 403.
+//! * Events are ordered by (time, `@uuid`); `dateStart` is inclusive, `dateEnd` exclusive,
+//!   each `YYYY-MM-DD` (midnight UTC) or RFC 3339. `limit` (default 20) is silently capped
+//!   at 1000; `offset + limit > 10_000` and ranges over 90 days answer 400 with the IONOS
+//!   error body `{"httpStatus": 400, "messages": [{"errorCode", "message"}]}`.
+//! * The same configuration (including a fixed [`SandboxBuilder::end`]) gives byte-identical
+//!   answers. Without `end`, the events end at the wall clock of start-up.
+//! * Test knobs, all off by default: latency, [`Faults`] (429 with `Retry-After`, 500, 502,
+//!   503, 504, connection reset, truncated body), wire variants (integer contract numbers,
+//!   numeric `auditVersion`, string `queueRefId`, unknown statuses and methods, unknown fields,
+//!   nulls, sparse events, Elasticsearch envelope fields), and live growth of the main contract.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod auth;
 mod catalog;
