@@ -1,0 +1,296 @@
+//! The command line: flags, subcommands and their help texts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::filter::Filter;
+use crate::output::Format;
+use crate::when::When;
+
+const ABOUT: &str = "Read the IONOS Cloud Activity Log: who did what, when, from where, to which resource.";
+
+const LONG_ABOUT: &str = "\
+Read the IONOS Cloud Activity Log: who did what, when, from where, to which resource.
+
+Credentials come only from the environment (or --token-stdin), never from a flag:
+  IONOS_TOKEN                     a token (works with 2-factor authentication), or
+  IONOS_USERNAME, IONOS_PASSWORD  Basic auth (not for 2-factor accounts)
+  IONOS_API_URL                   the API (default https://api.ionos.com)
+
+Try it without an account: --sandbox runs every command against a built-in fake of the API.";
+
+const EXAMPLES: &str = "\
+Examples:
+  activitylog --sandbox entries 31721060 --since 30d       try it on the built-in sandbox
+  activitylog contracts                                    the contracts you can read
+  activitylog entries 31721060 --since 7d                  last week's events, as a table
+  activitylog entries 31721060 --since 2024-01-01 --until 2024-04-01 --out q1.ndjson --resume
+  activitylog entries 31721060 --since 24h --action vr.server --status FAILED
+  echo \"$TOKEN\" | activitylog --token-stdin info
+
+Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers), 1 anything else.";
+
+const ENTRIES_LONG_ABOUT: &str = "\
+List or export the entries of one contract's activity log in a time range.
+
+Every entry in the range is fetched exactly once, however many there are: the range is cut into
+windows the API can page through, pages are fetched in parallel and retried when they fail, and a
+download that cannot be made complete fails with a message saying what is missing.
+
+WHEN is a date (2024-05-01, midnight UTC), an RFC 3339 instant (2024-05-01T12:00:00Z), a duration
+back from now (7d, 12h, 30m, 2w) or `now`. --since is inclusive, --until exclusive; without
+--since the last 90 days are read.
+
+Output goes to stdout (a table on a terminal, NDJSON when piped) or, with --out FILE, to a
+temporary file renamed to FILE when the export is complete: a FILE that exists is complete.
+With --resume, an interrupted export (Ctrl-C, a network failure, a crash) keeps FILE.part and
+FILE.checkpoint; running the same command again continues where it stopped.";
+
+/// `activitylog`: the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "activitylog",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The API's base URL [default: $IONOS_API_URL, else https://api.ionos.com].
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// Read a token from the first line of stdin instead of IONOS_TOKEN.
+    #[arg(long, global = true, conflicts_with = "sandbox")]
+    pub token_stdin: bool,
+
+    /// Start the built-in sandbox on 127.0.0.1 and run the command against it
+    /// (10,000 generated entries in contract 31721060; see `activitylog sandbox`).
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+
+    /// Output format [default: table on a terminal, else ndjson; with --out, from FILE's
+    /// extension].
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Log what happens to stderr (-v: progress, -vv: requests and retries).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
+pub enum Command {
+    /// Show the API's name and version (a quick check of URL and credentials).
+    Info,
+    /// List the contracts the credentials may read.
+    Contracts,
+    /// List or export a contract's entries in a time range.
+    #[command(long_about = ENTRIES_LONG_ABOUT)]
+    Entries(EntriesArgs),
+    /// Serve the sandbox (a local fake of the API) until Ctrl-C.
+    #[command(
+        long_about = "Serve the sandbox, a local fake of the Activity Log API with generated \
+                      entries, until Ctrl-C. Prints `export` lines with its URL and credentials, \
+                      so that other tools (or `eval`) can use it."
+    )]
+    Sandbox(SandboxArgs),
+    /// Print a shell completion script (e.g. `activitylog completions bash > /etc/bash_completion.d/activitylog`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// `activitylog entries`.
+#[derive(Debug, Args)]
+pub struct EntriesArgs {
+    /// The contract number (`activitylog contracts` lists them).
+    #[arg(value_parser = parse_contract)]
+    pub contract: u64,
+
+    /// Start of the range, inclusive [default: 90 days before the end].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// End of the range, exclusive [default: now].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<When>,
+
+    /// Entries asked for per request (the API sends at most 1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub page_size: Option<u32>,
+
+    /// Requests in flight at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+
+    /// Write to FILE (complete or not at all) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Keep FILE.part and FILE.checkpoint while exporting, and continue an
+    /// interrupted export of the same command instead of starting over.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+
+    /// Which entries to keep.
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// Client-side filters. Values of one flag are alternatives (repeat the flag
+/// or separate with commas); different flags must all match; case is ignored.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Filters")]
+pub struct FilterArgs {
+    /// Keep entries of this event type (RequestAccepted, RequestStatusUpdate, Provision, ...).
+    #[arg(long = "type", value_name = "TYPE", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Drop entries of this event type.
+    #[arg(long = "exclude-type", value_name = "TYPE", value_delimiter = ',')]
+    pub exclude_types: Vec<String>,
+    /// Keep entries by this user name (e-mail address).
+    #[arg(long = "user", value_name = "USER", value_delimiter = ',')]
+    pub users: Vec<String>,
+    /// Keep entries with this status (DONE, FAILED, RUNNING, QUEUED, ...).
+    #[arg(long = "status", value_name = "STATUS", value_delimiter = ',')]
+    pub statuses: Vec<String>,
+    /// Keep entries touching a resource of this type (server, datacenter, ...).
+    #[arg(long = "resource-type", value_name = "TYPE", value_delimiter = ',')]
+    pub resource_types: Vec<String>,
+    /// Keep entries with a resource action starting with this (`vr.` or `sec.user.create`).
+    #[arg(long = "action", value_name = "PREFIX", value_delimiter = ',')]
+    pub actions: Vec<String>,
+}
+
+impl FilterArgs {
+    /// The filter these flags describe (empty values are ignored).
+    pub fn to_filter(&self) -> Filter {
+        let clean = |values: &[String]| {
+            values
+                .iter()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        Filter {
+            types: clean(&self.types),
+            exclude_types: clean(&self.exclude_types),
+            users: clean(&self.users),
+            statuses: clean(&self.statuses),
+            resource_types: clean(&self.resource_types),
+            actions: clean(&self.actions),
+        }
+    }
+}
+
+/// `activitylog sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Entries in the main contract 31721060 (12345678 gets a fifth, 98765432 a tenth).
+    #[arg(long, value_name = "N", default_value_t = activitylog_sandbox::DEFAULT_EVENTS)]
+    pub events: usize,
+    /// Fraction of requests that fail on purpose (429, 5xx, resets, cut bodies), 0 to 1.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    pub faults: f64,
+    /// Delay added to every response, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Seed of the generated data.
+    #[arg(long, value_name = "N", default_value_t = activitylog_sandbox::DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+/// Parses a contract number: a positive integer.
+pub fn parse_contract(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(format!(
+            "`{text}` is not a contract number: use a positive number such as 31721060 \
+             (`activitylog contracts` lists yours)"
+        )),
+    }
+}
+
+fn parse_when(text: &str) -> Result<When, String> {
+    text.parse()
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(format!("`{text}` is not a rate: use a number from 0 to 1, e.g. 0.1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn contract_numbers_are_positive_integers() {
+        assert_eq!(parse_contract("31721060"), Ok(31721060));
+        for bad in ["abc", "0", "-5", "3.5", ""] {
+            assert!(parse_contract(bad).unwrap_err().contains("contract number"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_split_commas_and_drop_blanks() {
+        let cli = Cli::try_parse_from([
+            "activitylog",
+            "entries",
+            "1",
+            "--type",
+            "A,B",
+            "--type",
+            "C",
+            "--user",
+            " ",
+            "--action",
+            "vr.",
+        ])
+        .unwrap();
+        let Command::Entries(args) = cli.command else {
+            panic!("not entries")
+        };
+        let filter = args.filters.to_filter();
+        assert_eq!(filter.types, ["A", "B", "C"]);
+        assert!(filter.users.is_empty());
+        assert_eq!(filter.actions, ["vr."]);
+    }
+
+    #[test]
+    fn resume_needs_an_output_file() {
+        let error = Cli::try_parse_from(["activitylog", "entries", "1", "--resume"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+}

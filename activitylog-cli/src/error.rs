@@ -1,0 +1,131 @@
+//! Failures: one line for stderr, and the exit code that goes with it.
+
+use std::fmt;
+
+/// Exit code of usage errors: flags, dates, ranges, contract numbers.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of every other failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Why a command failed: a one-line message saying what went wrong and what
+/// to do, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    /// A usage error (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: EXIT_USAGE,
+        }
+    }
+
+    /// Any other failure (exit code 1).
+    pub fn other(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: EXIT_FAILURE,
+        }
+    }
+
+    /// Stdout was closed by its reader (`| head`): stop quietly, successfully.
+    pub fn broken_pipe() -> Self {
+        Failure {
+            message: String::new(),
+            code: 0,
+        }
+    }
+
+    /// The exit code.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+
+    /// The message, flattened to one line.
+    pub fn message(&self) -> String {
+        one_line(&self.message)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl From<activitylog_client::Error> for Failure {
+    fn from(error: activitylog_client::Error) -> Self {
+        match error {
+            activitylog_client::Error::InvalidRange(_) => Failure::usage(error.to_string()),
+            other => Failure::other(other.to_string()),
+        }
+    }
+}
+
+/// Joins the lines of `text` with `; ` (an error is always one line).
+pub fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One line for clap's own errors: the error and its tip, without the usage
+/// block (`--help` shows that).
+pub fn clap_message(error: &clap::Error) -> String {
+    let rendered = error.render().to_string();
+    let mut parts = Vec::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() {
+            parts.push(line.trim_start_matches("error:").trim().to_string());
+        }
+    }
+    let mut message = String::new();
+    for part in parts {
+        if !message.is_empty() {
+            message.push_str(if message.ends_with(':') { " " } else { "; " });
+        }
+        message.push_str(&part);
+    }
+    format!("{message}; see `activitylog --help`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_sdk_range_error_is_a_usage_error() {
+        let range = activitylog_client::Error::InvalidRange("the start is after the end".into());
+        assert_eq!(Failure::from(range).code(), EXIT_USAGE);
+        assert_eq!(Failure::from(activitylog_client::Error::Unauthorized).code(), EXIT_FAILURE);
+    }
+
+    #[test]
+    fn messages_are_one_line() {
+        assert_eq!(Failure::other("a\n\n  b\n").message(), "a; b");
+    }
+
+    #[test]
+    fn clap_errors_become_one_line_with_their_tip() {
+        let error = crate::args::Cli::try_parse_from(["activitylog", "entries", "1", "--nope"])
+            .unwrap_err();
+        let message = clap_message(&error);
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains("--nope"), "{message}");
+        assert!(!message.starts_with("error"), "{message}");
+        let error = crate::args::Cli::try_parse_from(["activitylog", "entries", "1", "--resume"])
+            .unwrap_err();
+        let message = clap_message(&error);
+        assert!(message.contains("provided: --out <FILE>"), "{message}");
+    }
+}

@@ -1,0 +1,171 @@
+//! Output formats: how events (and `info`/`contracts` answers) are written.
+//!
+//! One module per format: [`table`] for people, [`csv`] for spreadsheets,
+//! [`ndjson`] for `ndjson` and `json` (the raw events, every field kept).
+
+pub mod csv;
+pub mod fields;
+pub mod ndjson;
+pub mod records;
+pub mod table;
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use activitylog_client::RawEvent;
+use activitylog_client::types::Activity;
+use serde::{Deserialize, Serialize};
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Aligned columns fitted to the terminal (the default on a terminal).
+    Table,
+    /// One JSON array of the events as received.
+    Json,
+    /// One event per line, exactly as received (the default when piped).
+    Ndjson,
+    /// Fixed columns, listed in `activitylog entries --help`.
+    Csv,
+}
+
+impl Format {
+    /// The format to use: the one asked for; else the one `--out`'s
+    /// extension names (`.csv`, `.json`, `.ndjson`/`.jsonl`); else `table` on
+    /// a terminal and `ndjson` otherwise.
+    pub fn choose(asked: Option<Format>, out: Option<&Path>, stdout_is_terminal: bool) -> Format {
+        if let Some(format) = asked {
+            return format;
+        }
+        if let Some(path) = out {
+            let extension = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            return match extension.as_deref() {
+                Some("csv") => Format::Csv,
+                Some("json") => Format::Json,
+                _ => Format::Ndjson,
+            };
+        }
+        if stdout_is_terminal {
+            Format::Table
+        } else {
+            Format::Ndjson
+        }
+    }
+
+    /// Whether writing needs the decoded event (not just its raw text).
+    pub fn needs_decoding(self) -> bool {
+        matches!(self, Format::Table | Format::Csv)
+    }
+
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// Writes a stream of events in one format: [`begin`](Self::begin) once per
+/// file, [`write`](Self::write) per event, [`finish`](Self::finish) at the end.
+#[derive(Debug)]
+pub struct EventWriter {
+    format: Format,
+    table: table::Table,
+    written: u64,
+}
+
+impl EventWriter {
+    /// A writer for `format`, continuing after `written` events already in
+    /// the output (a resumed export), with tables fitted to `width`.
+    pub fn new(format: Format, written: u64, width: usize) -> Self {
+        EventWriter {
+            format,
+            table: table::Table::fit(width),
+            written,
+        }
+    }
+
+    /// Events written so far, earlier runs of a resumed export included.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes what comes before the first event (header, `[`).
+    pub fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
+        match self.format {
+            Format::Table => self.table.write_header(out),
+            Format::Csv => csv::write_header(out),
+            Format::Json => ndjson::write_array_start(out),
+            Format::Ndjson => Ok(()),
+        }
+    }
+
+    /// Writes one event. `activity` is its decoded form, required by the
+    /// formats that [need decoding](Format::needs_decoding).
+    pub fn write(
+        &mut self,
+        out: &mut impl Write,
+        event: &RawEvent,
+        activity: Option<&Activity>,
+    ) -> io::Result<()> {
+        match (self.format, activity) {
+            (Format::Ndjson, _) => ndjson::write_line(out, event.json())?,
+            (Format::Json, _) => ndjson::write_element(out, event.json(), self.written == 0)?,
+            (Format::Table, Some(activity)) => self.table.write_row(out, activity)?,
+            (Format::Csv, Some(activity)) => csv::write_row(out, activity)?,
+            (Format::Table | Format::Csv, None) => {
+                return Err(io::Error::other("internal: this format needs the decoded event"));
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Writes what comes after the last event (`]`).
+    pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        match self.format {
+            Format::Json => ndjson::write_array_end(out),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_follows_the_destination() {
+        let path = |p: &'static str| Some(Path::new(p));
+        assert_eq!(Format::choose(None, None, true), Format::Table);
+        assert_eq!(Format::choose(None, None, false), Format::Ndjson);
+        assert_eq!(Format::choose(None, path("a.CSV"), true), Format::Csv);
+        assert_eq!(Format::choose(None, path("a.json"), true), Format::Json);
+        assert_eq!(Format::choose(None, path("a.jsonl"), true), Format::Ndjson);
+        assert_eq!(Format::choose(None, path("a"), true), Format::Ndjson);
+        assert_eq!(Format::choose(Some(Format::Csv), path("a.json"), true), Format::Csv);
+    }
+
+    #[test]
+    fn json_resumed_after_events_continues_the_array() {
+        let event = RawEvent::parse(r#"{"a":1}"#).unwrap();
+        let mut first = Vec::new();
+        let mut writer = EventWriter::new(Format::Json, 0, 120);
+        writer.begin(&mut first).unwrap();
+        writer.write(&mut first, &event, None).unwrap();
+        let mut rest = Vec::new();
+        let mut resumed = EventWriter::new(Format::Json, writer.written(), 120);
+        resumed.write(&mut rest, &event, None).unwrap();
+        resumed.finish(&mut rest).unwrap();
+        first.extend(rest);
+        let value: serde_json::Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(value, serde_json::json!([{"a": 1}, {"a": 1}]));
+    }
+}
