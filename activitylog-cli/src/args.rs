@@ -9,7 +9,8 @@ use crate::filter::Filter;
 use crate::output::Format;
 use crate::when::When;
 
-const ABOUT: &str = "Read the IONOS Cloud Activity Log: who did what, when, from where, to which resource.";
+const ABOUT: &str =
+    "Read the IONOS Cloud Activity Log: who did what, when, from where, to which resource.";
 
 const LONG_ABOUT: &str = "\
 Read the IONOS Cloud Activity Log: who did what, when, from where, to which resource.
@@ -241,7 +242,9 @@ fn parse_when(text: &str) -> Result<When, String> {
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-        _ => Err(format!("`{text}` is not a rate: use a number from 0 to 1, e.g. 0.1")),
+        _ => Err(format!(
+            "`{text}` is not a rate: use a number from 0 to 1, e.g. 0.1"
+        )),
     }
 }
 
@@ -259,7 +262,10 @@ mod tests {
     fn contract_numbers_are_positive_integers() {
         assert_eq!(parse_contract("31721060"), Ok(31721060));
         for bad in ["abc", "0", "-5", "3.5", ""] {
-            assert!(parse_contract(bad).unwrap_err().contains("contract number"), "{bad}");
+            assert!(
+                parse_contract(bad).unwrap_err().contains("contract number"),
+                "{bad}"
+            );
         }
     }
 
@@ -291,6 +297,9 @@ mod tests {
     #[test]
     fn resume_needs_an_output_file() {
         let error = Cli::try_parse_from(["activitylog", "entries", "1", "--resume"]).unwrap_err();
-        assert_eq!(error.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
     }
 }

@@ -18,7 +18,11 @@ pub async fn info(log: &ActivityLog, format: Option<Format>) -> Result<(), Failu
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     let records = Records {
         columns: vec!["NAME", "VERSION", "HREF"],
-        rows: vec![vec![text(&info.name), text(&info.version), text(&info.href)]],
+        rows: vec![vec![
+            text(&info.name),
+            text(&info.version),
+            text(&info.href),
+        ]],
         json: vec![serde_json::to_value(&info).unwrap_or_default()],
     };
     print(&records, format, true)

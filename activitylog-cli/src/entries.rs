@@ -3,8 +3,10 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use activitylog_client::{ActivityLog, DateBound, Entries, Error, Update};
-use chrono::{DateTime, SubsecRound, Utc};
+use activitylog_client::{
+    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, Update,
+};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use futures::StreamExt;
 use indicatif::ProgressBar;
 
@@ -37,11 +39,34 @@ struct Progress {
     undecodable: u64,
 }
 
-/// Runs `entries` with the output format `--format` asked for (if any).
-pub async fn run(log: &ActivityLog, args: &EntriesArgs, format: Option<Format>) -> Result<(), Failure> {
+/// The checked arguments of one `entries` run, resolved against one "now".
+#[derive(Debug)]
+pub struct Request<'a> {
+    args: &'a EntriesArgs,
+    since: Option<DateBound>,
+    until: Option<DateBound>,
+}
+
+/// Resolves `--since`/`--until` and checks the range, before any connection
+/// is made (usage errors come first).
+pub fn prepare(args: &EntriesArgs) -> Result<Request<'_>, Failure> {
     let now = Utc::now().trunc_subsecs(0);
     let since = resolve(args.since.as_ref(), now)?;
     let until = resolve(args.until.as_ref(), now)?;
+    let end = until.unwrap_or(DateBound::Instant(now));
+    let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
+    let start = since.unwrap_or(DateBound::Instant(end.instant() - lookback));
+    DateRange::new(start, end)?;
+    Ok(Request { args, since, until })
+}
+
+/// Runs `entries` with the output format `--format` asked for (if any).
+pub async fn run(
+    log: &ActivityLog,
+    request: Request<'_>,
+    format: Option<Format>,
+) -> Result<(), Failure> {
+    let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
 
@@ -68,7 +93,10 @@ pub async fn run(log: &ActivityLog, args: &EntriesArgs, format: Option<Format>) 
         format,
         filter: filter.clone(),
     };
-    let Opened { mut output, resumed } = match &args.out {
+    let Opened {
+        mut output,
+        resumed,
+    } = match &args.out {
         None => Opened {
             output: Output::stdout(),
             resumed: None,
@@ -90,13 +118,24 @@ pub async fn run(log: &ActivityLog, args: &EntriesArgs, format: Option<Format>) 
 
     let bar = progress::bar(args.out.is_some());
     let outcome = if start < end {
-        let entries = base.since(DateBound::Instant(start)).until(DateBound::Instant(end));
+        let entries = base
+            .since(DateBound::Instant(start))
+            .until(DateBound::Instant(end));
         if !bar.is_hidden()
             && let Ok(total) = entries.count().await
         {
             bar.set_length(total);
         }
-        download(entries, &mut output, &mut writer, &filter, format, &bar, start).await
+        download(
+            entries,
+            &mut output,
+            &mut writer,
+            &filter,
+            format,
+            &bar,
+            start,
+        )
+        .await
     } else {
         Ok(Progress {
             through: end,
@@ -130,7 +169,9 @@ pub async fn run(log: &ActivityLog, args: &EntriesArgs, format: Option<Format>) 
                     let said = matches!(error, Error::Incomplete { .. });
                     let message = match (partial && stdout, said) {
                         (true, true) => format!("{error}; the output above is incomplete"),
-                        (true, false) => format!("{error}; {missing}: the output above is incomplete"),
+                        (true, false) => {
+                            format!("{error}; {missing}: the output above is incomplete")
+                        }
                         _ => error.to_string(),
                     };
                     let failure = Failure::from(error);
@@ -157,7 +198,11 @@ pub async fn run(log: &ActivityLog, args: &EntriesArgs, format: Option<Format>) 
             format.name()
         );
     }
-    tracing::info!(fetched = progress.fetched, written = writer.written(), "done");
+    tracing::info!(
+        fetched = progress.fetched,
+        written = writer.written(),
+        "done"
+    );
     if let Some(path) = &args.out
         && std::io::stderr().is_terminal()
     {
@@ -168,7 +213,8 @@ pub async fn run(log: &ActivityLog, args: &EntriesArgs, format: Option<Format>) 
 
 /// Resolves a `WHEN` argument against the command's `now`.
 fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
-    when.map(|w| w.resolve(now).map_err(Failure::usage)).transpose()
+    when.map(|w| w.resolve(now).map_err(Failure::usage))
+        .transpose()
 }
 
 fn write_failure(output: &Output, path: Option<&Path>, error: std::io::Error) -> Failure {

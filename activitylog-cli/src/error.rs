@@ -107,7 +107,10 @@ mod tests {
     fn the_sdk_range_error_is_a_usage_error() {
         let range = activitylog_client::Error::InvalidRange("the start is after the end".into());
         assert_eq!(Failure::from(range).code(), EXIT_USAGE);
-        assert_eq!(Failure::from(activitylog_client::Error::Unauthorized).code(), EXIT_FAILURE);
+        assert_eq!(
+            Failure::from(activitylog_client::Error::Unauthorized).code(),
+            EXIT_FAILURE
+        );
     }
 
     #[test]

@@ -421,7 +421,10 @@ fn read_checkpoint(path: &Path) -> Result<Option<Checkpoint>, Failure> {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(Failure::other(format!("could not read {}: {e}", path.display())));
+            return Err(Failure::other(format!(
+                "could not read {}: {e}",
+                path.display()
+            )));
         }
     };
     let state: Checkpoint = serde_json::from_str(&text).map_err(|e| {
@@ -487,7 +490,8 @@ mod tests {
     }
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("activitylog-export-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("activitylog-export-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -504,12 +508,20 @@ mod tests {
         assert!(!path.exists());
         opened.output.commit().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "line\n");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
 
         let opened = Output::file(&path, false, &job(), since, until).unwrap();
         let note = opened.output.abandon().unwrap();
         assert!(note.contains("not written"), "{note}");
-        assert_eq!(fs::read_to_string(&path).unwrap(), "line\n", "the old file stays");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "line\n",
+            "the old file stays"
+        );
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
     }
 
@@ -522,7 +534,10 @@ mod tests {
         let mut opened = Output::file(&path, true, &job(), since, until).unwrap();
         assert!(opened.resumed.is_none());
         opened.output.write_all(b"a\nb\n").unwrap();
-        opened.output.checkpoint(instant("2024-01-10T00:00:00Z"), 2).unwrap();
+        opened
+            .output
+            .checkpoint(instant("2024-01-10T00:00:00Z"), 2)
+            .unwrap();
         opened.output.write_all(b"half-written").unwrap();
         opened.output.flush().unwrap();
         drop(opened); // as if killed
@@ -572,6 +587,10 @@ mod tests {
         drop(opened);
         fs::write(sibling(&path, ".part"), b"ab").unwrap();
         let error = Output::file(&path, true, &job(), since, until).unwrap_err();
-        assert!(error.message().contains("start over"), "{}", error.message());
+        assert!(
+            error.message().contains("start over"),
+            "{}",
+            error.message()
+        );
     }
 }

@@ -46,10 +46,13 @@ impl Filter {
             .as_ref()
             .and_then(|p| p.identity.as_ref())
             .and_then(|i| i.username.as_deref());
-        let resources = event.and_then(|e| e.resources.as_deref()).unwrap_or_default();
+        let resources = event
+            .and_then(|e| e.resources.as_deref())
+            .unwrap_or_default();
 
         one_of(&self.types, event_type)
-            && !event_type.is_some_and(|t| self.exclude_types.iter().any(|x| x.eq_ignore_ascii_case(t)))
+            && !event_type
+                .is_some_and(|t| self.exclude_types.iter().any(|x| x.eq_ignore_ascii_case(t)))
             && one_of(&self.users, user)
             && one_of(&self.statuses, status.as_deref())
             && (self.resource_types.is_empty()
@@ -145,7 +148,10 @@ mod tests {
         };
         assert!(!filter.matches(&create_server()));
         assert!(filter.matches(&event(r#"{"event":{"type":"Provision"}}"#)));
-        assert!(filter.matches(&event("{}")), "an event without type is not excluded");
+        assert!(
+            filter.matches(&event("{}")),
+            "an event without type is not excluded"
+        );
     }
 
     #[test]
@@ -183,11 +189,26 @@ mod tests {
     fn missing_fields_do_not_match_positive_filters() {
         let bare = event(r#"{"event":{"resources":null}}"#);
         for filter in [
-            Filter { types: strings(&["x"]), ..Filter::default() },
-            Filter { users: strings(&["x"]), ..Filter::default() },
-            Filter { statuses: strings(&["x"]), ..Filter::default() },
-            Filter { resource_types: strings(&["x"]), ..Filter::default() },
-            Filter { actions: strings(&["x"]), ..Filter::default() },
+            Filter {
+                types: strings(&["x"]),
+                ..Filter::default()
+            },
+            Filter {
+                users: strings(&["x"]),
+                ..Filter::default()
+            },
+            Filter {
+                statuses: strings(&["x"]),
+                ..Filter::default()
+            },
+            Filter {
+                resource_types: strings(&["x"]),
+                ..Filter::default()
+            },
+            Filter {
+                actions: strings(&["x"]),
+                ..Filter::default()
+            },
         ] {
             assert!(!filter.matches(&bare), "{filter:?}");
         }

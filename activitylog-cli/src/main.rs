@@ -144,8 +144,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             commands::contracts(&connection.log, global.format).await
         }
         Command::Entries(args) => {
+            let request = entries::prepare(args)?;
             let connection = connect::connect(global).await?;
-            entries::run(&connection.log, args, global.format).await
+            entries::run(&connection.log, request, global.format).await
         }
     }
 }

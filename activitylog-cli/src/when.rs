@@ -62,10 +62,9 @@ impl FromStr for When {
         let kind = if text.eq_ignore_ascii_case("now") {
             Kind::Now
         } else if looks_like_a_date(text) {
-            Kind::Fixed(
-                text.parse::<DateBound>()
-                    .map_err(|_| format!("`{text}` is not a valid date or instant: use {WHEN_FORMS}"))?,
-            )
+            Kind::Fixed(text.parse::<DateBound>().map_err(|_| {
+                format!("`{text}` is not a valid date or instant: use {WHEN_FORMS}")
+            })?)
         } else {
             let duration = humantime::parse_duration(text)
                 .map_err(|_| format!("`{text}` is not a moment: use {WHEN_FORMS}"))?;
@@ -115,7 +114,10 @@ mod tests {
         assert_eq!(resolve("2024-05-01"), "2024-05-01");
         assert_eq!(resolve("2024-05-01T12:00:00Z"), "2024-05-01T12:00:00Z");
         assert_eq!(resolve("2024-05-01T14:00:00+02:00"), "2024-05-01T12:00:00Z");
-        assert_eq!(resolve("2024-05-01T12:00:00.250Z"), "2024-05-01T12:00:00.250Z");
+        assert_eq!(
+            resolve("2024-05-01T12:00:00.250Z"),
+            "2024-05-01T12:00:00.250Z"
+        );
     }
 
     #[test]
@@ -151,7 +153,10 @@ mod tests {
             "d7",
         ] {
             let error = bad.parse::<When>().unwrap_err();
-            assert!(error.contains("2024-05-01") && error.contains("7d"), "{bad}: {error}");
+            assert!(
+                error.contains("2024-05-01") && error.contains("7d"),
+                "{bad}: {error}"
+            );
         }
     }
 

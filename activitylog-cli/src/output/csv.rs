@@ -23,7 +23,10 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("method", "event.param.action (the HTTP method)"),
     ("uri", "event.param.uri"),
     ("resource_types", "event.resources[].type, joined by ';'"),
-    ("resource_ids", "event.resources[].id, joined by ';' (same order)"),
+    (
+        "resource_ids",
+        "event.resources[].id, joined by ';' (same order)",
+    ),
     ("actions", "every event.resources[].action[], joined by ';'"),
     ("error_code", "event.param.errorCode"),
     ("message", "event.message"),
@@ -68,8 +71,16 @@ pub fn row(activity: &Activity) -> Vec<String> {
             .map(ToString::to_string)
             .unwrap_or_default(),
         text(param.and_then(|p| p.uri.as_ref())),
-        join(resources.iter().map(|r| r.type_.as_deref().unwrap_or_default())),
-        join(resources.iter().map(|r| r.id.as_deref().unwrap_or_default())),
+        join(
+            resources
+                .iter()
+                .map(|r| r.type_.as_deref().unwrap_or_default()),
+        ),
+        join(
+            resources
+                .iter()
+                .map(|r| r.id.as_deref().unwrap_or_default()),
+        ),
         join(fields::actions(activity)),
         text(param.and_then(|p| p.error_code.as_ref())),
         text(event.and_then(|e| e.message.as_ref())),
@@ -107,9 +118,8 @@ fn write_record<'a>(out: &mut impl Write, values: impl Iterator<Item = &'a str>)
 /// Quotes a field when it holds a comma, a quote, a line break or edge
 /// spaces; quotes inside are doubled (RFC 4180).
 pub fn quote(value: &str) -> std::borrow::Cow<'_, str> {
-    let needs_quotes = value.contains([',', '"', '\n', '\r'])
-        || value.starts_with(' ')
-        || value.ends_with(' ');
+    let needs_quotes =
+        value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ');
     if needs_quotes {
         format!("\"{}\"", value.replace('"', "\"\"")).into()
     } else {

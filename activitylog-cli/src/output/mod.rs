@@ -121,7 +121,9 @@ impl EventWriter {
             (Format::Table, Some(activity)) => self.table.write_row(out, activity)?,
             (Format::Csv, Some(activity)) => csv::write_row(out, activity)?,
             (Format::Table | Format::Csv, None) => {
-                return Err(io::Error::other("internal: this format needs the decoded event"));
+                return Err(io::Error::other(
+                    "internal: this format needs the decoded event",
+                ));
             }
         }
         self.written += 1;
@@ -150,7 +152,10 @@ mod tests {
         assert_eq!(Format::choose(None, path("a.json"), true), Format::Json);
         assert_eq!(Format::choose(None, path("a.jsonl"), true), Format::Ndjson);
         assert_eq!(Format::choose(None, path("a"), true), Format::Ndjson);
-        assert_eq!(Format::choose(Some(Format::Csv), path("a.json"), true), Format::Csv);
+        assert_eq!(
+            Format::choose(Some(Format::Csv), path("a.json"), true),
+            Format::Csv
+        );
     }
 
     #[test]

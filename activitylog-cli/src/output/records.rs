@@ -79,8 +79,14 @@ mod tests {
     fn records() -> Records {
         Records {
             columns: vec!["CONTRACT", "TYPE"],
-            rows: vec![vec!["31721060".into(), "contract".into()], vec!["1".into(), "a,b".into()]],
-            json: vec![serde_json::json!({"id": 31721060}), serde_json::json!({"id": 1})],
+            rows: vec![
+                vec!["31721060".into(), "contract".into()],
+                vec!["1".into(), "a,b".into()],
+            ],
+            json: vec![
+                serde_json::json!({"id": 31721060}),
+                serde_json::json!({"id": 1}),
+            ],
         }
     }
 
@@ -92,8 +98,14 @@ mod tests {
 
     #[test]
     fn every_format_renders() {
-        assert_eq!(render(Format::Table), "CONTRACT  TYPE\n31721060  contract\n1         a,b\n");
-        assert_eq!(render(Format::Csv), "CONTRACT,TYPE\n31721060,contract\n1,\"a,b\"\n");
+        assert_eq!(
+            render(Format::Table),
+            "CONTRACT  TYPE\n31721060  contract\n1         a,b\n"
+        );
+        assert_eq!(
+            render(Format::Csv),
+            "CONTRACT,TYPE\n31721060,contract\n1,\"a,b\"\n"
+        );
         assert_eq!(render(Format::Ndjson), "{\"id\":31721060}\n{\"id\":1}\n");
         let json: Value = serde_json::from_str(&render(Format::Json)).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 2);

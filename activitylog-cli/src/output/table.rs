@@ -67,9 +67,13 @@ impl Table {
         let principal = activity.principal.as_ref();
         let event = activity.event.as_ref();
         let cells = [
-            meta.and_then(|m| m.time.as_deref()).map(short_time).unwrap_or_default(),
+            meta.and_then(|m| m.time.as_deref())
+                .map(short_time)
+                .unwrap_or_default(),
             fields::user(activity).unwrap_or_default().to_string(),
-            principal.and_then(|p| p.source_ip.clone()).unwrap_or_default(),
+            principal
+                .and_then(|p| p.source_ip.clone())
+                .unwrap_or_default(),
             event.and_then(|e| e.type_.clone()).unwrap_or_default(),
             event
                 .and_then(|e| e.status.as_ref())
@@ -98,7 +102,10 @@ impl Table {
 /// `2024-05-01T12:00:00.123Z` → `2024-05-01T12:00:00Z`; other text as is.
 fn short_time(time: &str) -> String {
     DateTime::parse_from_rfc3339(time)
-        .map(|t| t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true))
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        })
         .unwrap_or_else(|_| time.to_string())
 }
 
