@@ -44,7 +44,7 @@ struct Progress {
 pub struct Request<'a> {
     args: &'a EntriesArgs,
     since: Option<DateBound>,
-    until: Option<DateBound>,
+    until: DateBound,
 }
 
 /// Resolves `--since`/`--until` and checks the range, before any connection
@@ -53,10 +53,11 @@ pub fn prepare(args: &EntriesArgs) -> Result<Request<'_>, Failure> {
     let now = Utc::now().trunc_subsecs(0);
     let since = resolve(args.since.as_ref(), now)?;
     let until = resolve(args.until.as_ref(), now)?;
-    let end = until.unwrap_or(DateBound::Instant(now));
+    // An open end is closed now, once, so that `--since 30d` and the end agree.
+    let until = until.unwrap_or(DateBound::Instant(now));
     let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-    let start = since.unwrap_or(DateBound::Instant(end.instant() - lookback));
-    DateRange::new(start, end)?;
+    let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    DateRange::new(start, until)?;
     Ok(Request { args, since, until })
 }
 
@@ -81,9 +82,7 @@ pub async fn run(
     if let Some(since) = since {
         asked = asked.since(since);
     }
-    if let Some(until) = until {
-        asked = asked.until(until);
-    }
+    asked = asked.until(until);
     let range = asked.range()?;
 
     let job = Job {
