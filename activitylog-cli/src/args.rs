@@ -47,7 +47,10 @@ back from now (7d, 12h, 30m, 2w) or `now`. --since is inclusive, --until exclusi
 Output goes to stdout (a table on a terminal, NDJSON when piped) or, with --out FILE, to a
 temporary file renamed to FILE when the export is complete: a FILE that exists is complete.
 With --resume, an interrupted export (Ctrl-C, a network failure, a crash) keeps FILE.part and
-FILE.checkpoint; running the same command again continues where it stopped.";
+FILE.checkpoint; running the same command again continues where it stopped.
+
+Filters are applied to the downloaded entries: repeat a filter (or separate values with commas)
+to accept any of its values; entries must pass every filter given; case is ignored.";
 
 /// `activitylog`: the command line.
 #[derive(Debug, Parser)]
@@ -71,6 +74,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The API's base URL [default: $IONOS_API_URL, else https://api.ionos.com].
     #[arg(long, global = true, value_name = "URL")]
@@ -90,7 +94,7 @@ pub struct Global {
     #[arg(long, global = true, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
 
-    /// Log what happens to stderr (-v: progress, -vv: requests and retries).
+    /// Log to stderr: -v what happens (retries included), -vv details (windows, checkpoints), -vvv HTTP internals.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -110,7 +114,8 @@ pub enum Command {
     #[command(
         long_about = "Serve the sandbox, a local fake of the Activity Log API with generated \
                       entries, until Ctrl-C. Prints `export` lines with its URL and credentials, \
-                      so that other tools (or `eval`) can use it."
+                      so that other tools \
+                      (or another shell) can use it."
     )]
     Sandbox(SandboxArgs),
     /// Print a shell completion script (e.g. `activitylog completions bash > /etc/bash_completion.d/activitylog`).

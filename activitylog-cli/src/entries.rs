@@ -150,8 +150,10 @@ pub async fn run(
             let missing = format!(
                 "entries of contract {} from {} to {} were not fetched",
                 args.contract,
-                progress.through.to_rfc3339(),
-                end.to_rfc3339()
+                progress
+                    .through
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                end.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
             );
             let stdout = output.is_stdout();
             let note = output.abandon();

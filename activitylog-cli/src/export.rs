@@ -321,7 +321,10 @@ impl Output {
                 "{} keeps the {} entries before {}: run the same command again to continue",
                 part.display(),
                 resume.state.events,
-                resume.state.through.to_rfc3339()
+                resume
+                    .state
+                    .through
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
             ),
         })
     }

@@ -102,8 +102,8 @@ fn parse() -> Result<Cli, ExitCode> {
     })
 }
 
-/// `-v` logs this tool's progress to stderr, `-vv` also requests and
-/// retries, `-vvv` everything (HTTP internals included).
+/// `-v` logs what happens (retries included) to stderr, `-vv` details
+/// (windows, checkpoints), `-vvv` everything (HTTP internals included).
 fn init_tracing(verbose: u8) {
     use tracing::level_filters::LevelFilter;
     use tracing_subscriber::filter::Targets;
