@@ -77,7 +77,7 @@ pub struct Cli {
 #[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The API's base URL [default: $IONOS_API_URL, else https://api.ionos.com].
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "sandbox")]
     pub api_url: Option<String>,
 
     /// Read a token from the first line of stdin instead of IONOS_TOKEN.
