@@ -136,12 +136,8 @@ struct Leaf {
 }
 
 impl Leaf {
-    fn end(&self) -> u64 {
-        self.total
-    }
-
     fn has_pages_to_request(&self) -> bool {
-        self.next_offset < self.end()
+        self.next_offset < self.total
     }
 }
 
@@ -337,11 +333,12 @@ impl Engine {
         let mut fresh = Vec::with_capacity(page.events.len());
         for event in page.events {
             let key = key_of(&event);
-            let earlier = leaf.seen.insert(key.clone(), leaf.read);
+            let in_previous_window = self.previous.contains_key(&key);
+            let earlier = leaf.seen.insert(key, leaf.read);
             if earlier != Some(leaf.read) {
                 leaf.distinct_this_read += 1;
             }
-            if earlier.is_none() && !self.previous.contains_key(&key) {
+            if earlier.is_none() && !in_previous_window {
                 fresh.push(event);
             }
         }
