@@ -1,0 +1,201 @@
+//! The pure parts of the end-to-end benchmark: statistics, the targets of
+//! issue 5, and the report (`docs/benchmarks.md` and its SVG chart).
+//!
+//! The driver (`src/main.rs`) runs the processes and fills a [`Report`];
+//! everything here only computes and formats, so it is unit-tested.
+
+pub mod chart;
+pub mod report;
+
+/// One timed run of one client.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Wall time in seconds (for the transfer floor: its transfer only).
+    pub wall: f64,
+    /// User plus system CPU time of the client process, in seconds.
+    pub cpu: f64,
+    /// Peak resident set size of the client process, in KiB.
+    pub rss_kib: u64,
+}
+
+/// Which program downloaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// `baseline-floor`: every page's bytes, sequentially, parsed by nobody.
+    Floor,
+    /// `baseline-plain`: sequential pages through `serde_json::Value`.
+    Plain,
+    /// `activitylog entries --format ndjson --out FILE --concurrency N`.
+    Export {
+        /// `--concurrency`.
+        concurrency: u16,
+    },
+}
+
+impl Client {
+    /// The name in tables and the chart.
+    pub fn label(self) -> String {
+        match self {
+            Client::Floor => "transfer floor".into(),
+            Client::Plain => "plain sequential client".into(),
+            Client::Export { concurrency } => format!("activitylog, concurrency {concurrency}"),
+        }
+    }
+}
+
+/// The runs of one client in one setting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Who downloaded.
+    pub client: Client,
+    /// Events in the sandbox (all of them are downloaded).
+    pub events: usize,
+    /// Latency the sandbox added to every request, in milliseconds.
+    pub latency_ms: u64,
+    /// One sample per run.
+    pub samples: Vec<Sample>,
+}
+
+impl Series {
+    /// Median wall time in seconds.
+    pub fn wall(&self) -> f64 {
+        median(self.samples.iter().map(|s| s.wall))
+    }
+
+    /// Median CPU time in seconds.
+    pub fn cpu(&self) -> f64 {
+        median(self.samples.iter().map(|s| s.cpu))
+    }
+
+    /// Median peak RSS in MiB.
+    pub fn rss_mib(&self) -> f64 {
+        median(self.samples.iter().map(|s| s.rss_kib as f64 / 1024.0))
+    }
+
+    /// Fastest and slowest wall time.
+    pub fn wall_range(&self) -> (f64, f64) {
+        self.samples
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+                (lo.min(s.wall), hi.max(s.wall))
+            })
+    }
+}
+
+/// The median (the mean of the middle two for an even count); NaN when empty.
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.into_iter().collect();
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
+}
+
+/// `ours / theirs` as `0.42×` (two significant digits below 10, none above);
+/// `n/a` when either side is missing or zero.
+pub fn ratio(ours: f64, theirs: f64) -> String {
+    let r = ours / theirs;
+    if !r.is_finite() || theirs == 0.0 {
+        return "n/a".into();
+    }
+    if r >= 10.0 {
+        format!("{r:.0}×")
+    } else if r >= 1.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
+/// Seconds with a precision that suits them: `0.412 s`, `3.41 s`, `41.2 s`.
+pub fn seconds(value: f64) -> String {
+    if !value.is_finite() {
+        "n/a".into()
+    } else if value < 1.0 {
+        format!("{value:.3} s")
+    } else if value < 10.0 {
+        format!("{value:.2} s")
+    } else {
+        format!("{value:.1} s")
+    }
+}
+
+/// The machine and the conditions of a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Machine {
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// `model name` from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Total memory in MiB.
+    pub memory_mib: u64,
+    /// `uname -sr`.
+    pub kernel: String,
+    /// `rustc -V`.
+    pub rustc: String,
+    /// The commit measured (`+dirty` when the tree had changes).
+    pub commit: String,
+    /// When the run started (UTC).
+    pub date: String,
+    /// `/proc/loadavg`'s 1-minute average when the run started and ended.
+    pub load_before: f64,
+    /// See `load_before`.
+    pub load_after: f64,
+    /// The highest 1-minute load average seen between runs.
+    pub load_max: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median([3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median([7.0]), 7.0);
+        assert!(median([]).is_nan());
+    }
+
+    #[test]
+    fn ratios_read_well() {
+        assert_eq!(ratio(1.0, 4.0), "0.25×");
+        assert_eq!(ratio(3.0, 2.0), "1.5×");
+        assert_eq!(ratio(50.0, 2.0), "25×");
+        assert_eq!(ratio(1.0, 0.0), "n/a");
+        assert_eq!(ratio(f64::NAN, 1.0), "n/a");
+    }
+
+    #[test]
+    fn seconds_read_well() {
+        assert_eq!(seconds(0.4123), "0.412 s");
+        assert_eq!(seconds(3.413), "3.41 s");
+        assert_eq!(seconds(41.23), "41.2 s");
+    }
+
+    #[test]
+    fn series_medians() {
+        let series = Series {
+            client: Client::Plain,
+            events: 10,
+            latency_ms: 0,
+            samples: [(3.0, 2048), (1.0, 1024), (2.0, 4096)]
+                .map(|(wall, rss_kib)| Sample {
+                    wall,
+                    cpu: wall / 2.0,
+                    rss_kib,
+                })
+                .to_vec(),
+        };
+        assert_eq!(series.wall(), 2.0);
+        assert_eq!(series.cpu(), 1.0);
+        assert_eq!(series.rss_mib(), 2.0);
+        assert_eq!(series.wall_range(), (1.0, 3.0));
+    }
+}

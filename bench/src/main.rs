@@ -1,0 +1,650 @@
+//! `activitylog-bench`: the end-to-end benchmark of issue 5.
+//!
+//! `cargo run --release -p activitylog-bench [-- --quick]` builds the release
+//! binaries, starts the sandbox as a separate process, times NDJSON exports
+//! through the CLI and the two baselines (`baseline-floor`, `baseline-plain`)
+//! at every concurrency and latency, then exports growing sizes for peak
+//! memory, and writes `docs/benchmarks.md` and `docs/benchmarks.svg`
+//! (`--quick`: small sizes, one run, written to `target/activitylog-bench/`).
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
+use std::time::Instant;
+
+use activitylog_bench::report::Report;
+use activitylog_bench::{Client, Machine, Sample, Series, chart, ratio, seconds};
+use chrono::{SecondsFormat, SubsecRound, TimeDelta, Utc};
+
+const CONTRACT: &str = "31721060";
+const TOKEN: &str = "sandbox-token";
+
+const USAGE: &str = "\
+usage: cargo run --release -p activitylog-bench -- [options]
+
+  --quick                    smoke test: 20,000 events, 0 and 10 ms, memory at 10,000 and
+                             50,000 events, one run, report in target/activitylog-bench/
+  --runs N                   runs of every setting (default 3)
+  --events N                 events for the speed runs (default 200000)
+  --latencies MS,MS          added server latencies (default 0,50)
+  --concurrency C,C          export concurrencies (default 1,4,8)
+  --memory-events N,N        export sizes for peak memory (default 100000,1000000; none: -)
+  --memory-concurrency C,C   concurrencies of the memory runs (default 4,8)
+  --out DIR                  where benchmarks.md and benchmarks.svg go (default docs)
+  --no-build                 use the release binaries as they are
+";
+
+#[derive(Debug)]
+struct Options {
+    quick: bool,
+    runs: usize,
+    events: usize,
+    latencies: Vec<u64>,
+    concurrency: Vec<u16>,
+    memory_events: Vec<usize>,
+    memory_concurrency: Vec<u16>,
+    out: Option<PathBuf>,
+    build: bool,
+}
+
+impl Options {
+    fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+        let mut options = Options {
+            quick: false,
+            runs: 3,
+            events: 200_000,
+            latencies: vec![0, 50],
+            concurrency: vec![1, 4, 8],
+            memory_events: vec![100_000, 1_000_000],
+            memory_concurrency: vec![4, 8],
+            out: None,
+            build: true,
+        };
+        let mut explicit = Vec::new();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--quick" => options.quick = true,
+                "--no-build" => options.build = false,
+                "--runs" => options.runs = number(&value()?)?,
+                "--events" => options.events = number(&value()?)?,
+                "--latencies" => options.latencies = list(&value()?)?,
+                "--concurrency" => options.concurrency = list(&value()?)?,
+                "--memory-events" => options.memory_events = list(&value()?)?,
+                "--memory-concurrency" => options.memory_concurrency = list(&value()?)?,
+                "--out" => options.out = Some(value()?.into()),
+                "-h" | "--help" => return Err(USAGE.into()),
+                other => return Err(format!("unknown argument `{other}`\n\n{USAGE}")),
+            }
+            explicit.push(arg);
+        }
+        if options.quick {
+            let given = |flag: &str| explicit.iter().any(|a| a == flag);
+            if !given("--runs") {
+                options.runs = 1;
+            }
+            if !given("--events") {
+                options.events = 20_000;
+            }
+            if !given("--latencies") {
+                options.latencies = vec![0, 10];
+            }
+            if !given("--memory-events") {
+                options.memory_events = vec![10_000, 50_000];
+            }
+        }
+        if options.runs == 0 || options.events == 0 || options.concurrency.is_empty() {
+            return Err("--runs, --events and --concurrency must not be zero or empty".into());
+        }
+        Ok(options)
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))
+}
+
+fn list<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, String> {
+    if text == "-" {
+        return Ok(Vec::new());
+    }
+    text.split(',').map(|item| number(item.trim())).collect()
+}
+
+fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (this crate lives in `bench/`).
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    if cfg!(debug_assertions) {
+        return Err(
+            "build the benchmark in release mode: cargo run --release -p activitylog-bench".into(),
+        );
+    }
+    let started = Instant::now();
+    let root = workspace();
+    if options.build {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        // One package per build, as `cargo run`/`cargo install` would: the
+        // CLI is measured with the features it has on its own.
+        for package in ["activitylog-cli", "activitylog-bench"] {
+            eprintln!("building {package} (release)");
+            let status = Command::new(&cargo)
+                .current_dir(&root)
+                .args(["build", "--release", "--bins", "-p", package])
+                .status()
+                .map_err(|e| format!("could not run cargo: {e}"))?;
+            if !status.success() {
+                return Err(format!("cargo build -p {package} failed ({status})"));
+            }
+        }
+    }
+    let bins = std::env::current_exe()
+        .map_err(|e| format!("where am I: {e}"))?
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or("no directory around the benchmark binary")?;
+    let tools = Tools {
+        cli: bins.join("activitylog"),
+        floor: bins.join("baseline-floor"),
+        plain: bins.join("baseline-plain"),
+    };
+    for tool in [&tools.cli, &tools.floor, &tools.plain] {
+        if !tool.exists() {
+            return Err(format!(
+                "{} is missing: build it, or drop --no-build",
+                tool.display()
+            ));
+        }
+    }
+    let out_dir = options.out.clone().unwrap_or_else(|| {
+        if options.quick {
+            root.join("target/activitylog-bench")
+        } else {
+            root.join("docs")
+        }
+    });
+    let work = root.join("target/activitylog-bench/work");
+    fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+
+    let mut load = Load::new();
+    let mut machine = machine(&root);
+    machine.load_before = load.now();
+    eprintln!(
+        "{} CPUs ({}), load average {:.2}",
+        machine.cpus, machine.cpu_model, machine.load_before
+    );
+
+    let mut speed = Vec::new();
+    for &latency in &options.latencies {
+        let sandbox = Sandbox::start(&tools.cli, options.events, latency)?;
+        let mut clients = vec![Client::Floor, Client::Plain];
+        clients.extend(
+            options
+                .concurrency
+                .iter()
+                .map(|&concurrency| Client::Export { concurrency }),
+        );
+        let mut series: Vec<Series> = clients
+            .iter()
+            .map(|&client| Series {
+                client,
+                events: options.events,
+                latency_ms: latency,
+                samples: Vec::new(),
+            })
+            .collect();
+        for round in 1..=options.runs {
+            for series in &mut series {
+                let sample = measure(&tools, &sandbox, series.client, &work)?;
+                load.sample();
+                eprintln!(
+                    "{latency:>3} ms  run {round}/{}  {:<32} {:>9}  CPU {:>9}  RSS {:>6.1} MiB",
+                    options.runs,
+                    series.client.label(),
+                    seconds(sample.wall),
+                    seconds(sample.cpu),
+                    sample.rss_kib as f64 / 1024.0
+                );
+                series.samples.push(sample);
+            }
+        }
+        sandbox.stop();
+        speed.extend(series);
+    }
+
+    let mut memory = Vec::new();
+    for &events in &options.memory_events {
+        let sandbox = Sandbox::start(&tools.cli, events, 0)?;
+        let mut series: Vec<Series> = options
+            .memory_concurrency
+            .iter()
+            .map(|&concurrency| Series {
+                client: Client::Export { concurrency },
+                events,
+                latency_ms: 0,
+                samples: Vec::new(),
+            })
+            .collect();
+        for round in 1..=options.runs {
+            for series in &mut series {
+                let sample = measure(&tools, &sandbox, series.client, &work)?;
+                load.sample();
+                eprintln!(
+                    "{events:>9} events  run {round}/{}  {:<32} {:>9}  RSS {:>6.1} MiB",
+                    options.runs,
+                    series.client.label(),
+                    seconds(sample.wall),
+                    sample.rss_kib as f64 / 1024.0
+                );
+                series.samples.push(sample);
+            }
+        }
+        sandbox.stop();
+        memory.extend(series);
+    }
+    let _ = fs::remove_dir(&work);
+
+    machine.load_after = load.now();
+    machine.load_max = load.max;
+    let mut command = String::from("cargo run --release -p activitylog-bench");
+    if options.quick {
+        command.push_str(" -- --quick");
+    }
+    let report = Report {
+        quick: options.quick,
+        runs: options.runs,
+        events: options.events,
+        latencies: options.latencies.clone(),
+        concurrency: options.concurrency.clone(),
+        speed,
+        memory,
+        machine,
+        command,
+        chart: "benchmarks.svg".into(),
+        duration: started.elapsed().as_secs_f64(),
+    };
+    let markdown_path = out_dir.join("benchmarks.md");
+    let chart_path = out_dir.join(&report.chart);
+    fs::write(&markdown_path, report.markdown())
+        .map_err(|e| format!("{}: {e}", markdown_path.display()))?;
+    fs::write(&chart_path, chart::svg(&report))
+        .map_err(|e| format!("{}: {e}", chart_path.display()))?;
+    println!();
+    for target in report.targets() {
+        let verdict = match target.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        println!(
+            "{:<80} {:>10} (bar {}) {verdict}",
+            target.what, target.measured, target.bar
+        );
+    }
+    if let (Some(plain), Some(ours)) = (
+        report.find(Client::Plain, 0),
+        report.find(Client::Export { concurrency: 4 }, 0),
+    ) {
+        println!(
+            "0 ms: plain {} vs activitylog {} ({})",
+            seconds(plain.wall()),
+            seconds(ours.wall()),
+            ratio(ours.wall(), plain.wall())
+        );
+    }
+    println!(
+        "wrote {} and {}",
+        markdown_path.display(),
+        chart_path.display()
+    );
+    Ok(())
+}
+
+struct Tools {
+    cli: PathBuf,
+    floor: PathBuf,
+    plain: PathBuf,
+}
+
+/// A sandbox process serving one configuration.
+struct Sandbox {
+    child: Child,
+    url: String,
+    events: usize,
+    /// The range every client downloads: covers all the sandbox's events.
+    since: String,
+    until: String,
+}
+
+impl Sandbox {
+    fn start(cli: &Path, events: usize, latency_ms: u64) -> Result<Sandbox, String> {
+        eprintln!("starting the sandbox: {events} events, {latency_ms} ms latency");
+        let mut child = Command::new(cli)
+            .args(["sandbox", "--port", "0", "--events"])
+            .arg(events.to_string())
+            .arg("--latency-ms")
+            .arg(latency_ms.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not start the sandbox: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no sandbox stdout")?;
+        let mut url = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("reading the sandbox: {e}"))?;
+            if let Some(value) = line.strip_prefix("export IONOS_API_URL=") {
+                url = Some(value.to_string());
+                break;
+            }
+        }
+        let Some(url) = url else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the sandbox did not say where it listens".into());
+        };
+        // The sandbox's events end when it started: a range from 100 days
+        // back to the next second holds them all.
+        let until = Utc::now().trunc_subsecs(0) + TimeDelta::seconds(1);
+        let since = until - TimeDelta::days(100);
+        Ok(Sandbox {
+            child,
+            url,
+            events,
+            since: since.to_rfc3339_opts(SecondsFormat::Secs, true),
+            until: until.to_rfc3339_opts(SecondsFormat::Secs, true),
+        })
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs one client against the sandbox and checks what it downloaded.
+fn measure(
+    tools: &Tools,
+    sandbox: &Sandbox,
+    client: Client,
+    work: &Path,
+) -> Result<Sample, String> {
+    let out = work.join("export.ndjson");
+    let (program, args): (&Path, Vec<OsString>) = match client {
+        Client::Floor => (
+            &tools.floor,
+            vec![
+                CONTRACT.into(),
+                (&sandbox.since).into(),
+                (&sandbox.until).into(),
+            ],
+        ),
+        Client::Plain => (
+            &tools.plain,
+            vec![
+                CONTRACT.into(),
+                (&sandbox.since).into(),
+                (&sandbox.until).into(),
+                out.clone().into(),
+            ],
+        ),
+        Client::Export { concurrency } => (
+            &tools.cli,
+            vec![
+                "entries".into(),
+                CONTRACT.into(),
+                "--since".into(),
+                (&sandbox.since).into(),
+                "--until".into(),
+                (&sandbox.until).into(),
+                "--format".into(),
+                "ndjson".into(),
+                "--out".into(),
+                out.clone().into(),
+                "--concurrency".into(),
+                concurrency.to_string().into(),
+            ],
+        ),
+    };
+    let stderr_path = work.join("stderr.txt");
+    let stderr =
+        File::create(&stderr_path).map_err(|e| format!("{}: {e}", stderr_path.display()))?;
+    let mut command = Command::new(program);
+    command
+        .args(&args)
+        .env_remove("IONOS_USERNAME")
+        .env_remove("IONOS_PASSWORD")
+        .env_remove("RUST_LOG")
+        .env("IONOS_API_URL", &sandbox.url)
+        .env("IONOS_TOKEN", TOKEN)
+        .stdin(Stdio::null())
+        .stdout(if client == Client::Floor {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(stderr);
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", program.display()))?;
+    let mut stdout = String::new();
+    if let Some(mut pipe) = child.stdout.take() {
+        pipe.read_to_string(&mut stdout)
+            .map_err(|e| format!("reading {}: {e}", program.display()))?;
+    }
+    let (status, usage) = wait4(&child)?;
+    let wall = started.elapsed().as_secs_f64();
+    if !status.success() {
+        let said = fs::read_to_string(&stderr_path).unwrap_or_default();
+        return Err(format!(
+            "{} failed ({status}): {}",
+            client.label(),
+            said.trim()
+        ));
+    }
+    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+    let rss_kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    let wall = match client {
+        Client::Floor => floor_seconds(&stdout, sandbox.events)?,
+        _ => {
+            let lines = count_lines(&out)?;
+            let _ = fs::remove_file(&out);
+            if lines != sandbox.events as u64 {
+                return Err(format!(
+                    "{} wrote {lines} lines, not {}",
+                    client.label(),
+                    sandbox.events
+                ));
+            }
+            wall
+        }
+    };
+    Ok(Sample { wall, cpu, rss_kib })
+}
+
+/// The floor's transfer time from its report, after checking it moved every page.
+fn floor_seconds(stdout: &str, events: usize) -> Result<f64, String> {
+    let report: serde_json::Value = serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("the floor's report `{}`: {e}", stdout.trim()))?;
+    let pages = report["pages"].as_u64().unwrap_or(0);
+    if pages < events.div_ceil(1000) as u64 || report["bytes"].as_u64().unwrap_or(0) == 0 {
+        return Err(format!("the floor fetched too little: {report}"));
+    }
+    report["seconds"]
+        .as_f64()
+        .ok_or_else(|| format!("the floor's report has no seconds: {report}"))
+}
+
+/// Waits for `child` and returns its status and resource usage.
+fn wait4(child: &Child) -> Result<(ExitStatus, libc::rusage), String> {
+    let pid = libc::pid_t::try_from(child.id()).map_err(|e| e.to_string())?;
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all zeros is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waits for our own child; status and usage are valid for writes.
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if waited == pid {
+            return Ok((ExitStatus::from_raw(status), usage));
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait4: {error}"));
+        }
+    }
+}
+
+fn timeval(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
+}
+
+fn count_lines(path: &Path) -> Result<u64, String> {
+    let mut file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut lines = 0u64;
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if read == 0 {
+            return Ok(lines);
+        }
+        lines += buffer[..read].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
+/// The 1-minute load average, watched over the run.
+struct Load {
+    max: f64,
+}
+
+impl Load {
+    fn new() -> Load {
+        Load { max: 0.0 }
+    }
+
+    fn now(&mut self) -> f64 {
+        let load = fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| text.split_whitespace().next()?.parse().ok())
+            .unwrap_or(f64::NAN);
+        if load > self.max {
+            self.max = load;
+        }
+        load
+    }
+
+    fn sample(&mut self) {
+        self.now();
+    }
+}
+
+fn machine(root: &Path) -> Machine {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name")?.split_once(':'))
+        .map_or("unknown".into(), |(_, model)| model.trim().to_string());
+    let memory_mib = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib / 1024);
+    let output = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(root)
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    let mut commit = output("git", &["rev-parse", "--short", "HEAD"]);
+    if dirty {
+        commit.push_str("+dirty");
+    }
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(0, usize::from),
+        cpu_model,
+        memory_mib,
+        kernel: output("uname", &["-sr"]),
+        rustc: output("rustc", &["-V"]),
+        commit,
+        date: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        ..Machine::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn defaults_are_the_published_configuration() {
+        let options = parse(&[]).unwrap();
+        assert_eq!((options.runs, options.events), (3, 200_000));
+        assert_eq!(options.latencies, [0, 50]);
+        assert_eq!(options.memory_events, [100_000, 1_000_000]);
+    }
+
+    #[test]
+    fn quick_shrinks_what_was_not_given() {
+        let options = parse(&["--quick", "--runs", "2"]).unwrap();
+        assert_eq!((options.runs, options.events), (2, 20_000));
+        let options = parse(&["--memory-events", "-", "--latencies", "5"]).unwrap();
+        assert!(options.memory_events.is_empty());
+        assert_eq!(options.latencies, [5]);
+        assert!(parse(&["--runs", "0"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn the_floor_report_must_cover_every_page() {
+        let report = r#"{"pages":200,"bytes":5,"seconds":1.5,"plan_seconds":0.1}"#;
+        assert_eq!(floor_seconds(report, 200_000).unwrap(), 1.5);
+        assert!(floor_seconds(report, 300_000).is_err());
+        assert!(floor_seconds("nonsense", 1).is_err());
+    }
+}
