@@ -14,13 +14,16 @@ const REF_PREFIX: &str = "#/components/schemas/";
 /// - components named in [`names::RENAMED_COMPONENTS`] get their domain name;
 /// - every inline object or enum schema is hoisted into a named component
 ///   ([`names::for_property`], [`names::for_item`]);
-/// - the rules in [`wire::RULES`] are applied, in order.
+/// - the rules in [`wire::OPERATION_RULES`], then [`wire::RULES`], are applied, in order.
 ///
 /// The pass is idempotent: normalizing a normalized spec changes nothing.
 pub fn normalize(spec: OpenAPI) -> OpenAPI {
     let mut doc = serde_json::to_value(spec).expect("an OpenAPI document serializes to JSON");
     rename_components(&mut doc);
     hoist_inline_schemas(&mut doc);
+    for rule in wire::OPERATION_RULES {
+        (rule.apply)(&mut doc);
+    }
     for rule in wire::RULES {
         (rule.apply)(schemas_mut(&mut doc));
     }

@@ -2,9 +2,10 @@
 //! spec does not say.
 //!
 //! Each rule is small, named, and states the deviation it absorbs. They run
-//! after hoisting, on the named components, and each one does nothing when
-//! the part of the spec it fixes is absent (a future spec may fix it
-//! upstream), so they never break a regeneration.
+//! after hoisting: [`OPERATION_RULES`] on the operations, then [`RULES`] on
+//! the named components. Each one does nothing when the part of the spec it
+//! fixes is absent or already says it (a future spec may fix it upstream), so
+//! they never break a regeneration.
 
 use serde_json::{Map, Value, json};
 
@@ -62,6 +63,58 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+/// A named adjustment of the operations: an answer the service gives that
+/// the spec does not list. Applied to the whole document, before [`RULES`].
+pub struct OperationRule {
+    /// Short identifier, used in docs and tests.
+    pub name: &'static str,
+    /// The behaviour of the live service that makes the rule necessary.
+    pub observed: &'static str,
+    /// Applies the rule to the OpenAPI document.
+    pub apply: fn(&mut Value),
+}
+
+/// All operation rules, in the order [`crate::normalize`] applies them.
+pub const OPERATION_RULES: &[OperationRule] = &[OperationRule {
+    name: "bad_request_documented",
+    observed: "`getByContract` answers 400 with the IONOS error body \
+               (`{\"httpStatus\": 400, \"messages\": [{\"errorCode\", \"message\"}]}`) \
+               for parameters it cannot use: a contract number that is not an integer, a \
+               date that is neither YYYY-MM-DD nor RFC 3339, a negative offset or limit, \
+               dateStart not before dateEnd, a range longer than allowed, offset + limit \
+               beyond the result window; the spec lists only 200, 401, 403 and 500",
+    apply: bad_request_documented,
+}];
+
+/// Adds `400` to `getByContract`'s responses, described like the spec's other
+/// errors (no body schema: progenitor needs one error type per operation, and
+/// 401/403/500 have none). Callers of the generated builder get
+/// `Error::ErrorResponse` with the status for a 400, as for 401/403/500.
+fn bad_request_documented(doc: &mut Value) {
+    let Some(responses) = operation_mut(doc, "getByContract")
+        .and_then(|operation| operation.get_mut("responses"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    responses.entry("400").or_insert_with(|| {
+        json!({
+            "description": "Bad Request: a parameter the service cannot use \
+                            (wire rule `bad_request_documented`)"
+        })
+    });
+}
+
+/// The operation with `operation_id`, under any path and method.
+fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut Value> {
+    doc.get_mut("paths")?
+        .as_object_mut()?
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .find(|operation| operation.get("operationId") == Some(&json!(operation_id)))
+}
+
 fn event_uuid(schemas: &mut Map<String, Value>) {
     let Some(properties) = properties_mut(schemas, "Activity") else {
         return;
@@ -112,6 +165,14 @@ fn queue_ref_id_number_or_text(schemas: &mut Map<String, Value>) {
 
 /// Every string enum component `X` becomes `X::Known(XKnown)` (the listed
 /// values) or `X::Other(String)`, so a new value decodes and round-trips verbatim.
+///
+/// The `oneOf` is read the way typify and serde read it (untagged: the first
+/// alternative that fits wins), which is JSON Schema's `anyOf`: to a strict
+/// validator a listed value fits both alternatives and fails `oneOf`. Neither
+/// `anyOf` (typify makes a struct of optional parts) nor excluding the listed
+/// values from `Other` (typify makes `Other` a checked newtype) keeps
+/// `X::Other(String)`, so the document stays as it is, and tools that validate
+/// against the normalized spec (`conformance/run.sh`) read these as `anyOf`.
 fn open_enums(schemas: &mut Map<String, Value>) {
     for (name, schema) in schemas.iter_mut() {
         let is_closed_string_enum =
@@ -204,4 +265,46 @@ fn properties_mut<'a>(
         .get_mut(component)?
         .get_mut("properties")?
         .as_object_mut()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(responses: Value) -> Value {
+        json!({"paths": {"/activitylog/v1/contracts/{contractNumber}": {"get": {
+            "operationId": "getByContract", "responses": responses
+        }}}})
+    }
+
+    #[test]
+    fn bad_request_is_added_once_and_never_overrides_the_spec() {
+        let mut doc = spec_with(json!({"200": {"description": "ok"}}));
+        bad_request_documented(&mut doc);
+        let once = doc.clone();
+        bad_request_documented(&mut doc);
+        assert_eq!(doc, once);
+        let responses =
+            &doc["paths"]["/activitylog/v1/contracts/{contractNumber}"]["get"]["responses"];
+        assert!(responses["400"]["description"].is_string());
+
+        let upstream = json!({"description": "Bad Request", "content": {}});
+        let mut doc = spec_with(json!({"400": upstream.clone()}));
+        bad_request_documented(&mut doc);
+        assert_eq!(
+            doc["paths"]["/activitylog/v1/contracts/{contractNumber}"]["get"]["responses"]["400"],
+            upstream
+        );
+
+        let mut unrelated = json!({"paths": {}});
+        bad_request_documented(&mut unrelated);
+        assert_eq!(unrelated, json!({"paths": {}}));
+    }
+
+    #[test]
+    fn operation_rules_are_documented() {
+        for rule in OPERATION_RULES {
+            assert!(!rule.observed.is_empty() && !rule.name.is_empty());
+        }
+    }
 }

@@ -371,30 +371,37 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// `GET /activitylog/v1/contracts/{contractNumber}`.
-fn contract_page(state: &State, number: &str, query: Option<&str>) -> Answer {
-    let Some(number) = Some(number)
-        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|n| n.parse::<u64>().ok())
-    else {
+fn contract_page(state: &State, text: &str, query: Option<&str>) -> Answer {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Answer::error(
             StatusCode::BAD_REQUEST,
             crate::query::ERR_INVALID_PARAMETER,
             &format!(
                 "Parameter 'contractNumber' must be an integer, got '{}'",
-                truncate(number, 40)
+                truncate(text, 40)
             ),
         );
-    };
+    }
     let forbidden = || {
         Answer::error(
             StatusCode::FORBIDDEN,
             ERR_FORBIDDEN,
-            &format!("Access to the activity log of contract {number} is forbidden"),
+            &format!(
+                "Access to the activity log of contract {} is forbidden",
+                truncate(text, 40)
+            ),
         )
     };
-    if !state.credentials.contracts.contains(&number) {
+    // Any integer is a contract number the spec allows; one that is negative
+    // or too large for any contract is simply not one the credentials can see.
+    let Some(number) = text
+        .parse::<u64>()
+        .ok()
+        .filter(|n| state.credentials.contracts.contains(n))
+    else {
         return forbidden();
-    }
+    };
     let page = match PageQuery::parse(query, state.limits) {
         Ok(page) => page,
         Err(error) => {
