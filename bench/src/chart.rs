@@ -149,6 +149,13 @@ fn panel(out: &mut String, report: &Report, latency: u64, x0: f64, y0: f64) {
                 out,
                 r#"<line x1="{left}" y1="{y:.1}" x2="{right}" y2="{y:.1}" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/>"#
             );
+            let _ = writeln!(
+                out,
+                r#"<text x="{}" y="{:.1}" text-anchor="end" font-size="10" fill="{color}">{}</text>"#,
+                right - 2.0,
+                y - 4.0,
+                crate::seconds(series.wall())
+            );
         }
     }
     // Our exports.
@@ -177,6 +184,13 @@ fn panel(out: &mut String, report: &Report, latency: u64, x0: f64, y0: f64) {
             r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{OURS}"/>"#,
             y_of(fastest),
             y_of(slowest)
+        );
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{OURS}">{}</text>"#,
+            x + 7.0,
+            y_of(series.wall()) - 6.0,
+            crate::seconds(series.wall())
         );
         let _ = writeln!(
             out,

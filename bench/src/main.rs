@@ -48,6 +48,8 @@ struct Options {
     memory_concurrency: Vec<u16>,
     out: Option<PathBuf>,
     build: bool,
+    /// The arguments as given, for the report.
+    args: Vec<String>,
 }
 
 impl Options {
@@ -62,9 +64,12 @@ impl Options {
             memory_concurrency: vec![4, 8],
             out: None,
             build: true,
+            args: Vec::new(),
         };
+        let given: Vec<String> = args.into_iter().collect();
+        options.args.clone_from(&given);
         let mut explicit = Vec::new();
-        let mut args = args.into_iter();
+        let mut args = given.into_iter();
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or(format!("{arg} needs a value"));
             match arg.as_str() {
@@ -275,8 +280,9 @@ fn run(options: &Options) -> Result<(), String> {
     machine.load_after = load.now();
     machine.load_max = load.max;
     let mut command = String::from("cargo run --release -p activitylog-bench");
-    if options.quick {
-        command.push_str(" -- --quick");
+    if !options.args.is_empty() {
+        command.push_str(" -- ");
+        command.push_str(&options.args.join(" "));
     }
     let report = Report {
         quick: options.quick,
