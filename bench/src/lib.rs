@@ -149,6 +149,23 @@ pub struct Machine {
     pub load_after: f64,
     /// The highest 1-minute load average seen between runs.
     pub load_max: f64,
+    /// Seconds from the first measured run to the last.
+    pub measured_seconds: f64,
+    /// CPU seconds the machine spent on other processes meanwhile: all busy
+    /// time (`/proc/stat`, steal included) minus the benchmark's own
+    /// (clients, sandboxes, driver).
+    pub other_cpu_seconds: f64,
+}
+
+impl Machine {
+    /// How many CPUs other processes kept busy on average while measuring.
+    pub fn other_cpus(&self) -> f64 {
+        if self.measured_seconds > 0.0 {
+            (self.other_cpu_seconds / self.measured_seconds).max(0.0)
+        } else {
+            0.0
+        }
+    }
 }
 
 #[cfg(test)]

@@ -153,6 +153,8 @@ fn run(options: &Options) -> Result<(), String> {
         );
     }
     let started = Instant::now();
+    let mut load = Load::new();
+    let load_before = load.now();
     let root = workspace();
     if options.build {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -199,9 +201,12 @@ fn run(options: &Options) -> Result<(), String> {
     fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
 
-    let mut load = Load::new();
     let mut machine = machine(&root);
-    machine.load_before = load.now();
+    machine.load_before = load_before;
+    let measuring = Instant::now();
+    let busy_before = cpu_busy_seconds();
+    // CPU time of the benchmark's own processes, to tell other work apart.
+    let mut own_cpu = 0.0;
     eprintln!(
         "{} CPUs ({}), load average {:.2}",
         machine.cpus, machine.cpu_model, machine.load_before
@@ -229,6 +234,7 @@ fn run(options: &Options) -> Result<(), String> {
         for round in 1..=options.runs {
             for series in &mut series {
                 let sample = measure(&tools, &sandbox, series.client, &work)?;
+                own_cpu += sample.cpu;
                 load.sample();
                 eprintln!(
                     "{latency:>3} ms  run {round}/{}  {:<32} {:>9}  CPU {:>9}  RSS {:>6.1} MiB",
@@ -241,7 +247,7 @@ fn run(options: &Options) -> Result<(), String> {
                 series.samples.push(sample);
             }
         }
-        sandbox.stop();
+        own_cpu += sandbox.stop();
         speed.extend(series);
     }
 
@@ -261,6 +267,7 @@ fn run(options: &Options) -> Result<(), String> {
         for round in 1..=options.runs {
             for series in &mut series {
                 let sample = measure(&tools, &sandbox, series.client, &work)?;
+                own_cpu += sample.cpu;
                 load.sample();
                 eprintln!(
                     "{events:>9} events  run {round}/{}  {:<32} {:>9}  RSS {:>6.1} MiB",
@@ -272,13 +279,17 @@ fn run(options: &Options) -> Result<(), String> {
                 series.samples.push(sample);
             }
         }
-        sandbox.stop();
+        own_cpu += sandbox.stop();
         memory.extend(series);
     }
     let _ = fs::remove_dir(&work);
 
     machine.load_after = load.now();
     machine.load_max = load.max;
+    machine.measured_seconds = measuring.elapsed().as_secs_f64();
+    if let (Some(before), Some(after)) = (busy_before, cpu_busy_seconds()) {
+        machine.other_cpu_seconds = after - before - own_cpu - own_cpu_seconds();
+    }
     let mut command = String::from("cargo run --release -p activitylog-bench");
     if !options.args.is_empty() {
         command.push_str(" -- ");
@@ -348,6 +359,8 @@ struct Sandbox {
     /// The range every client downloads: covers all the sandbox's events.
     since: String,
     until: String,
+    /// Set once `stop` has reaped the process.
+    stopped: bool,
 }
 
 impl Sandbox {
@@ -387,12 +400,28 @@ impl Sandbox {
             events,
             since: since.to_rfc3339_opts(SecondsFormat::Secs, true),
             until: until.to_rfc3339_opts(SecondsFormat::Secs, true),
+            stopped: false,
         })
     }
 
-    fn stop(mut self) {
+    /// Stops the sandbox; returns the CPU seconds it used.
+    fn stop(mut self) -> f64 {
+        self.stopped = true;
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        match wait4(&self.child) {
+            Ok((_, usage)) => timeval(usage.ru_utime) + timeval(usage.ru_stime),
+            Err(_) => 0.0,
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    /// A benchmark that fails half-way leaves no sandbox behind.
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -531,6 +560,37 @@ fn wait4(child: &Child) -> Result<(ExitStatus, libc::rusage), String> {
 
 fn timeval(t: libc::timeval) -> f64 {
     t.tv_sec as f64 + t.tv_usec as f64 / 1e6
+}
+
+/// Busy CPU seconds of the whole machine since boot (`/proc/stat`: user,
+/// nice, system, irq, softirq and steal).
+fn cpu_busy_seconds() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    let busy: f64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| fields.get(i).copied().unwrap_or(0.0))
+        .sum();
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| busy / ticks as f64)
+}
+
+/// CPU seconds of this driver process.
+fn own_cpu_seconds() -> f64 {
+    // SAFETY: rusage is plain old data; getrusage fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: usage is valid for writes.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0.0;
+    }
+    timeval(usage.ru_utime) + timeval(usage.ru_stime)
 }
 
 fn count_lines(path: &Path) -> Result<u64, String> {

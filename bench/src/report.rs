@@ -251,16 +251,27 @@ impl Report {
         let _ = writeln!(out, "| compiler | {} |", m.rustc);
         let _ = writeln!(
             out,
-            "| load average (1 min) | {:.2} at the start, {:.2} at the end, {:.2} at most |\n",
+            "| load average (1 min) | {:.2} before building, {:.2} at the end, {:.2} at most (the \
+             benchmark's own sandbox and client count) |",
             m.load_before, m.load_after, m.load_max
         );
-        if m.load_max > 0.5 * m.cpus as f64 {
+        let _ = writeln!(
+            out,
+            "| CPU used by other processes while measuring | {:.0} CPU-seconds in {:.0} s: {:.2} of \
+             the {} CPUs on average |\n",
+            m.other_cpu_seconds.max(0.0),
+            m.measured_seconds,
+            m.other_cpus(),
+            m.cpus
+        );
+        if m.other_cpus() > 0.1 * m.cpus as f64 {
             let _ = writeln!(
                 out,
-                "The machine was shared with other work during the run (load average up to {:.2} on \
-                 {} CPUs): absolute times are noisier than on an idle machine; ratios, measured \
-                 interleaved, less so.\n",
-                m.load_max, m.cpus
+                "The machine was shared with other work during the run (other processes kept {:.2} \
+                 of its {} CPUs busy on average): absolute times are slower and noisier than on an \
+                 idle machine; the ratios, measured interleaved, less so.\n",
+                m.other_cpus(),
+                m.cpus
             );
         }
     }
