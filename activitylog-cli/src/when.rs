@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use activitylog_client::DateBound;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 
 /// What `WHEN` arguments accept, for help texts and error messages.
 pub const WHEN_FORMS: &str = "a date (2024-05-01), an RFC 3339 instant (2024-05-01T12:00:00Z) \
@@ -41,6 +41,8 @@ impl When {
 
     /// The bound this argument stands for, relative durations counted back
     /// from `now` (one `now` per command, so `--since` and `--until` agree).
+    /// A duration may reach back to the year 0000, the first the API's dates
+    /// can write.
     pub fn resolve(&self, now: DateTime<Utc>) -> Result<DateBound, String> {
         match self.kind {
             Kind::Fixed(bound) => Ok(bound),
@@ -48,8 +50,14 @@ impl When {
             Kind::Ago(duration) => TimeDelta::from_std(duration)
                 .ok()
                 .and_then(|delta| now.checked_sub_signed(delta))
+                .filter(|instant| instant.year() >= 0)
                 .map(DateBound::Instant)
-                .ok_or_else(|| format!("`{}` reaches back too far", self.text)),
+                .ok_or_else(|| {
+                    format!(
+                        "`{}` reaches back too far: the earliest moment is 0000-01-01",
+                        self.text
+                    )
+                }),
         }
     }
 }
@@ -164,5 +172,38 @@ mod tests {
     fn too_far_back_is_an_error_not_a_panic() {
         let when: When = "100000000000d".parse().unwrap();
         assert!(when.resolve(now()).is_err());
+    }
+
+    /// Found by `fuzz/fuzz_targets/when.rs`: durations that reach before the
+    /// year 0000 resolved to instants such as `-0714-06-13T12:00:00Z`, which
+    /// no RFC 3339 parser (the API's included) reads; near chrono's first day
+    /// the 90-day default start would then overflow.
+    #[test]
+    fn reaching_before_the_year_0000_is_refused() {
+        for far in [
+            "900000d",
+            "1000000d",
+            "3000y",
+            "262143y",
+            "100000years0020262years09d",
+            "1922337220ns85477580h30m",
+        ] {
+            let when: When = far.parse().unwrap();
+            let error = when.resolve(now()).unwrap_err();
+            assert!(error.contains("reaches back too far"), "{far}: {error}");
+        }
+        // 2024-05-10T12:00:00Z back to the first second of the year 0000.
+        let days = chrono::NaiveDate::from_ymd_opt(2024, 5, 10)
+            .unwrap()
+            .signed_duration_since(chrono::NaiveDate::from_ymd_opt(0, 1, 1).unwrap())
+            .num_days();
+        assert_eq!(resolve(&format!("{days}d 12h")), "0000-01-01T00:00:00Z");
+        assert!(
+            format!("{days}d 12h 1s")
+                .parse::<When>()
+                .unwrap()
+                .resolve(now())
+                .is_err()
+        );
     }
 }

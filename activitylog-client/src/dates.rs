@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 
 use crate::error::{Error, Result};
 
@@ -51,26 +51,37 @@ impl From<NaiveDate> for DateBound {
 impl FromStr for DateBound {
     type Err = Error;
 
-    /// Parses `YYYY-MM-DD` or an RFC 3339 instant (any offset; kept in UTC).
+    /// Parses `YYYY-MM-DD` or an RFC 3339 instant (any offset; kept in UTC),
+    /// in the years 0000 to 9999 (all that RFC 3339, and so the API, can write).
     fn from_str(input: &str) -> Result<Self> {
         let input = input.trim();
-        if let Ok(date) = NaiveDate::parse_from_str(input, "%Y-%m-%d") {
-            return Ok(DateBound::Date(date));
+        let bound = if let Ok(date) = NaiveDate::parse_from_str(input, "%Y-%m-%d") {
+            DateBound::Date(date)
+        } else {
+            DateTime::parse_from_rfc3339(input)
+                .map(|instant| DateBound::Instant(instant.with_timezone(&Utc)))
+                .map_err(|_| {
+                    Error::InvalidRange(format!(
+                        "`{input}` is not a date: use YYYY-MM-DD (2016-07-01) or an RFC 3339 \
+                         instant with a zone (2021-09-23T11:43:51Z)"
+                    ))
+                })?
+        };
+        // chrono also reads signed years (`+10000-01-01`), and an offset can
+        // move an instant out of year 0000 or 9999; neither can be sent.
+        if !(0..=9999).contains(&bound.instant().year()) {
+            return Err(Error::InvalidRange(format!(
+                "`{input}` is outside the years 0000 to 9999 the API takes \
+                 (YYYY-MM-DD or an RFC 3339 instant, in UTC)"
+            )));
         }
-        DateTime::parse_from_rfc3339(input)
-            .map(|instant| DateBound::Instant(instant.with_timezone(&Utc)))
-            .map_err(|_| {
-                Error::InvalidRange(format!(
-                    "`{input}` is not a date: use YYYY-MM-DD (2016-07-01) or an RFC 3339 \
-                     instant with a zone (2021-09-23T11:43:51Z)"
-                ))
-            })
+        Ok(bound)
     }
 }
 
 impl fmt::Display for DateBound {
     /// The form the API takes: `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SSZ` with
-    /// milliseconds only when the instant has a fraction of a second.
+    /// a fraction only when the instant has one (3, 6 or 9 digits, exact).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DateBound::Date(date) => write!(f, "{}", date.format("%Y-%m-%d")),
@@ -79,12 +90,20 @@ impl fmt::Display for DateBound {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ`, with milliseconds when the instant has them.
+/// `YYYY-MM-DDTHH:MM:SSZ`, with as many fraction digits as the instant needs:
+/// none, milliseconds, microseconds or nanoseconds (exact, so that a bound
+/// means on the wire what it means here).
 pub(crate) fn render_instant(instant: DateTime<Utc>) -> String {
-    let format = if instant.timestamp_subsec_nanos() == 0 {
+    // Leap seconds keep their extra second in the fraction (`..:60`), hence `%`.
+    let nanos = instant.timestamp_subsec_nanos() % 1_000_000_000;
+    let format = if nanos == 0 {
         SecondsFormat::Secs
-    } else {
+    } else if nanos.is_multiple_of(1_000_000) {
         SecondsFormat::Millis
+    } else if nanos.is_multiple_of(1_000) {
+        SecondsFormat::Micros
+    } else {
+        SecondsFormat::Nanos
     };
     instant.to_rfc3339_opts(format, true)
 }
@@ -174,5 +193,60 @@ mod tests {
         let date: DateBound = "2024-01-02".parse().unwrap();
         let instant: DateBound = "2024-01-02T00:00:00Z".parse().unwrap();
         assert_eq!(date.instant(), instant.instant());
+    }
+
+    /// Found by `fuzz/fuzz_targets/date_bound.rs`: sub-millisecond fractions
+    /// were cut to milliseconds when rendered, so the bound sent was earlier
+    /// than the bound asked for.
+    #[test]
+    fn renders_every_fraction_exactly() {
+        for (text, rendered) in [
+            (
+                "1970-01-01T00:00:00.123456789Z",
+                "1970-01-01T00:00:00.123456789Z",
+            ),
+            ("2024-01-01T00:00:00.0001Z", "2024-01-01T00:00:00.000100Z"),
+            ("2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.500Z"),
+            (
+                "2024-01-01T00:00:00.000000001Z",
+                "2024-01-01T00:00:00.000000001Z",
+            ),
+            ("2016-12-31T23:59:60Z", "2016-12-31T23:59:60Z"),
+            ("2016-12-31T23:59:60.5Z", "2016-12-31T23:59:60.500Z"),
+        ] {
+            let bound: DateBound = text.parse().unwrap();
+            assert_eq!(bound.to_string(), rendered, "{text}");
+            let again: DateBound = rendered.parse().unwrap();
+            assert_eq!(again.instant(), bound.instant(), "{text}");
+        }
+    }
+
+    /// Seen while writing `fuzz/fuzz_targets/date_bound.rs`: signed years
+    /// and offsets past the ends of 0000..=9999 parsed, then rendered to text
+    /// that no RFC 3339 parser (ours or the API's) reads; `-262143-01-01`
+    /// also made a download's default start (90 days earlier) overflow and
+    /// panic.
+    #[test]
+    fn refuses_years_rfc_3339_cannot_write() {
+        for bad in [
+            "+10000-01-01",
+            "-0001-12-31",
+            "-262143-01-01",
+            "+262142-12-31",
+            "0000-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
+        ] {
+            let error = bad.parse::<DateBound>().unwrap_err().to_string();
+            assert!(error.contains("0000 to 9999"), "{bad}: {error}");
+        }
+        for good in [
+            "0000-01-01",
+            "9999-12-31",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999999Z",
+        ] {
+            let bound: DateBound = good.parse().unwrap();
+            assert_eq!(bound.to_string(), good);
+        }
     }
 }

@@ -43,3 +43,13 @@ pub use event::RawEvent;
 pub use generated::{Client, types};
 pub use hooks::Hooks;
 pub use retry::RetryPolicy;
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The download engine's page decoder: `(total, total_is_lower_bound, events)`.
+    pub fn decode_page(body: &[u8]) -> serde_json::Result<(u64, bool, Vec<crate::RawEvent>)> {
+        crate::download::page::decode(body)
+            .map(|page| (page.total, page.total_is_lower_bound, page.events))
+    }
+}

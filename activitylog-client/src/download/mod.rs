@@ -6,7 +6,7 @@
 //! batches plus checkpoints for tools that resume.
 
 mod engine;
-mod page;
+pub(crate) mod page;
 mod window;
 
 use std::pin::Pin;
@@ -89,7 +89,13 @@ impl Entries {
             .unwrap_or_else(|| DateBound::Instant(Utc::now().trunc_subsecs(0)));
         let since = self.since.unwrap_or_else(|| {
             let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-            DateBound::Instant(until.instant() - lookback)
+            // Checked: an end near chrono's first day must not panic here.
+            DateBound::Instant(
+                until
+                    .instant()
+                    .checked_sub_signed(lookback)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            )
         });
         DateRange::new(since, until)
     }
@@ -234,5 +240,23 @@ impl Stream for RawEvents {
                 None => return Poll::Ready(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ActivityLog, Config, Credentials};
+
+    /// Seen while writing the fuzz target `date_bound` (which calls
+    /// `Entries::range`): the default start, 90 days before the end,
+    /// overflowed and panicked for an end near chrono's first day.
+    #[test]
+    fn an_end_at_the_first_day_is_an_error_not_a_panic() {
+        let log = ActivityLog::new(Config::new(Credentials::token("t"))).unwrap();
+        let entries = log
+            .entries(1)
+            .until(DateBound::Instant(DateTime::<Utc>::MIN_UTC));
+        assert!(entries.range().is_err());
     }
 }
