@@ -20,6 +20,9 @@ pub const ENV_PASSWORD: &str = "IONOS_PASSWORD";
 /// Environment variable: the API's base URL (default [`DEFAULT_API_URL`]).
 pub const ENV_API_URL: &str = "IONOS_API_URL";
 
+/// Default ingestion lag allowed for: open-ended downloads end this long before now.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
+
 /// Everything an [`ActivityLog`](crate::ActivityLog) needs. `Debug` redacts secrets.
 ///
 /// ```
@@ -45,6 +48,7 @@ pub struct Config {
     pub(crate) concurrency: usize,
     pub(crate) result_window: u64,
     pub(crate) max_span: Duration,
+    pub(crate) settle: Duration,
     pub(crate) contract_number_header: Option<u64>,
     pub(crate) allow_insecure_http: bool,
 }
@@ -63,6 +67,7 @@ impl Config {
             concurrency: 4,
             result_window: 10_000,
             max_span: Duration::from_secs(90 * 24 * 3600),
+            settle: DEFAULT_SETTLE,
             contract_number_header: None,
             allow_insecure_http: false,
         }
@@ -174,6 +179,15 @@ impl Config {
     /// The longest date range one request may span (default 90 days).
     pub fn max_span(mut self, span: Duration) -> Self {
         self.max_span = span.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How long after its timestamp an entry may still become visible
+    /// (ingestion lag; default [`DEFAULT_SETTLE`]). A download without an end
+    /// stops at `now − settle`, so no checkpoint claims a stretch of time
+    /// that may still fill in.
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
         self
     }
 

@@ -35,7 +35,9 @@ mod retry;
 
 pub use auth::Credentials;
 pub use client::ActivityLog;
-pub use config::{Config, DEFAULT_API_URL, ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
+pub use config::{
+    Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME,
+};
 pub use dates::{DateBound, DateRange};
 pub use download::{DEFAULT_LOOKBACK, Entries, RawEvents, Update, Updates, Window};
 pub use error::{Error, Result};

@@ -41,6 +41,7 @@ pub struct Entries {
     concurrency: usize,
     result_window: u64,
     max_span: Duration,
+    settle: Duration,
 }
 
 impl Entries {
@@ -54,6 +55,7 @@ impl Entries {
             concurrency: config.concurrency,
             result_window: config.result_window,
             max_span: config.max_span,
+            settle: config.settle,
         }
     }
 
@@ -63,10 +65,18 @@ impl Entries {
         self
     }
 
-    /// End, exclusive (default: the moment the download starts, so events
-    /// arriving meanwhile cannot shift pages).
+    /// End, exclusive, honoured as given (default: `now − settle` when the
+    /// download starts, see [`Entries::settle`]).
     pub fn until(mut self, end: impl Into<DateBound>) -> Self {
         self.until = Some(end.into());
+        self
+    }
+
+    /// How long entries may take to become visible after their timestamp
+    /// (default from [`Config::settle`](crate::Config::settle), 2 minutes).
+    /// An open end is closed at `now − settle`, whole seconds.
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
         self
     }
 
@@ -84,9 +94,14 @@ impl Entries {
 
     /// The range this download covers, with open ends closed now.
     pub fn range(&self) -> Result<DateRange> {
-        let until = self
-            .until
-            .unwrap_or_else(|| DateBound::Instant(Utc::now().trunc_subsecs(0)));
+        let until = self.until.unwrap_or_else(|| {
+            let settle = TimeDelta::from_std(self.settle).unwrap_or(TimeDelta::MAX);
+            let now = Utc::now().trunc_subsecs(0);
+            DateBound::Instant(
+                now.checked_sub_signed(settle)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            )
+        });
         let since = self.since.unwrap_or_else(|| {
             let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
             // Checked: an end near chrono's first day must not panic here.
