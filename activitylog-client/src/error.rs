@@ -73,6 +73,29 @@ pub enum Error {
     #[error("invalid date range: {0}")]
     InvalidRange(String),
 
+    /// More entries fall into one second than the service lets anyone page
+    /// through: they cannot be downloaded completely. Permanent: retrying
+    /// cannot help, only a larger result window on the service's side.
+    #[error(
+        "incomplete download: contract {contract} has {}{count} entries in the one second \
+         from {}, more than the service's result window of {result_window} lets anyone page \
+         through; entries of that second were not fetched",
+        if *at_least { "at least " } else { "" },
+        crate::dates::render_instant(*second)
+    )]
+    CrowdedSecond {
+        /// The contract.
+        contract: u64,
+        /// Start of the crowded second.
+        second: chrono::DateTime<chrono::Utc>,
+        /// The count the service reported for that second.
+        count: u64,
+        /// Whether that count is only a lower bound (capped by the service).
+        at_least: bool,
+        /// The result window the download worked with.
+        result_window: u64,
+    },
+
     /// A download could not be made complete; names what was not fetched.
     #[error("incomplete download: {missing} not fetched: {reason}")]
     Incomplete {

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -56,6 +57,31 @@ impl RawEvent {
             uuid: Option<Cow<'a, str>>,
         }
         serde_json::from_str::<Uuid<'_>>(self.json()).ok()?.uuid
+    }
+
+    /// The event's time (`meta.time`), if it has one in RFC 3339 form.
+    ///
+    /// ```
+    /// use activitylog_client::RawEvent;
+    /// let event = RawEvent::parse(r#"{"meta":{"time":"2024-01-01T10:00:00.5Z"}}"#).unwrap();
+    /// assert_eq!(event.time().unwrap().to_rfc3339(), "2024-01-01T10:00:00.500+00:00");
+    /// ```
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        #[derive(Deserialize)]
+        struct Event<'a> {
+            #[serde(borrow)]
+            meta: Option<Meta<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Meta<'a> {
+            #[serde(borrow)]
+            time: Option<Cow<'a, str>>,
+        }
+        let event = serde_json::from_str::<Event<'_>>(self.json()).ok()?;
+        let time = event.meta?.time?;
+        DateTime::parse_from_rfc3339(&time)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     /// Decodes into the generated [`Activity`] type (unknown fields land in

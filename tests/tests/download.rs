@@ -175,6 +175,7 @@ async fn an_open_ended_download_is_closed_when_it_starts() {
     let events: Vec<RawEvent> = sandbox_log(&sandbox)
         .entries(CONTRACT)
         .since(since)
+        .settle(Duration::ZERO) // this test is about closing the range, not settling it
         .page_size(200)
         .raw()
         .try_collect()
@@ -366,9 +367,12 @@ async fn a_slow_reader_holds_the_download_back() {
     assert!(first.is_some());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let requests = sandbox.requests().len();
-    // Bounded by concurrency and a couple of buffered pages, not by the 200 pages of the range.
+    // Bounded by the design, not by the 200 pages of the range: the first
+    // probe, `concurrency` pages in flight, at most `concurrency` pages
+    // buffered for windows probed ahead, and the 3 pages the reader and the
+    // stream's channel hold.
     assert!(
-        requests <= 4 + 4,
+        requests <= 1 + 4 + 4 + 3,
         "{requests} pages fetched ahead of a reader that took one entry"
     );
 }

@@ -1,24 +1,37 @@
 //! The download engine: plans windows that fit the server's limits, fetches
-//! their pages concurrently, and hands events on in page order, each once.
+//! their pages concurrently, and hands events on in window order, each once.
 //!
-//! - The range is cut into windows no longer than the maximum span; a window
-//!   whose first page reports more events than the result window holds is
-//!   split by time (k-way, at whole seconds) until every part fits.
-//! - A window that fits is a *leaf*: its first page doubles as the count
-//!   query, the rest are fetched `concurrency` at a time, in order.
-//! - A leaf is complete when every page reported the same total and the
-//!   distinct events seen equal that total. Otherwise (events arrived,
-//!   pages shifted) the leaf is read again, deduplicating against what was
-//!   already sent, a bounded number of times; then the download fails loudly.
+//! - The range is widened to whole seconds and cut into windows no longer
+//!   than the maximum span; every cut is at a whole second, so no entry falls
+//!   into two windows or none. Entries outside the range asked for (when its
+//!   bounds have fractions of a second) are dropped by their `meta.time`.
+//! - Every window is *probed*: its first page doubles as the count query.
+//!   Upcoming windows are probed while earlier ones are still being read, all
+//!   within the concurrency budget, so empty stretches cost no round trips of
+//!   their own.
+//! - A window whose total reaches the result window (a count the service may
+//!   have capped, ES's 10,000) or is marked a lower bound (`relation: gte`) is
+//!   split by time (k-way, at whole seconds) until every part fits; a single
+//!   second that still holds too many is a permanent error naming it.
+//! - A window that fits is a *leaf*: its pages are fetched in order of offset
+//!   and consumed in that order once the leaf is at the front. Nothing relies
+//!   on the order of entries within a page or a window.
+//! - A leaf is complete when every page reported the same exact total and the
+//!   distinct events seen equal that total. Otherwise (events arrived, pages
+//!   shifted) it is read again, deduplicating against what was already sent,
+//!   a bounded number of times; then the download fails loudly.
 //! - Events are deduplicated on `@uuid` (or their bytes) within a leaf and
 //!   against the previous leaf, so boundaries never yield an event twice.
+//! - The stream ends with an explicit `Finished`; a task that ends without it
+//!   (a panic) is reported as an error, never as a clean end.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use futures::stream::FuturesOrdered;
+use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -33,14 +46,17 @@ use crate::generated::Client;
 pub(crate) enum Batch {
     /// New events, in page order.
     Events(Vec<RawEvent>),
-    /// Every event before this window's end has been sent.
-    Done(Window),
+    /// Every event before this instant has been sent.
+    Done(DateTime<Utc>),
+    /// The whole range has been sent: the only clean end of a download.
+    Finished,
 }
 
 /// The fixed parameters of one download.
 #[derive(Clone, Debug)]
 pub(crate) struct Plan {
     pub contract: u64,
+    /// The range asked for, exactly (fractions of seconds included).
     pub range: Window,
     pub page_size: u64,
     pub concurrency: usize,
@@ -58,8 +74,13 @@ pub(crate) fn spawn(
     let (sender, receiver) = mpsc::channel(2);
     let task = tokio::spawn(async move {
         let mut engine = Engine::new(client, plan, sender.clone());
-        if let Err(error) = engine.run().await {
-            let _ = sender.send(Err(error)).await;
+        match engine.run().await {
+            Ok(()) => {
+                let _ = sender.send(Ok(Batch::Finished)).await;
+            }
+            Err(error) => {
+                let _ = sender.send(Err(error)).await;
+            }
         }
     });
     (receiver, AbortOnDrop(task))
@@ -67,7 +88,7 @@ pub(crate) fn spawn(
 
 /// A task handle that aborts the task when dropped.
 #[derive(Debug)]
-pub(crate) struct AbortOnDrop<T>(JoinHandle<T>);
+pub(crate) struct AbortOnDrop<T>(pub(crate) JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
@@ -86,16 +107,21 @@ impl<T> std::future::Future for AbortOnDrop<T> {
     }
 }
 
-/// How an event is recognised again.
+/// How an event is recognised again: its `@uuid` (as 128 bits when it is a
+/// canonical UUID, so no allocation), or a digest of its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
-    Uuid(Box<str>),
+    Id(u128),
+    Text(Box<str>),
     Digest(u64),
 }
 
 fn key_of(event: &RawEvent) -> Key {
     match event.uuid() {
-        Some(uuid) => Key::Uuid(uuid.into()),
+        Some(uuid) => match parse_uuid(&uuid) {
+            Some(id) => Key::Id(id),
+            None => Key::Text(uuid.into()),
+        },
         None => {
             let mut hasher = DefaultHasher::new();
             event.json().hash(&mut hasher);
@@ -104,33 +130,68 @@ fn key_of(event: &RawEvent) -> Key {
     }
 }
 
+/// The 128 bits of a lowercase hyphenated UUID; `None` for any other text
+/// (which is then kept as text: two spellings are two keys, as on the wire).
+fn parse_uuid(text: &str) -> Option<u128> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 36 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        if matches!(at, 8 | 13 | 18 | 23) {
+            if byte != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let digit = match byte {
+            b'0'..=b'9' => byte - b'0',
+            b'a'..=b'f' => byte - b'a' + 10,
+            _ => return None,
+        };
+        value = value << 4 | u128::from(digit);
+    }
+    Some(value)
+}
+
 /// Keys seen in a window, each with the number of the read that last saw it.
 type Seen = HashMap<Key, u32>;
 
-/// A window waiting to be probed.
+/// One window of the plan, in time order with the others.
 #[derive(Debug)]
-struct Pending {
+struct Slot {
+    /// Changes when the window is read again, so stale pages are ignored.
+    id: u64,
     window: Window,
     /// What earlier reads of this window already sent.
     seen: Seen,
     read: u32,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Nothing asked yet.
+    Waiting,
+    /// The first page is on its way.
+    Probing,
+    /// The window fits: being paged.
+    Leaf(Leaf),
 }
 
 /// A window that fits the result window, being read.
 #[derive(Debug)]
 struct Leaf {
-    id: u64,
-    window: Window,
     total: u64,
     /// Entries per page the server actually gives (it may cap `limit`).
     page_limit: u64,
     /// Next offset to request.
     next_offset: u64,
-    /// Pages requested (the probe included) and pages consumed.
-    requested: u32,
-    consumed: u32,
-    seen: Seen,
-    read: u32,
+    /// Offsets requested and not yet consumed, in order.
+    outstanding: VecDeque<u64>,
+    /// Pages arrived and not yet consumed, by offset.
+    arrived: HashMap<u64, Page>,
     distinct_this_read: u64,
     unstable: bool,
 }
@@ -139,285 +200,384 @@ impl Leaf {
     fn has_pages_to_request(&self) -> bool {
         self.next_offset < self.total
     }
+
+    fn is_read(&self) -> bool {
+        !self.has_pages_to_request() && self.outstanding.is_empty()
+    }
 }
 
-type InFlight = FuturesOrdered<AbortOnDrop<(u64, u64, Result<Page>)>>;
+/// A page on its way back: which slot, which offset, and what came.
+type Fetched = (u64, u64, Result<Page>);
 
 struct Engine {
     client: Client,
     plan: Plan,
     sender: mpsc::Sender<Result<Batch>>,
-    pending: VecDeque<Pending>,
-    leaves: VecDeque<Leaf>,
-    in_flight: InFlight,
+    /// The windows still to be sent, in time order.
+    slots: VecDeque<Slot>,
+    in_flight: FuturesUnordered<AbortOnDrop<Fetched>>,
     previous: Seen,
     next_id: u64,
 }
 
+/// Whether the reader is still there.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Go,
+    ReaderGone,
+}
+
 impl Engine {
     fn new(client: Client, plan: Plan, sender: mpsc::Sender<Result<Batch>>) -> Self {
-        let pending = plan
-            .range
-            .cut(plan.max_span)
-            .into_iter()
-            .map(|window| Pending {
-                window,
-                seen: Seen::new(),
-                read: 1,
-            })
-            .collect();
-        Engine {
+        let mut engine = Engine {
             client,
             plan,
             sender,
-            pending,
-            leaves: VecDeque::new(),
-            in_flight: FuturesOrdered::new(),
+            slots: VecDeque::new(),
+            in_flight: FuturesUnordered::new(),
             previous: Seen::new(),
             next_id: 0,
+        };
+        let whole = engine.plan.range.whole_seconds();
+        for window in whole.cut(engine.plan.max_span) {
+            let slot = engine.slot(window, Seen::new(), 1);
+            engine.slots.push_back(slot);
+        }
+        engine
+    }
+
+    fn slot(&mut self, window: Window, seen: Seen, read: u32) -> Slot {
+        let id = self.next_id;
+        self.next_id += 1;
+        Slot {
+            id,
+            window,
+            seen,
+            read,
+            state: State::Waiting,
         }
     }
 
     async fn run(&mut self) -> Result<()> {
         loop {
-            self.fill().await?;
-            let Some(joined) = self.in_flight.next().await else {
+            if self.drain_front().await? == Flow::ReaderGone {
                 return Ok(());
+            }
+            if self.slots.is_empty() {
+                return Ok(());
+            }
+            self.launch();
+            let Some(joined) = self.in_flight.next().await else {
+                return Err(Error::Incomplete {
+                    missing: self.missing_from_front(),
+                    reason:
+                        "the download stalled with nothing left to ask (a bug: please report it)"
+                            .into(),
+                    cause: None,
+                });
             };
-            let (leaf_id, offset, result) = joined.map_err(|error| Error::Incomplete {
-                missing: "a page".into(),
-                reason: format!("the page task failed: {error}"),
+            let (slot_id, offset, result) = joined.map_err(|error| Error::Incomplete {
+                missing: self.missing_from_front(),
+                reason: format!("a page task failed: {error}"),
                 cause: None,
             })?;
-            let page = result.map_err(|cause| self.not_fetched(leaf_id, offset, cause))?;
-            if !self.consume(leaf_id, offset, page).await {
-                return Ok(()); // the reader went away
-            }
+            self.arrive(slot_id, offset, result)?;
         }
     }
 
-    /// Keeps `concurrency` pages in flight: the next pages of planned leaves
-    /// first, then new leaves.
-    async fn fill(&mut self) -> Result<()> {
-        while self.in_flight.len() < self.plan.concurrency {
-            if let Some(leaf) = self.leaves.iter_mut().find(|l| l.has_pages_to_request()) {
-                let limit = leaf
-                    .page_limit
-                    .min(self.plan.result_window - leaf.next_offset);
-                let request = PageRequest {
-                    contract: self.plan.contract,
-                    window: leaf.window,
-                    offset: leaf.next_offset,
-                    limit,
+    /// Starts requests, earliest windows first, while the budget allows:
+    /// the front window may use every slot of `concurrency`; windows behind
+    /// it share what pages already buffered for them leave over.
+    fn launch(&mut self) {
+        let concurrency = self.plan.concurrency;
+        let limit = self.plan.page_size.min(self.plan.result_window);
+        let mut position = 0;
+        while self.in_flight.len() < concurrency && position < self.slots.len() {
+            if position > 0 && self.in_flight.len() + self.buffered() >= concurrency {
+                return;
+            }
+            let contract = self.plan.contract;
+            let result_window = self.plan.result_window;
+            let slot = &mut self.slots[position];
+            let request = match &mut slot.state {
+                State::Waiting => {
+                    slot.state = State::Probing;
+                    PageRequest {
+                        contract,
+                        window: slot.window,
+                        offset: 0,
+                        limit,
+                    }
+                }
+                State::Leaf(leaf) if leaf.has_pages_to_request() => {
+                    let limit = leaf
+                        .page_limit
+                        .min(result_window.saturating_sub(leaf.next_offset))
+                        .max(1);
+                    let request = PageRequest {
+                        contract,
+                        window: slot.window,
+                        offset: leaf.next_offset,
+                        limit,
+                    };
+                    leaf.outstanding.push_back(leaf.next_offset);
+                    leaf.next_offset += limit;
+                    request
+                }
+                _ => {
+                    position += 1;
+                    continue;
+                }
+            };
+            let (client, id) = (self.client.clone(), slot.id);
+            self.in_flight.push(AbortOnDrop(tokio::spawn(async move {
+                (id, request.offset, page::fetch(&client, request).await)
+            })));
+        }
+    }
+
+    /// Files a page that came back: decides a probed window (leaf or split),
+    /// or keeps the page for its leaf.
+    fn arrive(&mut self, slot_id: u64, offset: u64, result: Result<Page>) -> Result<()> {
+        let Some(position) = self.slots.iter().position(|s| s.id == slot_id) else {
+            return Ok(()); // a page of a window that is being read again
+        };
+        let page = result.map_err(|cause| {
+            let window = self.slots[position].window;
+            not_fetched(
+                format!(
+                    "entries of contract {} from {window} (from offset {offset} on)",
+                    self.plan.contract
+                ),
+                cause,
+            )
+        })?;
+        let slot = &mut self.slots[position];
+        match &mut slot.state {
+            State::Probing => {
+                let fits = !page.total_is_lower_bound && page.total < self.plan.result_window;
+                if !fits {
+                    return self.split(position, &page);
+                }
+                let requested = self.plan.page_size.min(self.plan.result_window);
+                let received = page.events.len() as u64;
+                let page_limit = if received < requested && received < page.total {
+                    received.max(1) // the server caps pages below what we asked
+                } else {
+                    requested
                 };
-                leaf.next_offset += limit;
-                leaf.requested += 1;
-                let (client, id) = (self.client.clone(), leaf.id);
-                self.in_flight
-                    .push_back(AbortOnDrop(tokio::spawn(async move {
-                        (id, request.offset, page::fetch(&client, request).await)
-                    })));
-                continue;
+                let mut leaf = Leaf {
+                    total: page.total,
+                    page_limit,
+                    // A probe with no events but a count cannot be paged: the
+                    // completeness check sends the window to be read again.
+                    next_offset: if received == 0 { page.total } else { received },
+                    outstanding: VecDeque::from([0]),
+                    arrived: HashMap::new(),
+                    distinct_this_read: 0,
+                    unstable: false,
+                };
+                leaf.arrived.insert(0, page);
+                slot.state = State::Leaf(leaf);
             }
-            if !self.plan_next_leaf().await? {
-                break;
+            State::Leaf(leaf) => {
+                leaf.arrived.insert(offset, page);
             }
+            State::Waiting => {}
         }
         Ok(())
     }
 
-    /// Probes pending windows until one fits; queues its first page.
-    /// Returns false when nothing is left to plan.
-    async fn plan_next_leaf(&mut self) -> Result<bool> {
-        while let Some(pending) = self.pending.pop_front() {
-            let limit = self.plan.page_size.min(self.plan.result_window);
-            let request = PageRequest {
-                contract: self.plan.contract,
-                window: pending.window,
-                offset: 0,
-                limit,
-            };
-            let probe = page::fetch(&self.client, request).await.map_err(|cause| {
-                not_fetched(
-                    format!(
-                        "entries of contract {} from {}",
-                        self.plan.contract, pending.window
-                    ),
-                    cause,
-                )
-            })?;
-            let fits = probe.total <= self.plan.result_window && !probe.total_is_lower_bound;
-            if !fits {
-                self.split(pending, &probe)?;
-                continue;
-            }
-            let received = probe.events.len() as u64;
-            let page_limit = if received < limit && received < probe.total {
-                received.max(1) // the server caps pages below what we asked
-            } else {
-                limit
-            };
-            let id = self.next_id;
-            self.next_id += 1;
-            self.leaves.push_back(Leaf {
-                id,
-                window: pending.window,
-                total: probe.total,
-                page_limit,
-                // A probe with no events but a count cannot be paged: the
-                // completeness check sends the window to be read again.
-                next_offset: if received == 0 { probe.total } else { received },
-                requested: 1,
-                consumed: 0,
-                seen: pending.seen,
-                read: pending.read,
-                distinct_this_read: 0,
-                unstable: false,
-            });
-            self.in_flight
-                .push_back(AbortOnDrop(tokio::spawn(async move { (id, 0, Ok(probe)) })));
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// Replaces a window that holds too many events by its parts.
-    fn split(&mut self, pending: Pending, probe: &Page) -> Result<()> {
+    /// Replaces a window that holds too many events by its parts, in place.
+    fn split(&mut self, position: usize, probe: &Page) -> Result<()> {
+        let Some(slot) = self.slots.remove(position) else {
+            return Ok(());
+        };
         let target = (self.plan.result_window * 3 / 4).max(1);
-        let parts = probe.total.div_ceil(target).clamp(2, 64) as u32;
-        let parts = pending.window.split(parts);
+        let mut parts = probe.total.div_ceil(target).clamp(2, 64);
+        if probe.total_is_lower_bound || probe.total >= self.plan.result_window {
+            parts = parts.max(4); // the count may be capped: the real one is larger
+        }
+        let parts = slot.window.split(parts as u32);
         if parts.len() < 2 {
-            return Err(Error::Incomplete {
-                missing: format!(
-                    "entries of contract {} from {}",
-                    self.plan.contract, pending.window
-                ),
-                reason: format!(
-                    "{} entries fall in one second, more than the server's result window \
-                     of {} lets anyone page through",
-                    probe.total, self.plan.result_window
-                ),
-                cause: None,
+            return Err(Error::CrowdedSecond {
+                contract: self.plan.contract,
+                second: slot.window.start,
+                count: probe.total,
+                at_least: probe.total_is_lower_bound || probe.total >= self.plan.result_window,
+                result_window: self.plan.result_window,
             });
         }
         tracing::debug!(
-            window = %pending.window,
+            window = %slot.window,
             total = probe.total,
+            lower_bound = probe.total_is_lower_bound,
             parts = parts.len(),
             "splitting a window that exceeds the result window"
         );
         for window in parts.into_iter().rev() {
-            self.pending.push_front(Pending {
-                window,
-                seen: pending.seen.clone(),
-                read: pending.read,
-            });
+            let part = self.slot(window, slot.seen.clone(), slot.read);
+            self.slots.insert(position, part);
         }
         Ok(())
     }
 
-    /// Sends a page's new events; finishes the leaf after its last page.
-    /// Returns false when the reader is gone.
-    async fn consume(&mut self, leaf_id: u64, offset: u64, page: Page) -> bool {
-        let Some(leaf) = self.leaves.iter_mut().find(|l| l.id == leaf_id) else {
-            return true; // a page of a leaf that is being read again
-        };
-        leaf.consumed += 1;
-        if page.total != leaf.total || page.total_is_lower_bound {
-            leaf.unstable = true;
-        }
-        let expected = leaf.page_limit.min(leaf.total.saturating_sub(offset));
-        if (page.events.len() as u64) < expected {
-            leaf.unstable = true; // a gap: the server sent fewer than the window holds
-        }
-        let mut fresh = Vec::with_capacity(page.events.len());
-        for event in page.events {
-            let key = key_of(&event);
-            let in_previous_window = self.previous.contains_key(&key);
-            let earlier = leaf.seen.insert(key, leaf.read);
-            if earlier != Some(leaf.read) {
-                leaf.distinct_this_read += 1;
+    /// Sends what the front window has ready; finishes it when it is read
+    /// (complete, or scheduled to be read again), then goes on to the next.
+    async fn drain_front(&mut self) -> Result<Flow> {
+        loop {
+            let Some(front) = self.slots.front_mut() else {
+                return Ok(Flow::Go);
+            };
+            let Slot {
+                state: State::Leaf(leaf),
+                seen,
+                read,
+                window,
+                ..
+            } = front
+            else {
+                return Ok(Flow::Go);
+            };
+            let ready = leaf
+                .outstanding
+                .front()
+                .and_then(|offset| leaf.arrived.remove(offset).map(|page| (*offset, page)));
+            match ready {
+                Some((offset, page)) => {
+                    leaf.outstanding.pop_front();
+                    let fresh = consume(
+                        leaf,
+                        seen,
+                        *read,
+                        &self.previous,
+                        offset,
+                        page,
+                        &self.plan.range,
+                        window,
+                    );
+                    if !fresh.is_empty()
+                        && self.sender.send(Ok(Batch::Events(fresh))).await.is_err()
+                    {
+                        return Ok(Flow::ReaderGone);
+                    }
+                }
+                None if leaf.is_read() => {
+                    if self.finish_front().await? == Flow::ReaderGone {
+                        return Ok(Flow::ReaderGone);
+                    }
+                }
+                None => return Ok(Flow::Go),
             }
-            if earlier.is_none() && !in_previous_window {
-                fresh.push(event);
-            }
         }
-        let finished = !leaf.has_pages_to_request() && leaf.consumed == leaf.requested;
-        if !fresh.is_empty() && self.sender.send(Ok(Batch::Events(fresh))).await.is_err() {
-            return false;
-        }
-        if finished {
-            return self.finish_front_leaf().await;
-        }
-        true
     }
 
     /// Completes the front leaf, or schedules it to be read again.
-    async fn finish_front_leaf(&mut self) -> bool {
-        let Some(leaf) = self.leaves.pop_front() else {
-            return true;
+    async fn finish_front(&mut self) -> Result<Flow> {
+        let Some(slot) = self.slots.pop_front() else {
+            return Ok(Flow::Go);
         };
-        let complete = !leaf.unstable && leaf.distinct_this_read == leaf.total;
-        if complete {
-            self.previous = leaf.seen;
-            return self.sender.send(Ok(Batch::Done(leaf.window))).await.is_ok();
-        }
-        if leaf.read > self.plan.max_rereads {
-            let _ = self
-                .sender
-                .send(Err(Error::Incomplete {
-                    missing: format!(
-                        "entries of contract {} from {}",
-                        self.plan.contract, leaf.window
-                    ),
-                    reason: format!(
-                        "the window changed while it was read {} times (last count {}, \
-                         {} distinct entries seen)",
-                        leaf.read, leaf.total, leaf.distinct_this_read
-                    ),
-                    cause: None,
-                }))
-                .await;
-            return false;
-        }
-        tracing::debug!(
-            window = %leaf.window,
-            total = leaf.total,
-            distinct = leaf.distinct_this_read,
-            read = leaf.read,
-            "the window changed while being read; reading it again"
-        );
-        // Later leaves go back to the planner so that events stay in window order.
-        self.in_flight = FuturesOrdered::new();
-        for later in self.leaves.drain(..).rev() {
-            self.pending.push_front(Pending {
-                window: later.window,
-                seen: later.seen,
-                read: later.read,
+        let State::Leaf(leaf) = &slot.state else {
+            self.slots.push_front(slot);
+            return Ok(Flow::Go);
+        };
+        if !leaf.unstable && leaf.distinct_this_read == leaf.total {
+            let through = slot.window.end.min(self.plan.range.end);
+            self.previous = slot.seen;
+            let sent = self.sender.send(Ok(Batch::Done(through))).await;
+            return Ok(if sent.is_ok() {
+                Flow::Go
+            } else {
+                Flow::ReaderGone
             });
         }
-        self.pending.push_front(Pending {
-            window: leaf.window,
-            seen: leaf.seen,
-            read: leaf.read + 1,
-        });
-        true
+        if slot.read > self.plan.max_rereads {
+            return Err(Error::Incomplete {
+                missing: format!(
+                    "entries of contract {} from {}",
+                    self.plan.contract, slot.window
+                ),
+                reason: format!(
+                    "the window changed while it was read {} times (last count {}, \
+                     {} distinct entries seen)",
+                    slot.read, leaf.total, leaf.distinct_this_read
+                ),
+                cause: None,
+            });
+        }
+        tracing::debug!(
+            window = %slot.window,
+            total = leaf.total,
+            distinct = leaf.distinct_this_read,
+            read = slot.read,
+            "the window changed while being read; reading it again"
+        );
+        // A new id: pages of the old read still on their way are ignored.
+        let again = self.slot(slot.window, slot.seen, slot.read + 1);
+        self.slots.push_front(again);
+        Ok(Flow::Go)
     }
 
-    fn not_fetched(&self, leaf_id: u64, offset: u64, cause: Error) -> Error {
-        let window = self
-            .leaves
+    /// Pages that arrived for windows behind the front.
+    fn buffered(&self) -> usize {
+        self.slots
             .iter()
-            .find(|l| l.id == leaf_id)
-            .map_or_else(|| self.plan.range.to_string(), |l| l.window.to_string());
-        not_fetched(
-            format!(
-                "entries of contract {} from {window} (from offset {offset} on)",
-                self.plan.contract
-            ),
-            cause,
-        )
+            .skip(1)
+            .map(|slot| match &slot.state {
+                State::Leaf(leaf) => leaf.arrived.len(),
+                _ => 0,
+            })
+            .sum()
     }
+
+    fn missing_from_front(&self) -> String {
+        let window = self
+            .slots
+            .front()
+            .map_or(self.plan.range, |slot| slot.window);
+        format!("entries of contract {} from {window}", self.plan.contract)
+    }
+}
+
+/// Takes a page's events into its leaf: counts, checks and deduplicates
+/// them; returns those never sent before and inside the range asked for.
+#[allow(clippy::too_many_arguments)]
+fn consume(
+    leaf: &mut Leaf,
+    seen: &mut Seen,
+    read: u32,
+    previous: &Seen,
+    offset: u64,
+    page: Page,
+    range: &Window,
+    window: &Window,
+) -> Vec<RawEvent> {
+    if page.total != leaf.total || page.total_is_lower_bound {
+        leaf.unstable = true;
+    }
+    let expected = leaf.page_limit.min(leaf.total.saturating_sub(offset));
+    if (page.events.len() as u64) < expected {
+        leaf.unstable = true; // a gap: the server sent fewer than the window holds
+    }
+    // Only the windows at the ends of a range with fractional bounds reach outside it.
+    let clip = window.start < range.start || window.end > range.end;
+    let mut fresh = Vec::with_capacity(page.events.len());
+    for event in page.events {
+        let key = key_of(&event);
+        let in_previous_window = previous.contains_key(&key);
+        let earlier = seen.insert(key, read);
+        if earlier != Some(read) {
+            leaf.distinct_this_read += 1;
+        }
+        if earlier.is_some() || in_previous_window {
+            continue;
+        }
+        if clip && event.time().is_some_and(|time| !range.contains(time)) {
+            continue;
+        }
+        fresh.push(event);
+    }
+    fresh
 }
 
 /// Says what was not fetched, unless the cause is the user's to fix (bad

@@ -9,6 +9,7 @@ mod engine;
 pub(crate) mod page;
 mod window;
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -154,10 +155,17 @@ impl Entries {
             max_span: self.max_span,
             max_rereads: 3,
         };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Updates::failed(Error::Config(
+                "downloads run on a Tokio runtime: call this inside one \
+                 (e.g. #[tokio::main] or Runtime::block_on)"
+                    .into(),
+            ));
+        }
         let (receiver, guard) = engine::spawn(self.client, plan);
         Updates {
             receiver: Some(receiver),
-            _engine: Some(guard),
+            engine: Some(guard),
             error: None,
         }
     }
@@ -194,7 +202,8 @@ pub enum Update {
 #[derive(Debug)]
 pub struct Updates {
     receiver: Option<mpsc::Receiver<Result<Batch>>>,
-    _engine: Option<AbortOnDrop<()>>,
+    /// The engine's task; aborted when the stream is dropped.
+    engine: Option<AbortOnDrop<()>>,
     error: Option<Error>,
 }
 
@@ -202,9 +211,36 @@ impl Updates {
     fn failed(error: Error) -> Self {
         Updates {
             receiver: None,
-            _engine: None,
+            engine: None,
             error: Some(error),
         }
+    }
+
+    /// The engine stopped without saying it finished: it panicked or was
+    /// cancelled. Waits for its task to say why.
+    fn poll_engine_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Update>>> {
+        let reason = match self.engine.as_mut() {
+            Some(task) => match ready!(Pin::new(task).poll(cx)) {
+                Err(error) if error.is_panic() => {
+                    let payload = error.into_panic();
+                    let text = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    format!("the download task panicked: {text}")
+                }
+                Err(error) => format!("the download task stopped: {error}"),
+                Ok(()) => "the download task ended without finishing".to_string(),
+            },
+            None => "the download task ended without finishing".to_string(),
+        };
+        self.engine = None;
+        Poll::Ready(Some(Err(Error::Incomplete {
+            missing: "the rest of the range".into(),
+            reason: format!("{reason} (a bug: please report it)"),
+            cause: None,
+        })))
     }
 }
 
@@ -216,19 +252,30 @@ impl Stream for Updates {
             return Poll::Ready(Some(Err(error)));
         }
         let Some(receiver) = self.receiver.as_mut() else {
-            return Poll::Ready(None);
+            return match self.engine.is_some() {
+                true => self.poll_engine_end(cx),
+                false => Poll::Ready(None),
+            };
         };
         let item = ready!(receiver.poll_recv(cx));
         Poll::Ready(match item {
             Some(Ok(Batch::Events(events))) => Some(Ok(Update::Events(events))),
-            Some(Ok(Batch::Done(window))) => Some(Ok(Update::Completed {
-                through: window.end,
-            })),
+            Some(Ok(Batch::Done(through))) => Some(Ok(Update::Completed { through })),
+            Some(Ok(Batch::Finished)) => {
+                self.receiver = None;
+                self.engine = None;
+                None
+            }
             Some(Err(error)) => {
                 self.receiver = None; // an error ends the download
+                self.engine = None;
                 Some(Err(error))
             }
-            None => None,
+            None => {
+                // Closed without `Finished`: never a clean end.
+                self.receiver = None;
+                return self.poll_engine_end(cx);
+            }
         })
     }
 }

@@ -66,6 +66,11 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
             };
             let status = response.status();
             let retry_after = retry::retry_after(response.headers());
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
             let body = match response.bytes().await {
                 Ok(body) => body,
                 Err(error) => return Attempt::Retry(retry::transport_fault(&error)),
@@ -86,15 +91,36 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
                 };
                 return Attempt::Done(Err(Error::from_status(status.as_u16(), &body, &context)));
             }
-            match decode(&body) {
-                Ok(page) => Attempt::Done(Ok(page)),
-                Err(error) if error.is_eof() => Attempt::Retry(Fault {
-                    status: Some(status.as_u16()),
-                    reason: format!("the response body was cut off after {} bytes", body.len()),
-                    retry_after: None,
-                }),
-                Err(error) => Attempt::Done(Err(Error::decode(OPERATION, &body, &error))),
-            }
+            // A 200 that is not a page (a gateway's HTML, `{}`, no `hits`, a
+            // cut-off body) is a fault of the path, not an empty window:
+            // retried like a 503, and never counted as a page.
+            let not_json = content_type
+                .as_deref()
+                .is_some_and(|kind| !is_json_media_type(kind));
+            let fault = if not_json {
+                format!(
+                    "the server answered {status} with {} instead of a page (`{}`)",
+                    content_type.as_deref().unwrap_or_default(),
+                    excerpt(&body)
+                )
+            } else {
+                match decode(&body) {
+                    Ok(page) => return Attempt::Done(Ok(page)),
+                    Err(error) if error.is_eof() => {
+                        format!("the response body was cut off after {} bytes", body.len())
+                    }
+                    Err(error) => format!(
+                        "the server answered {status} with something that is not a page: \
+                         {error} (`{}`)",
+                        excerpt(&body)
+                    ),
+                }
+            };
+            Attempt::Retry(Fault {
+                status: Some(status.as_u16()),
+                reason: fault,
+                retry_after: None,
+            })
         }
     })
     .await;
@@ -110,14 +136,44 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
     }
 }
 
+/// Whether a `Content-Type` is JSON (`application/json`, `…+json`, any parameters).
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// The start of a body, printable and on one line, for messages.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(120)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn not_a_page(what: &str) -> serde_json::Error {
+    <serde_json::Error as serde::de::Error>::custom(what)
+}
+
 /// Decodes a page without interpreting the events: each `_source` stays raw.
+/// A body without `hits` or without `hits.total` is not a page: an error,
+/// never an empty window.
 pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
     let wire: WirePage = serde_json::from_slice(body)?;
-    let hits = wire.hits.unwrap_or_default();
+    let hits = wire
+        .hits
+        .ok_or_else(|| not_a_page("the body has no `hits`"))?;
     let (total, total_is_lower_bound) = match hits.total {
         Some(Total::Count(count)) => (count, false),
         Some(Total::Tracked { value, relation }) => (value, relation.as_deref() == Some("gte")),
-        None => (0, false),
+        None => return Err(not_a_page("the body has no `hits.total`")),
     };
     let mut events = Vec::with_capacity(hits.hits.len());
     for (position, hit) in hits.hits.into_iter().enumerate() {
@@ -128,7 +184,7 @@ pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
         })?;
         events.push(RawEvent::from_raw(source));
     }
-    // A page of hits without a total still tells how many it holds.
+    // A count below the hits sent cannot be right: there are at least those.
     let total = total.max(events.len() as u64);
     Ok(Page {
         total,
@@ -142,7 +198,7 @@ struct WirePage {
     hits: Option<WireHits>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Deserialize)]
 struct WireHits {
     total: Option<Total>,
     #[serde(default, deserialize_with = "null_as_empty")]
@@ -201,6 +257,15 @@ mod tests {
     }
 
     #[test]
+    fn only_json_media_types_are_pages() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("Application/JSON; charset=utf-8"));
+        assert!(is_json_media_type("application/problem+json"));
+        assert!(!is_json_media_type("text/html"));
+        assert!(!is_json_media_type("text/plain; charset=utf-8"));
+    }
+
+    #[test]
     fn a_truncated_body_is_an_eof_error() {
         let body = br#"{"hits":{"total":2,"hits":[{"_source":{"@uuid":"a"}},{"_sou"#;
         assert!(decode(body).unwrap_err().is_eof());
@@ -215,6 +280,10 @@ mod tests {
             b"{\"hits\":5}",
             b"\xff\xfe",
             b"{\"hits\":{\"hits\":[{}]}}",
+            b"{}",
+            b"{\"took\":3,\"timed_out\":false}",
+            b"{\"hits\":{\"hits\":[{\"_source\":{\"@uuid\":\"a\"}}]}}",
+            b"<html><body>maintenance</body></html>",
         ] {
             assert!(decode(body).is_err(), "{body:?}");
         }

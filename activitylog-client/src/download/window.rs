@@ -22,6 +22,29 @@ impl Window {
         self.end - self.start
     }
 
+    /// Whether `instant` lies in `[start, end)`.
+    pub fn contains(&self, instant: DateTime<Utc>) -> bool {
+        self.start <= instant && instant < self.end
+    }
+
+    /// The smallest window of whole seconds that covers `self`: the start
+    /// rounded down, the end rounded up. Services that take only whole
+    /// seconds then see exactly the bounds the engine means.
+    pub fn whole_seconds(&self) -> Window {
+        let floor = |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+        let end = floor(self.end);
+        let end = if end < self.end {
+            end.checked_add_signed(TimeDelta::seconds(1))
+                .unwrap_or(self.end)
+        } else {
+            end
+        };
+        Window {
+            start: floor(self.start),
+            end,
+        }
+    }
+
     /// Consecutive windows covering `self`, none longer than `max_span`.
     pub fn cut(&self, max_span: Duration) -> Vec<Window> {
         let step = TimeDelta::from_std(max_span)
@@ -117,6 +140,21 @@ mod tests {
             assert_eq!(pair[0].end, pair[1].start);
             assert_eq!(pair[0].end.timestamp_subsec_nanos(), 0);
         }
+    }
+
+    #[test]
+    fn whole_seconds_cover_fractional_bounds() {
+        let window = Window {
+            start: at("2024-01-01T00:00:00.500Z"),
+            end: at("2024-01-01T00:00:10.001Z"),
+        };
+        let whole = window.whole_seconds();
+        assert_eq!(whole.start, at("2024-01-01T00:00:00Z"));
+        assert_eq!(whole.end, at("2024-01-01T00:00:11Z"));
+        assert_eq!(whole.whole_seconds(), whole);
+        assert!(window.contains(at("2024-01-01T00:00:00.500Z")));
+        assert!(!window.contains(at("2024-01-01T00:00:00.499Z")));
+        assert!(!window.contains(at("2024-01-01T00:00:10.001Z")));
     }
 
     #[test]
