@@ -136,16 +136,16 @@ async fn result_of<T>(
         }
         Generated::CommunicationError(error)
         | Generated::ResponseBodyError(error)
-        | Generated::InvalidUpgrade(error) => {
-            let fault = crate::retry::transport_fault(&error);
-            Error::Server {
+        | Generated::InvalidUpgrade(error) => match crate::retry::transport_error(&error) {
+            Ok(fault) => Error::Server {
                 operation: context.operation,
                 status: fault.status,
                 attempts: context.attempts,
                 waited: context.waited,
                 reason: fault.reason,
-            }
-        }
+            },
+            Err(permanent) => permanent,
+        },
         Generated::InvalidRequest(message) | Generated::Custom(message) => Error::Config(message),
     })
 }

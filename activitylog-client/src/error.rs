@@ -27,9 +27,12 @@ pub enum Error {
         contract: Option<u64>,
     },
 
-    /// The server refused the request's parameters (HTTP 400).
-    #[error("bad request (HTTP 400): {}", messages.join("; "))]
+    /// The server refused the request (HTTP 400, or another 4xx that
+    /// retrying cannot change, such as 409 or 422).
+    #[error("bad request (HTTP {status}): {}", messages.join("; "))]
     BadRequest {
+        /// The HTTP status the server answered with.
+        status: u16,
         /// The server's messages, as sent (or the raw body if it had none).
         messages: Vec<String>,
     },
@@ -63,6 +66,16 @@ pub enum Error {
         reason: String,
         /// A short excerpt of the offending input.
         snippet: String,
+    },
+
+    /// The server's TLS certificate was not accepted. Permanent: not retried.
+    #[error(
+        "the server's TLS certificate was not accepted ({reason}); check the API URL, \
+         or trust the certificate's CA on this machine"
+    )]
+    Certificate {
+        /// What is wrong with the certificate.
+        reason: String,
     },
 
     /// The configuration is incomplete or inconsistent.
@@ -131,6 +144,7 @@ impl Error {
                 context.operation
             )),
             400..=499 if status != 429 => Error::BadRequest {
+                status,
                 messages: server_messages(body),
             },
             _ => Error::Server {
@@ -256,6 +270,8 @@ mod tests {
         assert_eq!(message, "bad request (HTTP 400): 123: dateStart is invalid");
         let message = Error::from_status(400, b"plain words", &context).to_string();
         assert!(message.ends_with("plain words"), "{message}");
+        let message = Error::from_status(409, b"conflict", &context).to_string();
+        assert_eq!(message, "bad request (HTTP 409): conflict");
     }
 
     #[test]

@@ -81,7 +81,14 @@ impl ClientHooks<Hooks> for Client {
                         store(last, result);
                         return Attempt::Done(Ok(()));
                     }
-                    Err(error) => retry::transport_fault(error),
+                    Err(error) => match retry::transport_error(error) {
+                        Ok(fault) => fault,
+                        Err(_) => {
+                            // Not retried: the caller maps the error itself.
+                            store(last, result);
+                            return Attempt::Done(Ok(()));
+                        }
+                    },
                 };
                 store(last, result);
                 Attempt::Retry(fault)

@@ -138,11 +138,16 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
-    /// Waits until the client may send again.
-    pub(crate) async fn ready(&self) {
+    /// Waits until the client may send again; returns how long that took.
+    pub(crate) async fn ready(&self) -> Duration {
         let until = *self.not_before.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = until {
-            tokio::time::sleep_until(until).await;
+        match until {
+            Some(until) => {
+                let now = Instant::now();
+                tokio::time::sleep_until(until).await;
+                until.saturating_duration_since(now)
+            }
+            None => Duration::ZERO,
         }
     }
 
@@ -171,14 +176,19 @@ where
     let mut waited = Duration::ZERO;
     let mut attempts = 0;
     loop {
-        throttle.ready().await;
+        // Time held back by another request's 429 is time this one waited too.
+        waited += throttle.ready().await;
         attempts += 1;
         let fault = match attempt().await {
             Attempt::Done(result) => return Ok(result),
             Attempt::Retry(fault) => fault,
         };
         let backoff = delays.next().unwrap_or(policy.max_delay);
-        let wait = fault.retry_after.unwrap_or(backoff);
+        // The server's time, plus jitter so that clients it held back
+        // together do not all come back in the same instant.
+        let wait = fault.retry_after.map_or(backoff, |after| {
+            after + jitter(after.max(policy.initial_delay))
+        });
         let budget_left = policy.max_total_wait.saturating_sub(waited);
         if attempts >= policy.max_attempts || wait > budget_left {
             tracing::warn!(
@@ -210,7 +220,44 @@ where
     }
 }
 
-/// Classifies a transport error: every connection-level error is transient.
+/// Up to a fifth of `base`, at random.
+fn jitter(base: Duration) -> Duration {
+    base.mul_f64(fastrand::f64() * 0.2)
+}
+
+/// Classifies a transport error: connection-level errors are transient;
+/// a certificate the client does not accept and a request that could not
+/// even be built are not (retrying cannot change them).
+pub(crate) fn transport_error(error: &reqwest::Error) -> Result<Fault, crate::Error> {
+    if error.is_builder() {
+        return Err(crate::Error::Config(format!(
+            "the request could not be built: {}",
+            error_chain(error)
+        )));
+    }
+    if let Some(reason) = certificate_problem(error) {
+        return Err(crate::Error::Certificate { reason });
+    }
+    Ok(transport_fault(error))
+}
+
+/// The TLS certificate problem behind an error, if that is what it is.
+fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(problem) => Some(format!("{problem:?}")),
+                _ => None,
+            };
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// Classifies a transport error as a transient fault (a body cut off
+/// mid-way is one: the connection was already accepted).
 pub(crate) fn transport_fault(error: &reqwest::Error) -> Fault {
     let kind = if error.is_timeout() {
         "timed out"
@@ -343,6 +390,101 @@ mod tests {
             second_sent_at - started
         );
         assert!(first.await.unwrap().is_ok());
+    }
+
+    /// Clients held back by the same `Retry-After` do not all return in the
+    /// same instant (virtual time: nothing sleeps).
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_gets_jitter() {
+        let policy = RetryPolicy::default();
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            let mut calls = 0;
+            let started = Instant::now();
+            let result: Result<Result<(), ()>, _> =
+                run(&policy, &Throttle::default(), "test", || {
+                    calls += 1;
+                    let first = calls == 1;
+                    async move {
+                        if first {
+                            Attempt::Retry(Fault {
+                                status: Some(503),
+                                reason: "busy".into(),
+                                retry_after: Some(Duration::from_secs(1)),
+                            })
+                        } else {
+                            Attempt::Done(Ok(()))
+                        }
+                    }
+                })
+                .await;
+            assert!(result.unwrap().is_ok());
+            waits.push(Instant::now() - started);
+        }
+        assert!(
+            waits
+                .iter()
+                .all(|w| *w >= Duration::from_secs(1) && *w <= Duration::from_millis(1200)),
+            "{waits:?}"
+        );
+        waits.dedup();
+        assert!(waits.len() > 1, "every wait was the same: {waits:?}");
+    }
+
+    /// Time spent held back by another request's 429 counts toward the
+    /// total wait: a request that already waited its budget gives up.
+    #[tokio::test(start_paused = true)]
+    async fn throttle_waits_count_toward_the_wait_budget() {
+        let throttle = Throttle::default();
+        throttle.hold(Duration::from_secs(50));
+        let policy = RetryPolicy::default()
+            .max_total_wait(Duration::from_secs(60))
+            .initial_delay(Duration::from_secs(20))
+            .max_delay(Duration::from_secs(20));
+        let mut calls = 0;
+        let result: Result<Result<(), ()>, _> = run(&policy, &throttle, "test", || {
+            calls += 1;
+            async {
+                Attempt::Retry(Fault {
+                    status: Some(503),
+                    reason: "busy".into(),
+                    retry_after: None,
+                })
+            }
+        })
+        .await;
+        let exhausted = result.unwrap_err();
+        assert_eq!(calls, 1, "a 20 s backoff does not fit in the 10 s left");
+        assert!(exhausted.waited >= Duration::from_secs(50), "{exhausted:?}");
+    }
+
+    /// An error whose cause is rustls refusing the server's certificate.
+    #[derive(Debug)]
+    struct Wrapped(rustls::Error);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn certificate_errors_are_recognised_through_the_chain() {
+        let refused = Wrapped(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(
+            certificate_problem(&refused).as_deref(),
+            Some("UnknownIssuer")
+        );
+        let other = Wrapped(rustls::Error::DecryptError);
+        assert_eq!(certificate_problem(&other), None);
     }
 
     #[tokio::test]

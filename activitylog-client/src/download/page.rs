@@ -62,7 +62,12 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
         async move {
             let response = match sent.await {
                 Ok(response) => response,
-                Err(error) => return Attempt::Retry(retry::transport_fault(&error)),
+                Err(error) => {
+                    return match retry::transport_error(&error) {
+                        Ok(fault) => Attempt::Retry(fault),
+                        Err(permanent) => Attempt::Done(Err(permanent)),
+                    };
+                }
             };
             let status = response.status();
             let retry_after = retry::retry_after(response.headers());
