@@ -592,3 +592,258 @@ fn not_fetched(missing: String, cause: Error) -> Error {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::Hooks;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn window(start: &str, end: &str) -> Window {
+        Window {
+            start: at(start),
+            end: at(end),
+        }
+    }
+
+    fn event(uuid: &str, time: &str) -> RawEvent {
+        RawEvent::parse(&format!(
+            r#"{{"@uuid":"{uuid}","meta":{{"time":"{time}"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn page(total: u64, events: Vec<RawEvent>) -> Page {
+        Page {
+            total,
+            total_is_lower_bound: false,
+            events,
+        }
+    }
+
+    fn leaf(total: u64, page_limit: u64) -> Leaf {
+        Leaf {
+            total,
+            page_limit,
+            next_offset: total,
+            outstanding: VecDeque::new(),
+            arrived: HashMap::new(),
+            distinct_this_read: 0,
+            unstable: false,
+        }
+    }
+
+    /// An engine for a server nobody answers on: enough to watch its planning.
+    fn engine(range: Window, concurrency: usize) -> (Engine, mpsc::Receiver<Result<Batch>>) {
+        let client = Client::new_with_client(
+            "http://127.0.0.1:9",
+            reqwest::Client::new(),
+            Hooks::default(),
+        );
+        let (sender, receiver) = mpsc::channel(2);
+        let plan = Plan {
+            contract: 1,
+            range,
+            page_size: 100,
+            concurrency,
+            result_window: 10_000,
+            max_span: std::time::Duration::from_secs(86_400),
+            max_rereads: 3,
+        };
+        (Engine::new(client, plan, sender), receiver)
+    }
+
+    #[test]
+    fn canonical_uuids_become_128_bits_and_other_text_stays_text() {
+        let id = "c1b9b1b0-7b1b-11e6-9a41-000d3a002f99";
+        assert_eq!(parse_uuid(id), Some(0xc1b9b1b0_7b1b_11e6_9a41_000d3a002f99));
+        for other in [
+            "C1B9B1B0-7B1B-11E6-9A41-000D3A002F99",
+            "c1b9b1b0x7b1b-11e6-9a41-000d3a002f99",
+            "c1b9b1b0-7b1b-11e6-9a41-000d3a002f9",
+            "not-a-uuid",
+            "",
+        ] {
+            assert_eq!(parse_uuid(other), None, "{other}");
+        }
+        assert_eq!(
+            key_of(&event("u-1", "2024-01-01T00:00:00Z")),
+            Key::Text("u-1".into())
+        );
+        let no_uuid = RawEvent::parse(r#"{"x":1}"#).unwrap();
+        assert_eq!(key_of(&no_uuid), key_of(&no_uuid.clone()));
+        assert!(matches!(key_of(&no_uuid), Key::Digest(_)));
+    }
+
+    #[test]
+    fn a_page_sends_each_event_once_whatever_its_order() {
+        let range = window("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z");
+        let mut leaf = leaf(3, 2);
+        let mut seen = Seen::new();
+        let mut previous = Seen::new();
+        previous.insert(key_of(&event("p", "2024-01-01T00:00:00Z")), 1);
+        let first = page(
+            3,
+            vec![
+                event("b", "2024-01-01T05:00:00Z"),
+                event("a", "2024-01-01T01:00:00Z"),
+            ],
+        );
+        let fresh = consume(&mut leaf, &mut seen, 1, &previous, 0, first, &range, &range);
+        assert_eq!(fresh.len(), 2);
+        // The last page repeats `a` (pages shifted) and `p` of the previous window.
+        let last = page(
+            3,
+            vec![
+                event("a", "2024-01-01T01:00:00Z"),
+                event("p", "2024-01-01T00:00:00Z"),
+            ],
+        );
+        let fresh = consume(&mut leaf, &mut seen, 1, &previous, 2, last, &range, &range);
+        assert!(fresh.is_empty(), "{fresh:?}");
+        assert_eq!(leaf.distinct_this_read, 3);
+        assert!(!leaf.unstable);
+    }
+
+    #[test]
+    fn a_changed_count_or_a_short_page_makes_the_leaf_unstable() {
+        let range = window("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z");
+        let (mut seen, previous) = (Seen::new(), Seen::new());
+        let mut changed = leaf(4, 2);
+        let page_with_new_total = page(5, vec![event("a", "2024-01-01T01:00:00Z")]);
+        consume(
+            &mut changed,
+            &mut seen,
+            1,
+            &previous,
+            0,
+            page_with_new_total,
+            &range,
+            &range,
+        );
+        assert!(changed.unstable);
+        let mut short = leaf(4, 2);
+        let one_of_two = page(4, vec![event("b", "2024-01-01T01:00:00Z")]);
+        consume(
+            &mut short, &mut seen, 1, &previous, 0, one_of_two, &range, &range,
+        );
+        assert!(short.unstable);
+    }
+
+    #[test]
+    fn entries_outside_fractional_bounds_are_dropped_at_the_ends() {
+        let range = window("2024-01-01T00:00:00.500Z", "2024-01-01T00:00:09.250Z");
+        let outer = range.whole_seconds();
+        let mut leaf = leaf(4, 10);
+        let (mut seen, previous) = (Seen::new(), Seen::new());
+        let events = vec![
+            event("before", "2024-01-01T00:00:00.499Z"),
+            event("first", "2024-01-01T00:00:00.500Z"),
+            event("last", "2024-01-01T00:00:09.249Z"),
+            event("after", "2024-01-01T00:00:09.250Z"),
+        ];
+        let fresh = consume(
+            &mut leaf,
+            &mut seen,
+            1,
+            &previous,
+            0,
+            page(4, events),
+            &range,
+            &outer,
+        );
+        let kept: Vec<_> = fresh
+            .iter()
+            .map(|e| e.uuid().unwrap().into_owned())
+            .collect();
+        assert_eq!(kept, ["first", "last"]);
+        assert_eq!(leaf.distinct_this_read, 4, "the window itself is complete");
+    }
+
+    #[tokio::test]
+    async fn upcoming_windows_are_probed_within_the_budget_front_first() {
+        let range = window("2024-01-01T00:00:00Z", "2024-01-06T00:00:00Z");
+        let (mut engine, _receiver) = engine(range, 3);
+        assert_eq!(engine.slots.len(), 5, "five one-day windows");
+        engine.launch();
+        assert_eq!(engine.in_flight.len(), 3);
+        let states: Vec<_> = engine
+            .slots
+            .iter()
+            .map(|slot| matches!(slot.state, State::Probing))
+            .collect();
+        assert_eq!(states, [true, true, true, false, false]);
+    }
+
+    #[tokio::test]
+    async fn pages_buffered_behind_the_front_hold_back_probing_ahead() {
+        let range = window("2024-01-01T00:00:00Z", "2024-01-06T00:00:00Z");
+        let (mut engine, _receiver) = engine(range, 2);
+        // Windows 2 and 3 came back with a page each while the front waits.
+        for slot in engine.slots.iter_mut().skip(1).take(2) {
+            let mut buffered = leaf(1, 100);
+            buffered.outstanding.push_back(0);
+            buffered
+                .arrived
+                .insert(0, page(1, vec![event("x", "2024-01-02T00:00:00Z")]));
+            slot.state = State::Leaf(buffered);
+        }
+        engine.launch();
+        // The front may still ask (it alone can make progress); nobody else.
+        assert_eq!(engine.in_flight.len(), 1);
+        assert!(matches!(engine.slots[0].state, State::Probing));
+        assert!(matches!(engine.slots[3].state, State::Waiting));
+    }
+
+    #[test]
+    fn a_second_that_holds_more_than_the_result_window_is_a_permanent_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _guard = runtime.enter();
+        let second = window("2024-01-01T10:00:00Z", "2024-01-01T10:00:01Z");
+        let (mut engine, _receiver) = engine(second, 1);
+        let crowded = Page {
+            total: 10_000,
+            total_is_lower_bound: true,
+            events: Vec::new(),
+        };
+        let error = engine.split(0, &crowded).unwrap_err();
+        assert!(!error.is_transient());
+        let message = error.to_string();
+        assert!(
+            message.contains("at least 10000 entries") && message.contains("2024-01-01T10:00:00Z"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_large_window_is_split_at_whole_seconds_in_place() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _guard = runtime.enter();
+        let range = window("2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z");
+        let (mut engine, _receiver) = engine(range, 1);
+        let capped = Page {
+            total: 10_000,
+            total_is_lower_bound: false,
+            events: Vec::new(),
+        };
+        engine.split(0, &capped).unwrap();
+        let windows: Vec<Window> = engine.slots.iter().map(|slot| slot.window).collect();
+        assert!(
+            windows.len() > 4,
+            "a capped count splits at least 4 ways, and the second day stays"
+        );
+        assert_eq!(windows[0].start, range.start);
+        assert_eq!(windows.last().unwrap().end, range.end);
+        for pair in windows.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert_eq!(pair[0].end.timestamp_subsec_nanos(), 0);
+        }
+    }
+}

@@ -321,4 +321,33 @@ mod tests {
             .until(DateBound::Instant(DateTime::<Utc>::MIN_UTC));
         assert!(entries.range().is_err());
     }
+
+    #[tokio::test]
+    async fn a_panicking_engine_is_an_error_not_a_clean_end() {
+        use futures::StreamExt;
+        let (sender, receiver) = mpsc::channel::<Result<Batch>>(2);
+        let task = tokio::spawn(async move {
+            let _ = sender.send(Ok(Batch::Events(Vec::new()))).await;
+            panic!("boom");
+        });
+        let mut updates = Updates {
+            receiver: Some(receiver),
+            engine: Some(AbortOnDrop(task)),
+            error: None,
+        };
+        assert!(matches!(updates.next().await, Some(Ok(Update::Events(_)))));
+        let error = updates.next().await.unwrap().unwrap_err().to_string();
+        assert!(error.contains("panicked: boom"), "{error}");
+        assert!(updates.next().await.is_none());
+    }
+
+    #[test]
+    fn updates_outside_a_runtime_fail_with_a_clear_message() {
+        use futures::StreamExt;
+        let log = ActivityLog::new(Config::new(Credentials::token("t"))).unwrap();
+        let mut updates = log.entries(1).updates();
+        let first = futures::executor::block_on(updates.next());
+        let message = first.unwrap().unwrap_err().to_string();
+        assert!(message.contains("Tokio runtime"), "{message}");
+    }
 }
