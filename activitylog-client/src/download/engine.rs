@@ -178,6 +178,10 @@ enum State {
     Probing,
     /// The window fits: being paged.
     Leaf(Leaf),
+    /// A page of this window could not be fetched. Reported when the
+    /// window reaches the front, so everything before it is delivered
+    /// (and checkpointed) first, and the error names the first gap.
+    Failed(Error),
 }
 
 /// A window that fits the result window, being read.
@@ -337,11 +341,22 @@ impl Engine {
     }
 
     /// Files a page that came back: decides a probed window (leaf or split),
-    /// or keeps the page for its leaf.
+    /// or keeps the page for its leaf. A failure of the front window ends
+    /// the download; one of a later window waits in it for its turn.
     fn arrive(&mut self, slot_id: u64, offset: u64, result: Result<Page>) -> Result<()> {
         let Some(position) = self.slots.iter().position(|s| s.id == slot_id) else {
             return Ok(()); // a page of a window that is being read again
         };
+        match self.file(position, offset, result) {
+            Err(error) if position > 0 => {
+                self.slots[position].state = State::Failed(error);
+                Ok(())
+            }
+            outcome => outcome,
+        }
+    }
+
+    fn file(&mut self, position: usize, offset: u64, result: Result<Page>) -> Result<()> {
         let page = result.map_err(|cause| {
             let window = self.slots[position].window;
             not_fetched(
@@ -383,31 +398,32 @@ impl Engine {
             State::Leaf(leaf) => {
                 leaf.arrived.insert(offset, page);
             }
-            State::Waiting => {}
+            State::Waiting | State::Failed(_) => {}
         }
         Ok(())
     }
 
     /// Replaces a window that holds too many events by its parts, in place.
     fn split(&mut self, position: usize, probe: &Page) -> Result<()> {
-        let Some(slot) = self.slots.remove(position) else {
-            return Ok(());
-        };
+        let window = self.slots[position].window;
         let target = (self.plan.result_window * 3 / 4).max(1);
         let mut parts = probe.total.div_ceil(target).clamp(2, 64);
         if probe.total_is_lower_bound || probe.total >= self.plan.result_window {
             parts = parts.max(4); // the count may be capped: the real one is larger
         }
-        let parts = slot.window.split(parts as u32);
+        let parts = window.split(parts as u32);
         if parts.len() < 2 {
             return Err(Error::CrowdedSecond {
                 contract: self.plan.contract,
-                second: slot.window.start,
+                second: window.start,
                 count: probe.total,
                 at_least: probe.total_is_lower_bound || probe.total >= self.plan.result_window,
                 result_window: self.plan.result_window,
             });
         }
+        let Some(slot) = self.slots.remove(position) else {
+            return Ok(());
+        };
         tracing::debug!(
             window = %slot.window,
             total = probe.total,
@@ -429,6 +445,12 @@ impl Engine {
             let Some(front) = self.slots.front_mut() else {
                 return Ok(Flow::Go);
             };
+            if let State::Failed(_) = front.state {
+                let failed = std::mem::replace(&mut front.state, State::Waiting);
+                if let State::Failed(error) = failed {
+                    return Err(error);
+                }
+            }
             let Slot {
                 state: State::Leaf(leaf),
                 seen,
