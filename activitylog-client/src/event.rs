@@ -51,6 +51,10 @@ impl RawEvent {
 
     /// The event's `@uuid`, if it has one as a string.
     pub fn uuid(&self) -> Option<Cow<'_, str>> {
+        // The service sends `@uuid` first: read it without parsing the rest.
+        if let Some(uuid) = leading_uuid(self.json()) {
+            return Some(Cow::Borrowed(uuid));
+        }
         #[derive(Deserialize)]
         struct Uuid<'a> {
             #[serde(rename = "@uuid", borrow)]
@@ -90,6 +94,15 @@ impl RawEvent {
         serde_json::from_str(self.json())
             .map_err(|error| Error::decode("event", self.json().as_bytes(), &error))
     }
+}
+
+/// `@uuid` when it is the object's first member and needs no unescaping.
+fn leading_uuid(json: &str) -> Option<&str> {
+    let rest = json.trim_start().strip_prefix('{')?.trim_start();
+    let rest = rest.strip_prefix("\"@uuid\"")?.trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
 }
 
 impl fmt::Debug for RawEvent {
@@ -133,5 +146,25 @@ impl HttpMethod {
 impl fmt::Display for HttpMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_uuid_is_read_fast_when_first_and_parsed_otherwise() {
+        for (json, uuid) in [
+            (r#"{"@uuid":"a-1","x":1}"#, Some("a-1")),
+            (r#" { "@uuid" : "a-2" }"#, Some("a-2")),
+            (r#"{"x":{"@uuid":"inner"},"@uuid":"outer"}"#, Some("outer")),
+            (r#"{"@uuid":"with\"quote"}"#, Some("with\"quote")),
+            (r#"{"@uuid":7}"#, None),
+            (r#"{"x":"{\"@uuid\":\"not-me\"}"}"#, None),
+        ] {
+            let event = RawEvent::parse(json).unwrap();
+            assert_eq!(event.uuid().as_deref(), uuid, "{json}");
+        }
     }
 }
