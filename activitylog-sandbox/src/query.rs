@@ -247,6 +247,18 @@ pub(crate) fn ceil_millis(t: DateTime<Utc>) -> i64 {
     }
 }
 
+/// A date bound in milliseconds since the epoch, as the service filters with it:
+/// rounded up to the millisecond, or truncated to the whole second when the service
+/// honours only second precision.
+pub(crate) fn bound_millis(t: DateTime<Utc>, whole_seconds: bool) -> i64 {
+    if whole_seconds {
+        // `timestamp()` is the floor: chrono keeps the sub-second part non-negative.
+        t.timestamp().saturating_mul(1_000)
+    } else {
+        ceil_millis(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,5 +379,20 @@ mod tests {
         assert_eq!(ceil_millis(utc("1970-01-01T00:00:00.001Z")), 1);
         assert_eq!(ceil_millis(utc("1970-01-01T00:00:00.0011Z")), 2);
         assert_eq!(ceil_millis(utc("1969-12-31T23:59:59.9995Z")), 0);
+    }
+
+    #[test]
+    fn whole_second_bounds_truncate() {
+        let t = utc("2024-05-01T10:00:00.900Z");
+        assert_eq!(bound_millis(t, false), t.timestamp_millis());
+        assert_eq!(
+            bound_millis(t, true),
+            utc("2024-05-01T10:00:00Z").timestamp_millis()
+        );
+        assert_eq!(
+            bound_millis(utc("2024-05-01T10:00:00.0001Z"), false),
+            t.timestamp_millis() - 899
+        );
+        assert_eq!(bound_millis(utc("1969-12-31T23:59:59.5Z"), true), -1_000);
     }
 }
