@@ -227,6 +227,27 @@ pub struct SandboxArgs {
     /// Seed of the generated data.
     #[arg(long, value_name = "N", default_value_t = activitylog_sandbox::DEFAULT_SEED)]
     pub seed: u64,
+    /// Report at most N as a page's total, as Elasticsearch stops counting at 10,000 (the entries are still served).
+    #[arg(long, value_name = "N")]
+    pub total_cap: Option<usize>,
+    /// How a page's total is written: a number (Elasticsearch 6) or {value, relation} (Elasticsearch 7 and later).
+    #[arg(long, value_enum, value_name = "FORM", default_value_t = crate::sandbox::TotalFormArg::Integer)]
+    pub total_form: crate::sandbox::TotalFormArg,
+    /// Fraction of entry pages answered 200 with something else (maintenance HTML, {}, no hits, no total, text/plain), as a gateway or broken backend does, 0 to 1.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
+    pub bad_pages: f64,
+    /// Serve entries in index order instead of by time, as Elasticsearch does without a sort.
+    #[arg(long)]
+    pub unordered: bool,
+    /// Show each entry only after its own delay of up to DURATION (30s, 2m), as the ingestion pipeline delays entries.
+    #[arg(long, value_name = "DURATION", value_parser = crate::sandbox::parse_lag)]
+    pub ingestion_lag: Option<std::time::Duration>,
+    /// Ignore fractions of seconds in dateStart and dateEnd, as a service with second precision would.
+    #[arg(long)]
+    pub whole_second_dates: bool,
+    /// Add COUNT entries to contract 31721060 within the second of INSTANT (RFC 3339), as a burst of automation would; repeatable.
+    #[arg(long, value_name = "INSTANT=COUNT", value_parser = crate::sandbox::parse_burst)]
+    pub burst: Vec<crate::sandbox::Burst>,
 }
 
 /// Parses a contract number: a positive integer.

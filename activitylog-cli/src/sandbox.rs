@@ -4,25 +4,99 @@ use std::io::Write;
 use std::time::Duration;
 
 use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
-use activitylog_sandbox::{Faults, MAIN_CONTRACT, Sandbox};
+use activitylog_sandbox::{BadPages, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts};
+use chrono::{DateTime, Utc};
 
 use crate::args::SandboxArgs;
 use crate::error::Failure;
 
-/// Starts the sandbox, prints how to reach it, and serves until Ctrl-C.
-pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
+/// `--total-form`: how the sandbox writes a page's `hits.total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TotalFormArg {
+    /// `"total": 1234`, as the live service answers today.
+    Integer,
+    /// `"total": {"value": 1234, "relation": "eq"}` (`gte` when capped by --total-cap).
+    Tracked,
+}
+
+impl From<TotalFormArg> for TotalForm {
+    fn from(form: TotalFormArg) -> Self {
+        match form {
+            TotalFormArg::Integer => TotalForm::Integer,
+            TotalFormArg::Tracked => TotalForm::Tracked,
+        }
+    }
+}
+
+/// `--burst INSTANT=COUNT`: COUNT extra entries inside the second of INSTANT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    /// Any instant in the crowded second.
+    pub at: DateTime<Utc>,
+    /// How many entries it gets.
+    pub count: usize,
+}
+
+/// Parses `--ingestion-lag`: a duration such as `300ms`, `30s` or `2m`.
+pub fn parse_lag(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): use e.g. 300ms, 30s or 2m"))
+}
+
+/// Parses `--burst`: an RFC 3339 instant, `=`, and a positive count.
+pub fn parse_burst(text: &str) -> Result<Burst, String> {
+    let usage = || format!("`{text}` is not INSTANT=COUNT: use e.g. 2024-05-01T10:00:00Z=5000");
+    let (instant, count) = text.rsplit_once('=').ok_or_else(usage)?;
+    let at = DateTime::parse_from_rfc3339(instant.trim())
+        .map_err(|e| {
+            format!(
+                "`{instant}` is not an RFC 3339 instant ({e}): use e.g. 2024-05-01T10:00:00Z=5000"
+            )
+        })?
+        .with_timezone(&Utc);
+    match count.trim().parse::<usize>() {
+        Ok(count) if count > 0 => Ok(Burst { at, count }),
+        _ => Err(format!(
+            "`{count}` is not a count: use a positive number, e.g. 2024-05-01T10:00:00Z=5000"
+        )),
+    }
+}
+
+/// The sandbox these arguments describe, not yet started.
+fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
+    let mut contracts = default_contracts(args.events);
+    if let Some(main) = contracts.first_mut() {
+        for burst in &args.burst {
+            main.bursts.push((burst.at, burst.count));
+        }
+    }
     let mut builder = Sandbox::builder()
-        .events(args.events)
+        .contracts(contracts)
         .seed(args.seed)
         .port(args.port)
-        .request_log(false);
+        .request_log(false)
+        .total_cap(args.total_cap)
+        .total_form(args.total_form.into())
+        .unordered(args.unordered)
+        .whole_second_dates(args.whole_second_dates);
     if args.faults > 0.0 {
         builder = builder.faults(Faults::rate(args.faults));
+    }
+    if args.bad_pages > 0.0 {
+        builder = builder.bad_pages(BadPages::rate(args.bad_pages));
     }
     if args.latency_ms > 0 {
         builder = builder.latency(Duration::from_millis(args.latency_ms));
     }
-    let sandbox = builder.start().await.map_err(|e| {
+    if let Some(lag) = args.ingestion_lag.filter(|lag| !lag.is_zero()) {
+        builder = builder.ingestion_lag(lag);
+    }
+    builder
+}
+
+/// Starts the sandbox, prints how to reach it, and serves until Ctrl-C.
+pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
+    let sandbox = builder(args).start().await.map_err(|e| {
         Failure::other(format!(
             "could not start the sandbox: {e}; pick another --port (0 picks a free one)"
         ))
@@ -45,7 +119,7 @@ pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
         "sandbox on {}: {} entries in contract {MAIN_CONTRACT} from {} to {}; \
          try `activitylog entries {MAIN_CONTRACT} --since 7d` with the variables above; Ctrl-C stops it",
         sandbox.url(),
-        args.events,
+        sandbox.event_count(MAIN_CONTRACT, None, None),
         sandbox.span_start().format("%Y-%m-%d"),
         sandbox.end().format("%Y-%m-%d %H:%M"),
     );
@@ -55,4 +129,90 @@ pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
         })
         .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn parse(extra: &[&str]) -> Result<SandboxArgs, clap::Error> {
+        let mut argv = vec!["activitylog", "sandbox"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Command::Sandbox(args) => args,
+            _ => panic!("not the sandbox command"),
+        })
+    }
+
+    #[test]
+    fn defaults_leave_every_knob_off() {
+        let args = parse(&[]).unwrap();
+        let config = builder(&args).config().clone();
+        assert_eq!(config.total_cap, None);
+        assert_eq!(config.total_form, TotalForm::Integer);
+        assert_eq!(config.bad_pages, BadPages::none());
+        assert!(!config.unordered && !config.whole_second_dates);
+        assert_eq!(config.ingestion_lag, None);
+        assert_eq!(config.contracts, default_contracts(args.events));
+    }
+
+    #[test]
+    fn knobs_reach_the_sandbox() {
+        let args = parse(&[
+            "--total-cap",
+            "10000",
+            "--total-form",
+            "tracked",
+            "--bad-pages",
+            "0.25",
+            "--unordered",
+            "--ingestion-lag",
+            "2m",
+            "--whole-second-dates",
+            "--burst",
+            "2024-05-01T10:00:00.5Z=5000",
+            "--burst",
+            "2024-05-02T12:00:00+02:00=7",
+        ])
+        .unwrap();
+        let config = builder(&args).config().clone();
+        assert_eq!(config.total_cap, Some(10_000));
+        assert_eq!(config.total_form, TotalForm::Tracked);
+        assert_eq!(config.bad_pages, BadPages::rate(0.25));
+        assert!(config.unordered && config.whole_second_dates);
+        assert_eq!(config.ingestion_lag, Some(Duration::from_secs(120)));
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            config.contracts[0].bursts,
+            [
+                (at("2024-05-01T10:00:00.5Z"), 5_000),
+                (at("2024-05-02T10:00:00Z"), 7)
+            ]
+        );
+        assert!(config.contracts[1..].iter().all(|c| c.bursts.is_empty()));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for bad in [
+            &["--total-cap", "-1"][..],
+            &["--total-cap", "many"],
+            &["--total-form", "float"],
+            &["--bad-pages", "1.5"],
+            &["--bad-pages", "x"],
+            &["--ingestion-lag", "soon"],
+            &["--ingestion-lag", "30"],
+            &["--burst", "2024-05-01T10:00:00Z"],
+            &["--burst", "2024-05-01=5"],
+            &["--burst", "2024-05-01T10:00:00Z=0"],
+            &["--burst", "2024-05-01T10:00:00Z=-3"],
+            &["--unordered", "yes"],
+        ] {
+            let error = parse(bad).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad:?}: {error}");
+        }
+    }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::bad_pages::BadPages;
 use crate::faults::Faults;
 
 /// The main contract: most events live here, and live events are appended to it.
@@ -43,6 +44,9 @@ pub struct ContractSpec {
     pub events: usize,
     /// The user names that appear as `principal.identity.username`; empty means invented ones.
     pub users: Vec<String>,
+    /// Extra events crowded into single seconds: `(at, count)` adds `count` events inside
+    /// the second starting at `at` truncated to the whole second.
+    pub bursts: Vec<(DateTime<Utc>, usize)>,
 }
 
 impl ContractSpec {
@@ -52,6 +56,7 @@ impl ContractSpec {
             number,
             events,
             users: Vec::new(),
+            bursts: Vec::new(),
         }
     }
 
@@ -64,6 +69,31 @@ impl ContractSpec {
         self.users = users.into_iter().map(Into::into).collect();
         self
     }
+
+    /// Adds `count` extra events inside the one second starting at `at` truncated to the
+    /// whole second, spread over its milliseconds (deterministically, from the seed).
+    ///
+    /// Imitates a burst of automation: more events in one second than a client can page
+    /// through without splitting the second. Can be called several times.
+    pub fn burst(mut self, at: DateTime<Utc>, count: usize) -> Self {
+        self.bursts.push((at, count));
+        self
+    }
+}
+
+/// How `hits.total` is written in a page.
+///
+/// Elasticsearch 6 and older write a plain number; Elasticsearch 7 and later write an
+/// object saying whether the number is exact (`eq`) or a lower bound (`gte`, when
+/// `track_total_hits` stopped counting, by default at 10,000).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TotalForm {
+    /// `"total": 1234` (the default, as the live service answers today).
+    #[default]
+    Integer,
+    /// `"total": {"value": 1234, "relation": "eq"}`, with `"relation": "gte"` when the
+    /// count was cut at [`SandboxConfig::total_cap`].
+    Tracked,
 }
 
 /// The default contract layout for `main_events` events in the main contract:
@@ -157,6 +187,22 @@ pub struct SandboxConfig {
     pub port: u16,
     /// Whether requests are recorded in the request log.
     pub request_log: bool,
+    /// When set, `hits.total` reports at most this many (Elasticsearch stops counting at
+    /// 10,000 by default); the hits themselves are still served. `None` counts exactly.
+    pub total_cap: Option<usize>,
+    /// How `hits.total` is written: a plain number or `{"value", "relation"}`.
+    pub total_form: TotalForm,
+    /// 200 answers to contract pages that are not a page (maintenance HTML, `{}`, ...).
+    pub bad_pages: BadPages,
+    /// Serve the hits of a request in index order (unrelated to time, stable per
+    /// contract and date range) instead of sorted by time.
+    pub unordered: bool,
+    /// When set, each event becomes visible only after its own lag in `[0, lag]`
+    /// past its time, as an ingestion pipeline would delay it.
+    pub ingestion_lag: Option<Duration>,
+    /// Truncate `dateStart` and `dateEnd` to the whole second before filtering, as a
+    /// service honouring only second precision would (default: milliseconds, rounded up).
+    pub whole_second_dates: bool,
 }
 
 impl Default for SandboxConfig {
@@ -176,6 +222,12 @@ impl Default for SandboxConfig {
             credentials: Credentials::default(),
             port: 0,
             request_log: true,
+            total_cap: None,
+            total_form: TotalForm::Integer,
+            bad_pages: BadPages::none(),
+            unordered: false,
+            ingestion_lag: None,
+            whole_second_dates: false,
         }
     }
 }

@@ -13,8 +13,11 @@ use crate::rng::{SplitMix, hash3};
 
 const ID_SALT: u64 = 0x1D;
 const TIME_SALT: u64 = 0x71_3E;
+const BURST_SALT: u64 = 0xB0_857;
 /// Live events use indices from here on, so they never collide with generated ones.
 const LIVE_INDEX_BASE: u64 = 1 << 40;
+/// Burst events use indices from here on, so they never collide with generated or live ones.
+const BURST_INDEX_BASE: u64 = 1 << 50;
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -125,12 +128,27 @@ impl ContractLog {
     fn generate(seed: u64, slot: u64, spec: &ContractSpec, end_ms: i64, span_ms: i64) -> Self {
         let span_ms = span_ms.max(1);
         let start_ms = end_ms.saturating_sub(span_ms);
-        let mut events: Vec<StoredEvent> = (0..spec.events as u64)
-            .map(|index| StoredEvent {
-                time_ms: event_time(seed, slot, index, start_ms, span_ms),
-                id: EventId::derive(seed, slot, index),
-            })
-            .collect();
+        let burst_events = spec
+            .bursts
+            .iter()
+            .fold(0usize, |sum, &(_, count)| sum.saturating_add(count));
+        let mut events: Vec<StoredEvent> =
+            Vec::with_capacity(spec.events.saturating_add(burst_events));
+        events.extend((0..spec.events as u64).map(|index| StoredEvent {
+            time_ms: event_time(seed, slot, index, start_ms, span_ms),
+            id: EventId::derive(seed, slot, index),
+        }));
+        let mut index = BURST_INDEX_BASE;
+        for &(at, count) in &spec.bursts {
+            let second_ms = at.timestamp().saturating_mul(1_000);
+            for _ in 0..count {
+                events.push(StoredEvent {
+                    time_ms: burst_time(seed, slot, index, second_ms),
+                    id: EventId::derive(seed, slot, index),
+                });
+                index += 1;
+            }
+        }
         events.sort_unstable();
         let users = if spec.users.is_empty() {
             (1..=3)
@@ -161,6 +179,11 @@ impl ContractLog {
     pub(crate) fn slice(&self, range: Range<usize>) -> &[StoredEvent] {
         let end = range.end.min(self.events.len());
         &self.events[range.start.min(end)..end]
+    }
+
+    /// All stored events, sorted by (time, uuid).
+    pub(crate) fn events(&self) -> &[StoredEvent] {
+        &self.events
     }
 
     /// Number of stored events.
@@ -254,6 +277,12 @@ fn event_time(seed: u64, slot: u64, index: u64, start_ms: i64, span_ms: i64) -> 
         }
     }
     t
+}
+
+/// The time of burst event `index`: a millisecond of the second starting at `second_ms`.
+fn burst_time(seed: u64, slot: u64, index: u64, second_ms: i64) -> i64 {
+    let offset = hash3(seed, slot.wrapping_mul(0x100) ^ BURST_SALT, index) % 1_000;
+    second_ms.saturating_add(offset as i64)
 }
 
 #[cfg(test)]
@@ -356,6 +385,36 @@ mod tests {
         assert_eq!(main.len(), 101);
         assert_eq!(main.slice(100..101)[0].id, id);
         assert!(store.append(1, 0).is_none());
+    }
+
+    #[test]
+    fn bursts_crowd_one_second() {
+        let at: DateTime<Utc> = "2024-05-20T10:00:00.750Z".parse().unwrap();
+        let other: DateTime<Utc> = "2024-05-21T00:00:00Z".parse().unwrap();
+        let mut config = config(1_000);
+        config.contracts[0] = config.contracts[0].clone().burst(at, 3_000).burst(other, 5);
+        let store = EventStore::generate(&config, end());
+        let main = store.contract(MAIN_CONTRACT).unwrap();
+        assert_eq!(main.len(), 4_005);
+        let events = main.events();
+        assert!(events.windows(2).all(|w| w[0] < w[1]));
+        let second = "2024-05-20T10:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .unwrap()
+            .timestamp_millis();
+        let inside = main.range(Some(second), Some(second + 1_000));
+        assert!(inside.len() >= 3_000, "{}", inside.len());
+        let millis: std::collections::HashSet<i64> =
+            main.slice(inside).iter().map(|e| e.time_ms).collect();
+        assert!(millis.len() > 900, "{}", millis.len());
+        let o = other.timestamp_millis();
+        assert!(main.range(Some(o), Some(o + 1_000)).len() >= 5);
+        let mut ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 4_005);
+        let again = EventStore::generate(&config, end());
+        assert_eq!(again.contract(MAIN_CONTRACT).unwrap().events(), events);
     }
 
     #[test]

@@ -35,15 +35,35 @@
 //!   error body `{"httpStatus": 400, "messages": [{"errorCode", "message"}]}`.
 //! * The same configuration (including a fixed [`SandboxBuilder::end`]) gives byte-identical
 //!   answers. Without `end`, the events end at the wall clock of start-up.
-//! * Test knobs, all off by default: latency, [`Faults`] (429 with `Retry-After`, 500, 502,
-//!   503, 504, connection reset, truncated body), wire variants (integer contract numbers,
-//!   numeric `auditVersion`, string `queueRefId`, unknown statuses and methods, unknown fields,
-//!   nulls, sparse events, Elasticsearch envelope fields), and live growth of the main contract.
+//! * Test knobs, all off by default. The sandbox is the opponent, not the mirror: each knob
+//!   shows a behaviour the real service may show, so tests can prove a client survives it.
+//!   * Latency ([`SandboxBuilder::latency`]).
+//!   * [`Faults`]: 429 with `Retry-After`, 500, 502, 503, 504, connection reset, truncated body.
+//!   * Wire variants ([`SandboxBuilder::wire_variants`]): integer contract numbers, numeric
+//!     `auditVersion`, string `queueRefId`, unknown statuses and methods, unknown fields,
+//!     nulls, sparse events, Elasticsearch envelope fields.
+//!   * Live growth of the main contract ([`SandboxBuilder::live`]).
+//!   * Capped totals ([`SandboxBuilder::total_cap`], [`SandboxBuilder::total_form`]):
+//!     `hits.total` stops at the cap (Elasticsearch counts to 10,000 by default) while the
+//!     hits are still served, written as a number or as `{"value", "relation": "eq"|"gte"}`.
+//!   * [`BadPages`]: 200 answers to a contract page that are not a page: an HTML maintenance
+//!     page, `{}`, JSON without `hits`, `hits` without `total`, or the page as `text/plain`.
+//!   * Any order ([`SandboxBuilder::unordered`]): hits in index order, as Elasticsearch
+//!     returns them without a sort: unrelated to time and different between ranges, but
+//!     stable for repeated requests of the same range.
+//!   * Late arrivals ([`SandboxBuilder::ingestion_lag`]): each event shows up only after its
+//!     own lag in `[0, lag]` past its time, in no page and no total before; so events of
+//!     the recent past appear out of time order. [`Sandbox::visible_event_uuids`] tells
+//!     what is visible now, [`Sandbox::event_uuids`] what will be.
+//!   * Crowded seconds ([`ContractSpec::burst`]): many events inside one second.
+//!   * Whole-second dates ([`SandboxBuilder::whole_second_dates`]): `dateStart` and `dateEnd`
+//!     lose their fractions before filtering, as a service with second precision would.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod auth;
+mod bad_pages;
 mod catalog;
 mod config;
 mod data;
@@ -55,11 +75,13 @@ mod requests;
 mod rng;
 mod sandbox;
 mod server;
+mod view;
 
+pub use bad_pages::{BadPageKind, BadPages};
 pub use config::{
     ContractSpec, Credentials, DEFAULT_EVENTS, DEFAULT_LIMIT, DEFAULT_MAX_LIMIT,
     DEFAULT_RESULT_WINDOW, DEFAULT_SEED, FOREIGN_CONTRACT, MAIN_CONTRACT, SECOND_CONTRACT,
-    SandboxConfig, default_contracts, default_max_range, default_span,
+    SandboxConfig, TotalForm, default_contracts, default_max_range, default_span,
 };
 pub use faults::{FaultCounts, FaultKind, Faults};
 pub use query::{ERR_INVALID_PARAMETER, ERR_INVALID_RANGE, ERR_RESULT_WINDOW, ParamError};

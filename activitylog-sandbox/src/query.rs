@@ -123,58 +123,25 @@ impl PageQuery {
 }
 
 /// Splits `a=b&c=d`, percent-decoding names and values (`+` means space).
+///
+/// A query whose decoded bytes are not UTF-8 is rejected.
 pub(crate) fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, ParamError> {
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Ok((percent_decode(k)?, percent_decode(v)?))
-        })
-        .collect()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    // form_urlencoded replaces bytes that are not UTF-8 with U+FFFD. Every U+FFFD that
+    // was sent (literally or as `%EF%BF%BD`, which always decodes to one) comes out
+    // once, and each invalid sequence adds at least one more.
+    let replacements = |text: &str| text.matches('\u{FFFD}').count();
+    let sent = replacements(raw) + raw.to_ascii_uppercase().matches("%EF%BF%BD").count();
+    let decoded: usize = pairs
+        .iter()
+        .map(|(k, v)| replacements(k) + replacements(v))
+        .sum();
+    if decoded > sent {
+        return Err(invalid("Query string is not valid UTF-8".to_owned()));
     }
-}
-
-fn percent_decode(s: &str) -> Result<String, ParamError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let pair = bytes
-                    .get(i + 1)
-                    .and_then(|&a| hex(a))
-                    .zip(bytes.get(i + 2).and_then(|&b| hex(b)));
-                match pair {
-                    Some((a, b)) => {
-                        out.push(a << 4 | b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| invalid("Query string is not valid UTF-8".to_owned()))
+    Ok(pairs)
 }
 
 /// Parses a non-negative integer parameter.
@@ -247,6 +214,18 @@ pub(crate) fn ceil_millis(t: DateTime<Utc>) -> i64 {
     }
 }
 
+/// A date bound in milliseconds since the epoch, as the service filters with it:
+/// rounded up to the millisecond, or truncated to the whole second when the service
+/// honours only second precision.
+pub(crate) fn bound_millis(t: DateTime<Utc>, whole_seconds: bool) -> i64 {
+    if whole_seconds {
+        // `timestamp()` is the floor: chrono keeps the sub-second part non-negative.
+        t.timestamp().saturating_mul(1_000)
+    } else {
+        ceil_millis(t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,6 +290,44 @@ mod tests {
     }
 
     #[test]
+    fn query_pairs_decode_and_reject_non_utf8() {
+        let pairs = |raw| query_pairs(raw).map_err(|e| e.error_code);
+        assert_eq!(
+            pairs("a=1&&b&c=x+y%20z&d=%E2%82%AC&e=100%&f=%zz&=v&g=h=i"),
+            Ok(vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "".into()),
+                ("c".into(), "x y z".into()),
+                ("d".into(), "€".into()),
+                ("e".into(), "100%".into()),
+                ("f".into(), "%zz".into()),
+                ("".into(), "v".into()),
+                ("g".into(), "h=i".into()),
+            ])
+        );
+        assert_eq!(pairs(""), Ok(vec![]));
+        // U+FFFD itself is fine, sent literally or encoded.
+        assert_eq!(
+            pairs("a=\u{FFFD}&b=%ef%bf%bd%EF%BF%BD"),
+            Ok(vec![
+                ("a".into(), "\u{FFFD}".into()),
+                ("b".into(), "\u{FFFD}\u{FFFD}".into()),
+            ])
+        );
+        for bad in [
+            "a=%FF",
+            "%C3=1",
+            "a=%E2&b=%82%AC",
+            "a=%E2%82",
+            "a=%F0%9F%EF%BF%BD",
+            "a=\u{FFFD}%80",
+            "a=%%EF%BF%BD%C0%AF",
+        ] {
+            assert_eq!(pairs(bad), Err(ERR_INVALID_PARAMETER), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_numbers() {
         for raw in [
             "offset=-1",
@@ -367,5 +384,20 @@ mod tests {
         assert_eq!(ceil_millis(utc("1970-01-01T00:00:00.001Z")), 1);
         assert_eq!(ceil_millis(utc("1970-01-01T00:00:00.0011Z")), 2);
         assert_eq!(ceil_millis(utc("1969-12-31T23:59:59.9995Z")), 0);
+    }
+
+    #[test]
+    fn whole_second_bounds_truncate() {
+        let t = utc("2024-05-01T10:00:00.900Z");
+        assert_eq!(bound_millis(t, false), t.timestamp_millis());
+        assert_eq!(
+            bound_millis(t, true),
+            utc("2024-05-01T10:00:00Z").timestamp_millis()
+        );
+        assert_eq!(
+            bound_millis(utc("2024-05-01T10:00:00.0001Z"), false),
+            t.timestamp_millis() - 899
+        );
+        assert_eq!(bound_millis(utc("1969-12-31T23:59:59.5Z"), true), -1_000);
     }
 }

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::catalog::{EventDetails, ResourceId, describe};
+use crate::config::TotalForm;
 use crate::data::{ContractLog, StoredEvent};
 use crate::json::{JsonWriter, format_millis};
 use crate::rng::{pick, unit};
@@ -216,12 +217,51 @@ pub(crate) fn event_json(contract: &ContractLog, event: StoredEvent, wire_varian
     String::from_utf8(w.into_bytes()).unwrap_or_default()
 }
 
-/// Renders a page answer: `{"hits": {"total": N, "hits": [{"_source": ...}]}}`.
+/// What a page says in `hits.total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Total {
+    /// The number written.
+    pub value: usize,
+    /// Whether the real count was larger and cut at the cap.
+    pub capped: bool,
+    /// How it is written.
+    pub form: TotalForm,
+}
+
+impl Total {
+    /// The total for `real` matching events, cut at `cap` if given.
+    pub(crate) fn new(real: usize, cap: Option<usize>, form: TotalForm) -> Self {
+        let value = cap.map_or(real, |cap| real.min(cap));
+        Self {
+            value,
+            capped: value < real,
+            form,
+        }
+    }
+
+    fn write(self, w: &mut JsonWriter) {
+        match self.form {
+            TotalForm::Integer => {
+                w.key("total").uint(self.value as u64);
+            }
+            TotalForm::Tracked => {
+                w.key("total").begin_object();
+                w.key("value").uint(self.value as u64);
+                w.key("relation")
+                    .string(if self.capped { "gte" } else { "eq" });
+                w.end_object();
+            }
+        }
+    }
+}
+
+/// Renders a page answer: `{"hits": {"total": N, "hits": [{"_source": ...}]}}`
+/// (without `total` when it is `None`).
 ///
 /// With wire variants on, the page also carries Elasticsearch's envelope fields.
 pub(crate) fn page_json(
     contract: &ContractLog,
-    total: usize,
+    total: Option<Total>,
     events: &[StoredEvent],
     wire_variants: f64,
 ) -> Vec<u8> {
@@ -233,7 +273,9 @@ pub(crate) fn page_json(
         w.key("timed_out").raw("false");
     }
     w.key("hits").begin_object();
-    w.key("total").uint(total as u64);
+    if let Some(total) = total {
+        total.write(&mut w);
+    }
     if envelope {
         w.key("max_score").null();
     }

@@ -10,10 +10,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{ContractSpec, Credentials, SandboxConfig, default_contracts};
+use crate::bad_pages::{BadPageInjector, BadPages};
+use crate::config::{ContractSpec, Credentials, SandboxConfig, TotalForm, default_contracts};
 use crate::data::EventStore;
 use crate::faults::{FaultCounts, FaultInjector, Faults};
-use crate::query::{Limits, ceil_millis};
+use crate::query::Limits;
 use crate::render;
 use crate::requests::{RequestLog, RequestRecord};
 use crate::server::{State, accept_loop};
@@ -138,6 +139,49 @@ impl SandboxBuilder {
         self
     }
 
+    /// Caps `hits.total` at `cap` (default `None`: exact), as Elasticsearch stops counting
+    /// at 10,000 hits unless told otherwise; the hits themselves are still served.
+    pub fn total_cap(mut self, cap: Option<usize>) -> Self {
+        self.config.total_cap = cap;
+        self
+    }
+
+    /// How `hits.total` is written (default [`TotalForm::Integer`]).
+    pub fn total_form(mut self, form: TotalForm) -> Self {
+        self.config.total_form = form;
+        self
+    }
+
+    /// Replaces some contract pages that would have been served with 200 answers that are
+    /// not a page (a gateway's maintenance page, `{}`, no `hits`, no `total`, wrong
+    /// content type), as a gateway or a broken backend would send.
+    pub fn bad_pages(mut self, bad: BadPages) -> Self {
+        self.config.bad_pages = bad;
+        self
+    }
+
+    /// Serves hits in index order, as Elasticsearch does without a sort: unrelated to time,
+    /// different between date ranges, but the same for repeated requests of the same
+    /// contract and range (so offset paging stays consistent).
+    pub fn unordered(mut self, yes: bool) -> Self {
+        self.config.unordered = yes;
+        self
+    }
+
+    /// Delays each event's visibility by its own lag in `[0, lag]` past its time, as an
+    /// ingestion pipeline would: until then it is in no page and no total.
+    pub fn ingestion_lag(mut self, lag: Duration) -> Self {
+        self.config.ingestion_lag = Some(lag);
+        self
+    }
+
+    /// Truncates `dateStart` and `dateEnd` to the whole second before filtering, as a
+    /// service honouring only second precision would (default: millisecond precision).
+    pub fn whole_second_dates(mut self, yes: bool) -> Self {
+        self.config.whole_second_dates = yes;
+        self
+    }
+
     /// The configuration built so far.
     pub fn config(&self) -> &SandboxConfig {
         &self.config
@@ -207,6 +251,16 @@ impl Sandbox {
             store: RwLock::new(store),
             faults: FaultInjector::new(config.faults.clone(), config.seed),
             requests: RequestLog::new(config.request_log),
+            seed: config.seed,
+            total_cap: config.total_cap,
+            total_form: config.total_form,
+            bad_pages: BadPageInjector::new(&config.bad_pages, config.seed),
+            unordered: config.unordered,
+            ingestion_lag_ms: config
+                .ingestion_lag
+                .map(|lag| i64::try_from(lag.as_millis()).unwrap_or(i64::MAX))
+                .filter(|&ms| ms > 0),
+            whole_second_dates: config.whole_second_dates,
         });
         let (shutdown, receiver) = watch::channel(false);
         let task = tokio::spawn(accept_loop(
@@ -270,6 +324,10 @@ impl Sandbox {
 
     /// The `@uuid`s the API holds for a contract in `[start, end)`, in API order
     /// (ascending time, then uuid). Empty for an unknown contract.
+    ///
+    /// With [`SandboxBuilder::ingestion_lag`] these are all stored events, the ones that
+    /// will eventually be visible; [`Self::visible_event_uuids`] gives those visible now.
+    /// With [`SandboxBuilder::unordered`] the API serves the same set in another order.
     pub fn event_uuids(
         &self,
         contract: u64,
@@ -281,7 +339,8 @@ impl Sandbox {
         })
     }
 
-    /// How many events a contract holds in `[start, end)`: the `total` the API reports.
+    /// How many events a contract holds in `[start, end)`: the `total` the API reports
+    /// (without a [`SandboxBuilder::total_cap`], once every event is visible).
     pub fn event_count(
         &self,
         contract: u64,
@@ -307,6 +366,29 @@ impl Sandbox {
         })
     }
 
+    /// The `@uuid`s of a contract's events in `[start, end)` that are visible at this moment
+    /// under [`SandboxBuilder::ingestion_lag`], in time order (all of them without a lag).
+    pub fn visible_event_uuids(
+        &self,
+        contract: u64,
+        start: impl Into<Option<DateTime<Utc>>>,
+        end: impl Into<Option<DateTime<Utc>>>,
+    ) -> Vec<String> {
+        let (start, end) = (start.into(), end.into());
+        let store = self.state.store();
+        let Some(log) = store.contract(contract) else {
+            return Vec::new();
+        };
+        let matching = self.state.matching(
+            log,
+            start.map(|t| self.state.bound(t)),
+            end.map(|t| self.state.bound(t)),
+            self.state.lag_now(),
+        );
+        let events = log.events();
+        matching.positions().map(|i| events[i].id.uuid()).collect()
+    }
+
     fn with_range<T: Default>(
         &self,
         contract: u64,
@@ -317,7 +399,10 @@ impl Sandbox {
         let store = self.state.store();
         match store.contract(contract) {
             Some(log) => {
-                let range = log.range(start.map(ceil_millis), end.map(ceil_millis));
+                let range = log.range(
+                    start.map(|t| self.state.bound(t)),
+                    end.map(|t| self.state.bound(t)),
+                );
                 f(log, log.slice(range))
             }
             None => T::default(),
@@ -342,6 +427,11 @@ impl Sandbox {
     /// How many faults of each kind were injected so far.
     pub fn fault_counts(&self) -> FaultCounts {
         self.state.faults.counts()
+    }
+
+    /// How many bad pages ([`SandboxBuilder::bad_pages`]) were served so far.
+    pub fn bad_pages_served(&self) -> u64 {
+        self.state.bad_pages.served()
     }
 
     /// Stops accepting, closes open connections and waits for the server task.

@@ -21,12 +21,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::is_authorized;
-use crate::config::Credentials;
-use crate::data::EventStore;
+use crate::bad_pages::{BadPageInjector, BadPageKind, MAINTENANCE_HTML};
+use crate::config::{Credentials, TotalForm};
+use crate::data::{ContractLog, EventStore};
 use crate::faults::{Fault, FaultInjector, FaultKind};
-use crate::query::{Limits, PageQuery, ceil_millis};
-use crate::render;
+use crate::query::{Limits, PageQuery, bound_millis};
+use crate::render::{self, Total};
 use crate::requests::{RequestLog, RequestRecord};
+use crate::view::{Lag, Matching, order_key};
 
 /// Error code sent with 401.
 pub const ERR_UNAUTHORIZED: &str = "315";
@@ -54,12 +56,45 @@ pub(crate) struct State {
     pub store: RwLock<EventStore>,
     pub faults: FaultInjector,
     pub requests: RequestLog,
+    /// Seed of the data, also keying the index order.
+    pub seed: u64,
+    pub total_cap: Option<usize>,
+    pub total_form: TotalForm,
+    pub bad_pages: BadPageInjector,
+    pub unordered: bool,
+    /// Largest ingestion lag in milliseconds; `None` (never `Some(0)`) when off.
+    pub ingestion_lag_ms: Option<i64>,
+    pub whole_second_dates: bool,
 }
 
 impl State {
     /// Read access to the events (a poisoned lock is still readable: the data is append-only).
     pub(crate) fn store(&self) -> RwLockReadGuard<'_, EventStore> {
         self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A date bound in milliseconds, as this service filters with it.
+    pub(crate) fn bound(&self, t: chrono::DateTime<chrono::Utc>) -> i64 {
+        bound_millis(t, self.whole_second_dates)
+    }
+
+    /// The ingestion lag as it stands at the wall clock now, if there is one.
+    pub(crate) fn lag_now(&self) -> Option<Lag> {
+        self.ingestion_lag_ms.map(|max_ms| Lag {
+            max_ms,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        })
+    }
+
+    /// The events of `log` visible in `[start, end)` (bounds in milliseconds) under `lag`.
+    pub(crate) fn matching(
+        &self,
+        log: &ContractLog,
+        start: Option<i64>,
+        end: Option<i64>,
+        lag: Option<Lag>,
+    ) -> Matching {
+        Matching::new(log, log.range(start, end), lag)
     }
 }
 
@@ -412,17 +447,39 @@ fn contract_page(state: &State, text: &str, query: Option<&str>) -> Answer {
     let Some(contract) = store.contract(number) else {
         return forbidden();
     };
-    let matching = contract.range(page.start.map(ceil_millis), page.end.map(ceil_millis));
-    let total = matching.len();
-    let first = matching.start.saturating_add(page.offset).min(matching.end);
-    let last = first.saturating_add(page.limit).min(matching.end);
-    let body = render::page_json(
-        contract,
-        total,
-        contract.slice(first..last),
-        state.wire_variants,
-    );
-    Answer::json(StatusCode::OK, body)
+    let bad = state.bad_pages.draw();
+    match bad {
+        Some(BadPageKind::HtmlMaintenance) => {
+            return Answer {
+                status: StatusCode::OK,
+                content_type: "text/html",
+                body: MAINTENANCE_HTML.as_bytes().to_vec(),
+                headers: Vec::new(),
+            };
+        }
+        Some(BadPageKind::EmptyObject) => return Answer::json(StatusCode::OK, b"{}".to_vec()),
+        Some(BadPageKind::NoHits) => {
+            return Answer::json(StatusCode::OK, br#"{"took":3,"timed_out":false}"#.to_vec());
+        }
+        Some(BadPageKind::NoTotal | BadPageKind::WrongContentType) | None => {}
+    }
+    let start = page.start.map(|t| state.bound(t));
+    let end = page.end.map(|t| state.bound(t));
+    let matching = state.matching(contract, start, end, state.lag_now());
+    let events = if state.unordered {
+        let key = order_key(state.seed, number, start, end);
+        std::borrow::Cow::Owned(matching.shuffled_page(contract, key, page.offset, page.limit))
+    } else {
+        matching.page(contract, page.offset, page.limit)
+    };
+    let total = (bad != Some(BadPageKind::NoTotal))
+        .then(|| Total::new(matching.len(), state.total_cap, state.total_form));
+    let body = render::page_json(contract, total, &events, state.wire_variants);
+    let mut answer = Answer::json(StatusCode::OK, body);
+    if bad == Some(BadPageKind::WrongContentType) {
+        answer.content_type = "text/plain";
+    }
+    answer
 }
 
 /// A TCP connection that can be torn down with RST instead of FIN.

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use activitylog_sandbox::{
-    FOREIGN_CONTRACT, FaultKind, Faults, MAIN_CONTRACT, SECOND_CONTRACT, Sandbox, SandboxBuilder,
+    BadPageKind, BadPages, ContractSpec, FOREIGN_CONTRACT, FaultKind, Faults, MAIN_CONTRACT,
+    SECOND_CONTRACT, Sandbox, SandboxBuilder, SandboxConfig, TotalForm, default_contracts,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
@@ -566,4 +567,568 @@ async fn drop_stops_the_server() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(refused);
+}
+
+fn times(page: &Value) -> Vec<String> {
+    page["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["_source"]["meta"]["time"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn content_type(reply: &Reply) -> &str {
+    reply
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// A 200 `application/json` page with `hits.total` and `hits.hits`.
+fn is_real_page(reply: &Reply) -> bool {
+    let page = reply.json();
+    reply.status == 200
+        && content_type(reply) == "application/json"
+        && page["hits"]["total"].is_u64()
+        && page["hits"]["hits"].is_array()
+}
+
+/// Every page of a query (without offset and limit), `limit` hits at a time.
+async fn all_pages(sandbox: &Sandbox, contract: u64, query: &str, limit: usize) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut offset = 0;
+    loop {
+        let q = format!("{query}&offset={offset}&limit={limit}");
+        let reply = get(sandbox, &page_path(contract, &q)).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let page = reply.json();
+        let n = uuids(&page).len();
+        pages.push(page);
+        if n < limit {
+            return pages;
+        }
+        offset += n;
+    }
+}
+
+#[tokio::test]
+async fn capped_total_stops_counting_but_hits_are_served() {
+    let sandbox = Sandbox::builder()
+        .events(25_000)
+        .seed(7)
+        .end(end())
+        .total_cap(Some(10_000))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(sandbox.event_count(MAIN_CONTRACT, None, None), 25_000);
+    let first = get(&sandbox, &page_path(MAIN_CONTRACT, "limit=1000"))
+        .await
+        .json();
+    assert_eq!(first["hits"]["total"], 10_000);
+    assert_eq!(uuids(&first).len(), 1_000);
+    let last = get(
+        &sandbox,
+        &page_path(MAIN_CONTRACT, "offset=9000&limit=1000"),
+    )
+    .await
+    .json();
+    assert_eq!(last["hits"]["total"], 10_000);
+    assert_eq!(uuids(&last).len(), 1_000);
+    // Events past the first 10,000 are still there, in a later range.
+    let tail_start = "2024-05-20T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+    let tail = get(
+        &sandbox,
+        &page_path(MAIN_CONTRACT, "dateStart=2024-05-20&limit=1000"),
+    )
+    .await
+    .json();
+    let expected = sandbox.event_count(MAIN_CONTRACT, tail_start, None);
+    assert!(expected < 10_000 && expected > 1_000, "{expected}");
+    assert_eq!(tail["hits"]["total"], expected);
+    assert_eq!(
+        uuids(&tail),
+        sandbox.event_uuids(MAIN_CONTRACT, tail_start, None)[..1_000]
+    );
+    // Above the cap the number is a lower bound; the SDK cannot tell without the form.
+    let uncapped = Sandbox::builder()
+        .events(25_000)
+        .seed(7)
+        .end(end())
+        .start()
+        .await
+        .unwrap();
+    let page = get(&uncapped, &page_path(MAIN_CONTRACT, "limit=1"))
+        .await
+        .json();
+    assert_eq!(page["hits"]["total"], 25_000);
+}
+
+#[tokio::test]
+async fn tracked_total_says_gte_only_when_capped() {
+    let tracked = |cap| {
+        Sandbox::builder()
+            .events(25_000)
+            .seed(7)
+            .end(end())
+            .total_form(TotalForm::Tracked)
+            .total_cap(cap)
+            .start()
+    };
+    let capped = tracked(Some(10_000)).await.unwrap();
+    let page = get(&capped, &page_path(MAIN_CONTRACT, "limit=10"))
+        .await
+        .json();
+    assert_eq!(
+        page["hits"]["total"],
+        serde_json::json!({"value": 10_000, "relation": "gte"})
+    );
+    assert_eq!(uuids(&page).len(), 10);
+    let day = "dateStart=2024-05-10&dateEnd=2024-05-11&limit=10";
+    let day_start: DateTime<Utc> = "2024-05-10T00:00:00Z".parse().unwrap();
+    let day_count = capped.event_count(MAIN_CONTRACT, day_start, day_start + TimeDelta::days(1));
+    assert!(day_count > 10 && day_count < 10_000, "{day_count}");
+    let page = get(&capped, &page_path(MAIN_CONTRACT, day)).await.json();
+    assert_eq!(
+        page["hits"]["total"],
+        serde_json::json!({"value": day_count, "relation": "eq"})
+    );
+    // Exactly at the cap is exact.
+    let at_cap = tracked(Some(25_000)).await.unwrap();
+    let page = get(&at_cap, &page_path(MAIN_CONTRACT, "limit=1"))
+        .await
+        .json();
+    assert_eq!(
+        page["hits"]["total"],
+        serde_json::json!({"value": 25_000, "relation": "eq"})
+    );
+    let exact = tracked(None).await.unwrap();
+    let page = get(&exact, &page_path(MAIN_CONTRACT, "limit=1"))
+        .await
+        .json();
+    assert_eq!(
+        page["hits"]["total"],
+        serde_json::json!({"value": 25_000, "relation": "eq"})
+    );
+}
+
+#[tokio::test]
+async fn each_bad_page_kind_has_its_shape() {
+    let normal = builder().start().await.unwrap();
+    let query = page_path(MAIN_CONTRACT, "dateStart=2024-05-01&limit=30");
+    let real = get(&normal, &query).await;
+    assert!(is_real_page(&real));
+    let real_uuids = uuids(&real.json());
+    assert_eq!(real_uuids.len(), 30);
+    for kind in BadPageKind::ALL {
+        let sandbox = builder()
+            .bad_pages(BadPages::rate(1.0).only([kind]))
+            .start()
+            .await
+            .unwrap();
+        let reply = get(&sandbox, &query).await;
+        assert_eq!(reply.status, 200, "{kind:?}");
+        assert!(!is_real_page(&reply), "{kind:?}");
+        let body = reply.json();
+        match kind {
+            BadPageKind::HtmlMaintenance => {
+                assert!(content_type(&reply).starts_with("text/html"));
+                let text = String::from_utf8_lossy(&reply.body);
+                assert!(
+                    text.contains("<html") && text.contains("maintenance"),
+                    "{text}"
+                );
+                assert!(serde_json::from_slice::<Value>(&reply.body).is_err());
+            }
+            BadPageKind::EmptyObject => {
+                assert_eq!(content_type(&reply), "application/json");
+                assert_eq!(body, serde_json::json!({}));
+            }
+            BadPageKind::NoHits => {
+                assert_eq!(content_type(&reply), "application/json");
+                assert!(body.is_object() && body.get("hits").is_none(), "{body}");
+            }
+            BadPageKind::NoTotal => {
+                assert_eq!(content_type(&reply), "application/json");
+                assert!(body["hits"].get("total").is_none(), "{body}");
+                assert_eq!(uuids(&body), real_uuids);
+            }
+            BadPageKind::WrongContentType => {
+                assert!(content_type(&reply).starts_with("text/plain"));
+                assert_eq!(reply.body, real.body);
+            }
+        }
+        assert_eq!(sandbox.bad_pages_served(), 1, "{kind:?}");
+        // Only contract pages that would have been 200 are replaced.
+        let info = get(&sandbox, "/activitylog/v1").await;
+        assert_eq!(info.json()["version"], "v1");
+        let contracts = get(&sandbox, "/activitylog/v1/contracts").await;
+        assert!(contracts.json().is_array());
+        assert_ionos_error(
+            &get(&sandbox, &page_path(MAIN_CONTRACT, "limit=x")).await,
+            400,
+        );
+        assert_ionos_error(&get(&sandbox, &page_path(FOREIGN_CONTRACT, "")).await, 403);
+        assert_eq!(sandbox.bad_pages_served(), 1, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_pages_follow_the_rate_and_the_seed() {
+    let all = builder()
+        .bad_pages(BadPages::rate(1.0))
+        .start()
+        .await
+        .unwrap();
+    let mut kinds = std::collections::HashSet::new();
+    for offset in 0..40 {
+        let reply = get(&all, &page_path(MAIN_CONTRACT, &format!("offset={offset}"))).await;
+        assert!(
+            !is_real_page(&reply),
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        kinds.insert((
+            content_type(&reply).to_owned(),
+            reply.json().get("hits").is_some(),
+        ));
+    }
+    assert_eq!(all.bad_pages_served(), 40);
+    assert!(kinds.len() >= 4, "{kinds:?}");
+
+    let only = builder()
+        .bad_pages(BadPages::rate(1.0).only([BadPageKind::EmptyObject, BadPageKind::NoHits]))
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        let reply = get(&only, &page_path(MAIN_CONTRACT, "")).await;
+        assert_eq!(content_type(&reply), "application/json");
+        assert!(reply.json().get("hits").is_none());
+    }
+
+    let run = || async {
+        let sandbox = builder()
+            .bad_pages(BadPages::rate(0.3))
+            .start()
+            .await
+            .unwrap();
+        let mut pattern = Vec::new();
+        for _ in 0..100 {
+            let reply = get(&sandbox, &page_path(MAIN_CONTRACT, "limit=5")).await;
+            pattern.push(is_real_page(&reply));
+        }
+        let bad = pattern.iter().filter(|real| !**real).count() as u64;
+        assert_eq!(sandbox.bad_pages_served(), bad);
+        pattern
+    };
+    let a = run().await;
+    assert_eq!(a, run().await);
+    let bad = a.iter().filter(|real| !**real).count();
+    assert!((10..=55).contains(&bad), "{bad}");
+    assert_eq!(
+        BadPages::none(),
+        BadPages {
+            rate: 0.0,
+            kinds: Vec::new()
+        }
+    );
+}
+
+#[tokio::test]
+async fn unordered_pages_are_stable_complete_and_not_in_time_order() {
+    let sandbox = builder().unordered(true).start().await.unwrap();
+    let start: DateTime<Utc> = "2024-05-02T00:00:00Z".parse().unwrap();
+    let expected = sandbox.event_uuids(MAIN_CONTRACT, start, None);
+    assert!(expected.len() > 500);
+
+    let query = page_path(MAIN_CONTRACT, "dateStart=2024-05-02&offset=100&limit=200");
+    let once = get(&sandbox, &query).await.body;
+    assert_eq!(once, get(&sandbox, &query).await.body);
+
+    let pages = all_pages(&sandbox, MAIN_CONTRACT, "dateStart=2024-05-02", 100).await;
+    assert!(pages.iter().all(|p| p["hits"]["total"] == expected.len()));
+    let served: Vec<String> = pages.iter().flat_map(uuids).collect();
+    let unique: std::collections::HashSet<&String> = served.iter().collect();
+    assert_eq!(served.len(), expected.len());
+    assert_eq!(unique.len(), served.len());
+    assert_eq!(
+        unique,
+        expected.iter().collect::<std::collections::HashSet<_>>()
+    );
+    assert_ne!(served, expected);
+    let served_times: Vec<String> = pages.iter().flat_map(times).collect();
+    assert!(served_times.windows(2).any(|w| w[0] > w[1]));
+
+    // An overlapping range orders the shared events differently.
+    let other = all_pages(&sandbox, MAIN_CONTRACT, "dateStart=2024-05-03", 100).await;
+    let other: Vec<String> = other.iter().flat_map(uuids).collect();
+    let shared: std::collections::HashSet<&String> = other.iter().collect();
+    let in_first: Vec<&String> = served.iter().filter(|u| shared.contains(u)).collect();
+    let in_second: Vec<&String> = other.iter().collect();
+    assert_eq!(in_first.len(), in_second.len());
+    assert_ne!(in_first, in_second);
+
+    // Off by default: time order.
+    let ordered = builder().start().await.unwrap();
+    let pages = all_pages(&ordered, MAIN_CONTRACT, "dateStart=2024-05-02", 100).await;
+    assert_eq!(pages.iter().flat_map(uuids).collect::<Vec<_>>(), expected);
+}
+
+#[tokio::test]
+async fn ingestion_lag_hides_fresh_events_until_they_arrive() {
+    let lag = Duration::from_millis(300);
+    let sandbox = builder().ingestion_lag(lag).start().await.unwrap();
+    let total = |page: &Value| page["hits"]["total"].as_u64().unwrap();
+    // The generated events are old: all visible.
+    let page = get(&sandbox, &page_path(MAIN_CONTRACT, "limit=1"))
+        .await
+        .json();
+    assert_eq!(total(&page), 3_000);
+
+    let since =
+        (Utc::now() - TimeDelta::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let recent = page_path(MAIN_CONTRACT, &format!("dateStart={since}&limit=100"));
+    let appended: Vec<String> = (0..8)
+        .map(|_| sandbox.append_event(MAIN_CONTRACT).unwrap())
+        .collect();
+    let before = sandbox.visible_event_uuids(MAIN_CONTRACT, None, None);
+    let page = get(&sandbox, &recent).await.json();
+    let after = sandbox.visible_event_uuids(MAIN_CONTRACT, None, None);
+    let shown = uuids(&page);
+    assert_eq!(total(&page), shown.len() as u64);
+    assert!(
+        shown.len() < appended.len(),
+        "{} of {}",
+        shown.len(),
+        appended.len()
+    );
+    assert!(
+        shown
+            .iter()
+            .all(|u| appended.contains(u) && after.contains(u))
+    );
+    assert!(
+        before
+            .iter()
+            .filter(|u| appended.contains(u))
+            .all(|u| shown.contains(u))
+    );
+    let full = get(&sandbox, &page_path(MAIN_CONTRACT, "limit=1"))
+        .await
+        .json();
+    assert!(total(&full) < 3_008);
+    // The expectation helpers still count every stored event.
+    assert_eq!(sandbox.event_count(MAIN_CONTRACT, None, None), 3_008);
+    let all = sandbox.event_uuids(MAIN_CONTRACT, None, None);
+    assert!(appended.iter().all(|u| all.contains(u)));
+
+    tokio::time::sleep(lag + Duration::from_millis(100)).await;
+    let page = get(&sandbox, &recent).await.json();
+    let mut shown = uuids(&page);
+    shown.sort();
+    let mut expected = appended.clone();
+    expected.sort();
+    assert_eq!(shown, expected);
+    let full = get(&sandbox, &page_path(MAIN_CONTRACT, "limit=1"))
+        .await
+        .json();
+    assert_eq!(total(&full), 3_008);
+    assert_eq!(sandbox.visible_event_uuids(MAIN_CONTRACT, None, None), all);
+}
+
+#[tokio::test]
+async fn late_arrivals_are_not_only_the_newest() {
+    let lag = Duration::from_millis(1_000);
+    let sandbox = Sandbox::builder()
+        .events(400)
+        .span(TimeDelta::seconds(2))
+        .end(Utc::now())
+        .ingestion_lag(lag)
+        .start()
+        .await
+        .unwrap();
+    let all = sandbox.event_uuids(MAIN_CONTRACT, None, None);
+    let page = get(&sandbox, &page_path(MAIN_CONTRACT, "limit=1000"))
+        .await
+        .json();
+    let shown: std::collections::HashSet<String> = uuids(&page).into_iter().collect();
+    assert_eq!(page["hits"]["total"], shown.len());
+    assert!(
+        shown.len() < all.len() && shown.len() > 100,
+        "{}",
+        shown.len()
+    );
+    // `all` is in time order: some hidden event is older than some visible one.
+    let first_hidden = all.iter().position(|u| !shown.contains(u)).unwrap();
+    let last_shown = all.iter().rposition(|u| shown.contains(u)).unwrap();
+    assert!(first_hidden < last_shown, "{first_hidden} {last_shown}");
+    // Offset paging sees the same set as one big page (until more arrive).
+    tokio::time::sleep(lag + Duration::from_millis(100)).await;
+    let pages = all_pages(&sandbox, MAIN_CONTRACT, "dateStart=2000-01-01", 50).await;
+    assert_eq!(pages.iter().flat_map(uuids).collect::<Vec<_>>(), all);
+}
+
+#[tokio::test]
+async fn live_events_arrive_late_under_ingestion_lag() {
+    let sandbox = Sandbox::builder()
+        .events(100)
+        .live(Duration::from_millis(5))
+        .ingestion_lag(Duration::from_millis(500))
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page = get(&sandbox, &page_path(MAIN_CONTRACT, "limit=1"))
+        .await
+        .json();
+    let visible = page["hits"]["total"].as_u64().unwrap() as usize;
+    let stored = sandbox.event_count(MAIN_CONTRACT, None, None);
+    assert!(stored > 120, "{stored}");
+    assert!(visible < stored && visible >= 100, "{visible} of {stored}");
+}
+
+#[tokio::test]
+async fn bursts_crowd_one_second_and_page_through() {
+    let at: DateTime<Utc> = "2024-05-20T10:00:00.750Z".parse().unwrap();
+    let mut contracts = default_contracts(3_000);
+    contracts[0] = contracts[0].clone().burst(at, 2_500);
+    contracts[1] = contracts[1]
+        .clone()
+        .burst(at, 10)
+        .burst(at + TimeDelta::hours(1), 20);
+    let sandbox = builder().contracts(contracts).start().await.unwrap();
+    let second: DateTime<Utc> = "2024-05-20T10:00:00Z".parse().unwrap();
+    let expected = sandbox.event_uuids(MAIN_CONTRACT, second, second + TimeDelta::seconds(1));
+    assert!(
+        expected.len() >= 2_500 && expected.len() < 2_510,
+        "{}",
+        expected.len()
+    );
+    assert_eq!(sandbox.event_count(MAIN_CONTRACT, None, None), 5_500);
+    assert_eq!(sandbox.event_count(SECOND_CONTRACT, None, None), 600 + 30);
+
+    let query = "dateStart=2024-05-20T10:00:00Z&dateEnd=2024-05-20T10:00:01Z";
+    let pages = all_pages(&sandbox, MAIN_CONTRACT, query, 1_000).await;
+    assert!(pages.iter().all(|p| p["hits"]["total"] == expected.len()));
+    assert_eq!(pages.iter().flat_map(uuids).collect::<Vec<_>>(), expected);
+    let stamps: Vec<String> = pages.iter().flat_map(times).collect();
+    assert!(stamps.iter().all(|t| t.starts_with("2024-05-20T10:00:00.")));
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]));
+    let distinct: std::collections::HashSet<&String> = stamps.iter().collect();
+    assert!(distinct.len() > 500, "{}", distinct.len());
+    // Burst events render like any other.
+    let sources = sandbox.event_sources(MAIN_CONTRACT, second, second + TimeDelta::seconds(1));
+    let served = serde_json::to_string(&pages[0]["hits"]["hits"][0]["_source"]).unwrap();
+    let source: Value = serde_json::from_str(&sources[0]).unwrap();
+    assert_eq!(served, serde_json::to_string(&source).unwrap());
+}
+
+#[tokio::test]
+async fn whole_second_dates_drop_fractions() {
+    let at: DateTime<Utc> = "2024-05-20T10:00:00Z".parse().unwrap();
+    let mut contracts = default_contracts(3_000);
+    contracts[0] = contracts[0].clone().burst(at, 2_000);
+    let precise = builder()
+        .contracts(contracts.clone())
+        .start()
+        .await
+        .unwrap();
+    let coarse = builder()
+        .contracts(contracts)
+        .whole_second_dates(true)
+        .start()
+        .await
+        .unwrap();
+    let whole = precise.event_uuids(MAIN_CONTRACT, at, at + TimeDelta::seconds(1));
+    let sources = precise.event_sources(MAIN_CONTRACT, at, at + TimeDelta::seconds(1));
+    let early = sources
+        .iter()
+        .filter(|s| {
+            let v: Value = serde_json::from_str(s).unwrap();
+            v["meta"]["time"].as_str().unwrap() < "2024-05-20T10:00:00.200Z"
+        })
+        .count();
+    assert!(early > 100, "{early}");
+
+    let query = "dateStart=2024-05-20T10:00:00.900Z&dateEnd=2024-05-20T10:00:01Z";
+    let pages = all_pages(&coarse, MAIN_CONTRACT, query, 1_000).await;
+    assert_eq!(pages.iter().flat_map(uuids).collect::<Vec<_>>(), whole);
+    assert!(
+        pages
+            .iter()
+            .flat_map(times)
+            .any(|t| t.as_str() < "2024-05-20T10:00:00.200Z")
+    );
+    assert_eq!(
+        coarse.event_uuids(
+            MAIN_CONTRACT,
+            "2024-05-20T10:00:00.900Z".parse::<DateTime<Utc>>().unwrap(),
+            at + TimeDelta::seconds(1)
+        ),
+        whole
+    );
+    // With millisecond precision (the default) the fraction counts.
+    let pages = all_pages(&precise, MAIN_CONTRACT, query, 1_000).await;
+    let served: Vec<String> = pages.iter().flat_map(times).collect();
+    assert!(!served.is_empty() && served.len() < whole.len() / 5);
+    assert!(
+        served
+            .iter()
+            .all(|t| t.as_str() >= "2024-05-20T10:00:00.900Z")
+    );
+    // dateEnd loses its fraction too: the burst second drops out.
+    let query = "dateStart=2024-05-20T09:59:59Z&dateEnd=2024-05-20T10:00:00.999Z&limit=1000";
+    let page = get(&coarse, &page_path(MAIN_CONTRACT, query)).await.json();
+    assert!(
+        page["hits"]["total"].as_u64().unwrap() < 10,
+        "{}",
+        page["hits"]["total"]
+    );
+    assert!(uuids(&page).iter().all(|u| !whole.contains(u)));
+    let page = get(&precise, &page_path(MAIN_CONTRACT, query)).await.json();
+    assert!(
+        page["hits"]["total"].as_u64().unwrap() > 1_900,
+        "{}",
+        page["hits"]["total"]
+    );
+}
+
+#[tokio::test]
+async fn from_config_carries_the_new_knobs() {
+    let at: DateTime<Utc> = "2024-05-20T10:00:00Z".parse().unwrap();
+    let config = builder()
+        .contracts(vec![ContractSpec::new(MAIN_CONTRACT, 10).burst(at, 5)])
+        .total_cap(Some(7))
+        .total_form(TotalForm::Tracked)
+        .bad_pages(BadPages::rate(0.5).only([BadPageKind::NoTotal]))
+        .unordered(true)
+        .ingestion_lag(Duration::from_secs(2))
+        .whole_second_dates(true)
+        .config()
+        .clone();
+    let rebuilt = SandboxBuilder::from_config(config.clone());
+    let again = rebuilt.config();
+    assert_eq!(again.total_cap, Some(7));
+    assert_eq!(again.total_form, TotalForm::Tracked);
+    assert_eq!(again.bad_pages, config.bad_pages);
+    assert!(again.unordered && again.whole_second_dates);
+    assert_eq!(again.ingestion_lag, Some(Duration::from_secs(2)));
+    assert_eq!(again.contracts[0].bursts, vec![(at, 5)]);
+    let debug = format!("{again:?}");
+    assert!(debug.len() < 2_000, "{debug}");
+    let defaults = SandboxConfig::default();
+    assert_eq!(defaults.total_cap, None);
+    assert_eq!(defaults.total_form, TotalForm::Integer);
+    assert_eq!(defaults.bad_pages, BadPages::none());
+    assert!(!defaults.unordered && !defaults.whole_second_dates);
+    assert_eq!(defaults.ingestion_lag, None);
+    assert!(defaults.contracts.iter().all(|c| c.bursts.is_empty()));
 }
