@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,9 @@ use crate::generated::types::{Activity, EventStatus, HttpMethod};
 /// One event's `_source`, byte for byte as the server sent it: every field
 /// and value is kept, including those the spec does not know.
 ///
+/// Events of one page share that page's text (cloning one is cheap), so a
+/// download makes no copy and no allocation per event.
+///
 /// ```
 /// use activitylog_client::RawEvent;
 /// let event = RawEvent::parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"new":1}"#).unwrap();
@@ -20,9 +25,13 @@ use crate::generated::types::{Activity, EventStatus, HttpMethod};
 /// assert!(event.json().contains(r#""new":1"#));
 /// assert_eq!(event.decode().unwrap().uuid.as_deref(), Some("u-1"));
 /// ```
-#[derive(Clone, Serialize)]
-#[serde(transparent)]
-pub struct RawEvent(Box<RawValue>);
+#[derive(Clone)]
+pub struct RawEvent {
+    /// The text the event is part of (its page, or the event alone).
+    text: Arc<str>,
+    /// Where in `text` the event's JSON lies.
+    span: Range<usize>,
+}
 
 impl PartialEq for RawEvent {
     fn eq(&self, other: &Self) -> bool {
@@ -32,21 +41,37 @@ impl PartialEq for RawEvent {
 
 impl Eq for RawEvent {}
 
+impl Serialize for RawEvent {
+    /// Serializes as the JSON it is, byte for byte.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &RawValue =
+            serde_json::from_str(self.json()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
 impl RawEvent {
-    pub(crate) fn from_raw(raw: Box<RawValue>) -> Self {
-        RawEvent(raw)
+    /// The event at `span` of a page's `text`; `span` must be one JSON value
+    /// on char boundaries (the page decoder takes it from serde_json).
+    pub(crate) fn in_page(text: Arc<str>, span: Range<usize>) -> Self {
+        debug_assert!(text.get(span.clone()).is_some());
+        RawEvent { text, span }
     }
 
     /// Checks that `json` is one JSON value and keeps it as is.
     pub fn parse(json: &str) -> Result<Self> {
-        RawValue::from_string(json.to_string())
-            .map(RawEvent)
-            .map_err(|error| Error::decode("event", json.as_bytes(), &error))
+        serde_json::from_str::<&RawValue>(json)
+            .map_err(|error| Error::decode("event", json.as_bytes(), &error))?;
+        Ok(RawEvent {
+            span: 0..json.len(),
+            text: Arc::from(json),
+        })
     }
 
     /// The event's JSON text, exactly as received (one line if the server sent one).
     pub fn json(&self) -> &str {
-        self.0.get()
+        // The span was checked when the event was made; never panics.
+        self.text.get(self.span.clone()).unwrap_or_default()
     }
 
     /// The event's `@uuid`, if it has one as a string.

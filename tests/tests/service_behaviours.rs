@@ -242,11 +242,7 @@ async fn late_arrivals_are_never_skipped() {
     // Everything stamped before the checkpoint is visible by now (lag < settle).
     let got = exactly_once(&events);
     let all = expected(&sandbox, since, through);
-    assert!(
-        all.len() > 100,
-        "the live log was too quiet: {}",
-        all.len()
-    );
+    assert!(all.len() > 100, "the live log was too quiet: {}", all.len());
     assert_eq!(
         got, all,
         "entries before the checkpoint are missing or extra"

@@ -1,5 +1,7 @@
 //! One page of `getByContract`: the request, its retries, and a lossless decode.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -167,11 +169,20 @@ fn not_a_page(what: &str) -> serde_json::Error {
     <serde_json::Error as serde::de::Error>::custom(what)
 }
 
-/// Decodes a page without interpreting the events: each `_source` stays raw.
-/// A body without `hits` or without `hits.total` is not a page: an error,
-/// never an empty window.
+/// Decodes a page without interpreting the events: each `_source` stays raw,
+/// a slice of the page's text. A body without `hits` or without
+/// `hits.total` is not a page: an error, never an empty window.
 pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
-    let wire: WirePage = serde_json::from_slice(body)?;
+    // JSON is UTF-8: validated once here, so serde_json need not per string.
+    let text: Arc<str> = match std::str::from_utf8(body) {
+        Ok(text) => Arc::from(text),
+        Err(error) => {
+            // Let serde_json report where, in its own words.
+            serde_json::from_slice::<serde::de::IgnoredAny>(body)?;
+            return Err(not_a_page(&format!("the body is not UTF-8: {error}")));
+        }
+    };
+    let wire: WirePage<'_> = serde_json::from_str(&text)?;
     let hits = wire
         .hits
         .ok_or_else(|| not_a_page("the body has no `hits`"))?;
@@ -180,14 +191,23 @@ pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
         Some(Total::Tracked { value, relation }) => (value, relation.as_deref() == Some("gte")),
         None => return Err(not_a_page("the body has no `hits.total`")),
     };
+    let base = text.as_ptr() as usize;
     let mut events = Vec::with_capacity(hits.hits.len());
     for (position, hit) in hits.hits.into_iter().enumerate() {
-        let source = hit.source.ok_or_else(|| {
-            <serde_json::Error as serde::de::Error>::custom(format!(
-                "hit {position} of the page has no `_source`"
-            ))
-        })?;
-        events.push(RawEvent::from_raw(source));
+        let source = hit
+            .source
+            .ok_or_else(|| not_a_page(&format!("hit {position} of the page has no `_source`")))?
+            .get();
+        // `source` borrows from `text`: its place there is its offset.
+        let start = (source.as_ptr() as usize).wrapping_sub(base);
+        let span = start..start + source.len();
+        let same_place = text
+            .get(span.clone())
+            .is_some_and(|slice| std::ptr::eq(slice.as_ptr(), source.as_ptr()));
+        if !same_place {
+            return Err(not_a_page("a `_source` is not part of the page"));
+        }
+        events.push(RawEvent::in_page(Arc::clone(&text), span));
     }
     // A count below the hits sent cannot be right: there are at least those.
     let total = total.max(events.len() as u64);
@@ -199,15 +219,16 @@ pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
 }
 
 #[derive(Deserialize)]
-struct WirePage {
-    hits: Option<WireHits>,
+struct WirePage<'a> {
+    #[serde(borrow)]
+    hits: Option<WireHits<'a>>,
 }
 
 #[derive(Deserialize)]
-struct WireHits {
+struct WireHits<'a> {
     total: Option<Total>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    hits: Vec<WireHit>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    hits: Vec<WireHit<'a>>,
 }
 
 /// `hits.total`: an integer (the spec), or Elasticsearch 7's `{value, relation}`.
@@ -222,9 +243,9 @@ enum Total {
 }
 
 #[derive(Deserialize)]
-struct WireHit {
-    #[serde(rename = "_source")]
-    source: Option<Box<RawValue>>,
+struct WireHit<'a> {
+    #[serde(rename = "_source", borrow)]
+    source: Option<&'a RawValue>,
 }
 
 fn null_as_empty<'de, D, T>(deserializer: D) -> std::result::Result<Vec<T>, D::Error>
