@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use activitylog_sandbox::{FOREIGN_CONTRACT, Faults, MAIN_CONTRACT, Sandbox};
+use activitylog_sandbox::{ContractSpec, FOREIGN_CONTRACT, Faults, MAIN_CONTRACT, Sandbox};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 /// The `activitylog` binary next to this test executable.
@@ -560,4 +560,59 @@ async fn the_sandbox_command_serves_other_tools() {
         .map(|c| c["id"].as_u64().unwrap())
         .collect();
     assert!(ids.contains(&MAIN_CONTRACT), "{ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_cells_a_spreadsheet_would_run_are_written_as_text() {
+    let formulas = [
+        "=HYPERLINK(\"http://attacker.example\",\"click\")",
+        "+1+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+    ];
+    let sandbox = Sandbox::builder()
+        .contracts(vec![ContractSpec::new(MAIN_CONTRACT, 200).users(formulas)])
+        .start()
+        .await
+        .unwrap();
+    let (since, until) = (sandbox.span_start(), sandbox.end());
+    let result = run(
+        at(&sandbox),
+        &[
+            "entries",
+            "31721060",
+            "--since",
+            &rfc3339(since),
+            "--until",
+            &rfc3339(until),
+            "--format",
+            "csv",
+        ],
+    )
+    .await;
+    assert_eq!(result.code, Some(0), "{}", result.stderr);
+    let rows: Vec<&str> = result.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 200);
+    let mut seen = HashSet::new();
+    for row in &rows {
+        // time,uuid,contract,user,...: the user is the fourth cell.
+        let user = formulas
+            .iter()
+            .find(|f| row.contains(&f.replace('"', "\"\"")))
+            .unwrap_or_else(|| panic!("no known user in {row}"));
+        seen.insert(*user);
+        let cell = if user.contains([',', '"']) {
+            format!(",\"'{}\",", user.replace('"', "\"\""))
+        } else {
+            format!(",'{user},")
+        };
+        assert!(row.contains(&cell), "{user} is not defused in {row}");
+        for (i, cell) in row.split(',').enumerate() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@']),
+                "cell {i} of {row} would run as a formula"
+            );
+        }
+    }
+    assert_eq!(seen.len(), formulas.len(), "every user appears");
 }
