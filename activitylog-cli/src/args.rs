@@ -1,6 +1,7 @@
 //! The command line: flags, subcommands and their help texts.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
@@ -43,6 +44,11 @@ download that cannot be made complete fails with a message saying what is missin
 WHEN is a date (2024-05-01, midnight UTC), an RFC 3339 instant (2024-05-01T12:00:00Z), a duration
 back from now (7d, 12h, 30m, 2w) or `now`. --since is inclusive, --until exclusive; without
 --since the last 90 days are read.
+
+Entries become visible a while after their timestamp, so without --until the range ends --settle
+(2 minutes) before now: an entry still on its way is not missed, and a checkpoint never covers time
+that may still fill in. Run again later (or --resume a new file) for what came after. An explicit
+--until is honoured as given.
 
 Output goes to stdout (a table on a terminal, NDJSON when piped) or, with --out FILE, to a
 temporary file renamed to FILE when the export is complete: a FILE that exists is complete.
@@ -137,9 +143,14 @@ pub struct EntriesArgs {
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub since: Option<When>,
 
-    /// End of the range, exclusive [default: now].
+    /// End of the range, exclusive [default: now minus --settle].
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub until: Option<When>,
+
+    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
+    /// --until the range ends this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
+    pub settle: Duration,
 
     /// Entries asked for per request (the API sends at most 1000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -244,6 +255,12 @@ fn parse_when(text: &str) -> Result<When, String> {
     text.parse()
 }
 
+fn parse_settle(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|_| {
+        format!("`{text}` is not a duration: use e.g. 2m, 30s or 1h (0 reads up to now)")
+    })
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
@@ -297,6 +314,18 @@ mod tests {
         assert_eq!(filter.types, ["A", "B", "C"]);
         assert!(filter.users.is_empty());
         assert_eq!(filter.actions, ["vr."]);
+    }
+
+    #[test]
+    fn settle_defaults_to_the_sdk_settle_time() {
+        let cli = Cli::try_parse_from(["activitylog", "entries", "1"]).unwrap();
+        let Command::Entries(args) = cli.command else {
+            panic!("not entries")
+        };
+        assert_eq!(args.settle, activitylog_client::DEFAULT_SETTLE);
+        assert_eq!(parse_settle("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_settle("0"), Ok(Duration::ZERO));
+        assert!(parse_settle("soon").unwrap_err().contains("not a duration"));
     }
 
     #[test]

@@ -2,11 +2,12 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::time::Duration;
 
 use activitylog_client::{
     ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, Update,
 };
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, TimeDelta, Utc};
 use futures::StreamExt;
 use indicatif::ProgressBar;
 
@@ -50,15 +51,44 @@ pub struct Request<'a> {
 /// Resolves `--since`/`--until` and checks the range, before any connection
 /// is made (usage errors come first).
 pub fn prepare(args: &EntriesArgs) -> Result<Request<'_>, Failure> {
-    let now = Utc::now().trunc_subsecs(0);
+    prepare_at(args, Utc::now().trunc_subsecs(0))
+}
+
+/// [`prepare`] against a given `now`.
+fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Failure> {
     let since = resolve(args.since.as_ref(), now)?;
-    let until = resolve(args.until.as_ref(), now)?;
-    // An open end is closed now, once, so that `--since 30d` and the end agree.
-    let until = until.unwrap_or(DateBound::Instant(now));
+    let until = match resolve(args.until.as_ref(), now)? {
+        Some(until) => until,
+        // An open end is closed once, settle before now, so that `--since
+        // 30d` and the end agree and no checkpoint claims time still filling in.
+        None => DateBound::Instant(settled(now, args.settle)?),
+    };
     let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
     let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    if args.until.is_none() && start.instant() >= until.instant() {
+        return Err(Failure::usage(format!(
+            "--since {} is less than --settle {} ago, and entries that young may not be \
+             visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
+            args.since.as_ref().map(When::text).unwrap_or_default(),
+            humantime::format_duration(args.settle)
+        )));
+    }
     DateRange::new(start, until)?;
     Ok(Request { args, since, until })
+}
+
+/// `now − settle`, the default end of a range.
+fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<Utc>, Failure> {
+    TimeDelta::from_std(settle)
+        .ok()
+        .and_then(|settle| now.checked_sub_signed(settle))
+        .filter(|end| end.year() >= 0)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "--settle {} reaches back too far: the earliest moment is 0000-01-01",
+                humantime::format_duration(settle)
+            ))
+        })
 }
 
 /// Runs `entries` with the output format `--format` asked for (if any).
@@ -71,7 +101,7 @@ pub async fn run(
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
 
-    let mut base = log.entries(args.contract);
+    let mut base = log.entries(args.contract).settle(args.settle);
     if let Some(size) = args.page_size {
         base = base.page_size(size);
     }
@@ -291,5 +321,67 @@ async fn download(
                 progress.through = through;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn entries(args: &[&str]) -> EntriesArgs {
+        let cli = Cli::try_parse_from(["activitylog", "entries", "1"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Entries(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    fn instant(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_open_range_ends_settle_before_now() {
+        let now = instant("2024-05-01T12:00:00Z");
+        let args = entries(&["--since", "1d"]);
+        let request = prepare_at(&args, now).unwrap();
+        assert_eq!(request.until.instant(), instant("2024-05-01T11:58:00Z"));
+        assert_eq!(
+            request.since.unwrap().instant(),
+            instant("2024-04-30T12:00:00Z"),
+            "--since still counts back from now"
+        );
+        let args = entries(&["--since", "1d", "--settle", "30s"]);
+        let request = prepare_at(&args, now).unwrap();
+        assert_eq!(request.until.instant(), instant("2024-05-01T11:59:30Z"));
+    }
+
+    #[test]
+    fn an_explicit_until_is_honoured_as_given() {
+        let now = instant("2024-05-01T12:00:00Z");
+        let args = entries(&["--since", "1d", "--until", "now"]);
+        assert_eq!(prepare_at(&args, now).unwrap().until.instant(), now);
+        let args = entries(&["--since", "2024-01-01", "--until", "2024-06-01"]);
+        assert_eq!(
+            prepare_at(&args, now).unwrap().until.instant(),
+            instant("2024-06-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_start_inside_the_settle_time_is_a_usage_error_that_says_so() {
+        let now = instant("2024-05-01T12:00:00Z");
+        let args = entries(&["--since", "1m"]);
+        let failure = prepare_at(&args, now).unwrap_err();
+        assert_eq!(failure.code(), crate::error::EXIT_USAGE);
+        assert!(failure.message().contains("--settle 2m"), "{failure}");
+        let args = entries(&["--settle", "100000y"]);
+        assert_eq!(
+            prepare_at(&args, now).unwrap_err().code(),
+            crate::error::EXIT_USAGE
+        );
     }
 }

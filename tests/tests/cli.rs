@@ -616,3 +616,58 @@ async fn csv_cells_a_spreadsheet_would_run_are_written_as_text() {
     }
     assert_eq!(seen.len(), formulas.len(), "every user appears");
 }
+
+/// The latest `dateEnd` the sandbox was asked for.
+fn last_date_end(sandbox: &Sandbox) -> DateTime<Utc> {
+    sandbox
+        .requests()
+        .iter()
+        .filter_map(|r| r.query_param("dateEnd")?.parse::<DateTime<Utc>>().ok())
+        .max()
+        .expect("entries were asked for")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_range_ends_settle_before_now() {
+    // Entries stamped "now" keep arriving: the newest are still settling.
+    let sandbox = Sandbox::builder()
+        .events(2_000)
+        .live(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
+    for (settle, flag) in [
+        (TimeDelta::minutes(2), None),
+        (TimeDelta::minutes(10), Some("10m")),
+    ] {
+        sandbox.clear_requests();
+        let before = Utc::now() - TimeDelta::seconds(1);
+        let mut args = vec!["entries", "31721060", "--since", "1d"];
+        if let Some(flag) = flag {
+            args.extend(["--settle", flag]);
+        }
+        let result = run(at(&sandbox), &args).await;
+        let after = Utc::now();
+        assert_eq!(result.code, Some(0), "{}", result.stderr);
+        let end = last_date_end(&sandbox);
+        assert!(end <= after - settle, "asked up to {end}, settle {settle}");
+        assert!(
+            end >= before - settle,
+            "asked up to {end} only, settle {settle}"
+        );
+        let newest = result
+            .stdout
+            .lines()
+            .map(|line| {
+                let event: serde_json::Value = serde_json::from_str(line).unwrap();
+                event["meta"]["time"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<DateTime<Utc>>()
+                    .unwrap()
+            })
+            .max()
+            .expect("entries of the last day");
+        assert!(newest < end, "an entry at {newest} is past the end {end}");
+    }
+}
