@@ -32,7 +32,8 @@ Examples:
   activitylog entries 31721060 --since 24h --action vr.server --status FAILED
   echo \"$TOKEN\" | activitylog --token-stdin info
 
-Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers), 1 anything else.";
+Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers, an --out FILE another run is
+writing), 1 anything else, 130 Ctrl-C (SIGINT), 143 SIGTERM.";
 
 const ENTRIES_LONG_ABOUT: &str = "\
 List or export the entries of one contract's activity log in a time range.
@@ -50,10 +51,15 @@ Entries become visible a while after their timestamp, so without --until the ran
 that may still fill in. Run again later (or --resume a new file) for what came after. An explicit
 --until is honoured as given.
 
-Output goes to stdout (a table on a terminal, NDJSON when piped) or, with --out FILE, to a
-temporary file renamed to FILE when the export is complete: a FILE that exists is complete.
-With --resume, an interrupted export (Ctrl-C, a network failure, a crash) keeps FILE.part and
-FILE.checkpoint; running the same command again continues where it stopped.
+Output goes to stdout (a table on a terminal, NDJSON when piped), page by page as the entries
+arrive (`| head` stops the download), or, with --out FILE, to a temporary file renamed to FILE
+when the export is complete: a FILE that exists is complete. One run at a time writes a FILE
+(FILE.lock); a second one exits 2. Ctrl-C or SIGTERM stops an export and removes what it wrote.
+With --resume, an interrupted export (Ctrl-C, SIGTERM, a network failure, a crash) keeps FILE.part
+and FILE.checkpoint; running the same command again says so and continues where it stopped.
+
+An entry that cannot be shown (it does not decode, and the table, CSV or a filter needs it
+decoded) is never dropped silently: the others are written, then the run fails naming it.
 
 Filters are applied to the downloaded entries: repeat a filter (or separate values with commas)
 to accept any of its values; entries must pass every filter given; case is ignored.";

@@ -1,23 +1,32 @@
 //! `activitylog entries`: download a range, filter it, write it out.
+//!
+//! Entries are written page by page as they arrive (stdout is flushed after
+//! each page, so a table fills in and `| head` returns early); a closed pipe
+//! ends the run quietly. An entry that cannot be shown is counted and
+//! reported at the end ([`crate::omitted`]); a signal stops the run at once
+//! ([`crate::signals`]).
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::time::Duration;
 
 use activitylog_client::{
-    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, Update,
+    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, RawEvent, Update,
 };
-use chrono::{DateTime, Datelike, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use futures::StreamExt;
 use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
+use crate::checkpoint::{Checkpoint, Job};
 use crate::error::Failure;
-use crate::export::{Job, Opened, Output, stdout_failure};
+use crate::export::{Opened, Output};
 use crate::filter::Filter;
+use crate::omitted::Omitted;
 use crate::output::table::Table;
 use crate::output::{EventWriter, Format};
 use crate::progress;
+use crate::signals::{Caught, Signals};
 use crate::when::When;
 
 /// Why a download stopped early.
@@ -26,18 +35,18 @@ enum Stop {
     Download(Error),
     /// Writing failed.
     Write(Failure),
-    /// Ctrl-C.
-    Interrupted,
+    /// SIGINT or SIGTERM.
+    Signal(Caught),
 }
 
 /// How far a download got.
-struct Progress {
+struct Tally {
     /// Everything before this instant is written.
     through: DateTime<Utc>,
     /// Entries fetched by this run (before filtering).
     fetched: u64,
-    /// Entries that could not be decoded for a format or filter that needs it.
-    undecodable: u64,
+    /// Entries that could not be shown, earlier runs of a resumed export included.
+    omitted: Omitted,
 }
 
 /// The checked arguments of one `entries` run, resolved against one "now".
@@ -91,11 +100,13 @@ fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<Utc>, Failur
         })
 }
 
-/// Runs `entries` with the output format `--format` asked for (if any).
+/// Runs `entries` with the output format `--format` asked for (if any),
+/// stopping cleanly at the first of `signals`.
 pub async fn run(
     log: &ActivityLog,
     request: Request<'_>,
     format: Option<Format>,
+    signals: &Signals,
 ) -> Result<(), Failure> {
     let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
@@ -122,118 +133,93 @@ pub async fn run(
         format,
         filter: filter.clone(),
     };
-    let Opened {
-        mut output,
-        resumed,
-    } = match &args.out {
-        None => Opened {
-            output: Output::stdout(),
-            resumed: None,
+    let (mut output, resumed) = match &args.out {
+        None => (Output::stdout(), None),
+        Some(path) => match Output::file(path, args.resume, &job, range.since(), range.until())? {
+            Opened::Ready { output, resumed } => (output, resumed),
+            Opened::Complete {
+                checkpoint,
+                renamed,
+            } => return completed_earlier(path, &checkpoint, renamed, format),
         },
-        Some(path) => Output::file(path, args.resume, &job, range.since(), range.until())?,
     };
-    let (start, end, written) = match &resumed {
-        Some(checkpoint) => (checkpoint.through, checkpoint.until, checkpoint.events),
-        None => (range.since(), range.until(), 0),
+    if let (Some(checkpoint), Some(path)) = (&resumed, &args.out) {
+        eprintln!("{}", resuming(checkpoint, path));
+    }
+    let fresh = resumed.is_none();
+    let (start, end, written, omitted) = match resumed {
+        Some(checkpoint) => (
+            checkpoint.through,
+            checkpoint.until,
+            checkpoint.events,
+            checkpoint.omitted,
+        ),
+        None => (range.since(), range.until(), 0, Omitted::default()),
     };
     let mut writer = EventWriter::new(format, written, Table::terminal_width());
-    if resumed.is_none() {
-        if let Err(error) = writer.begin(&mut output) {
-            return Err(write_failure(&output, args.out.as_deref(), error));
+    if fresh {
+        writer.begin(&mut output).map_err(|e| output.failure(e))?;
+        if output.is_stdout() {
+            // The header (or `[`) shows at once, before the first page.
+            io::Write::flush(&mut output).map_err(|e| output.failure(e))?;
         }
-        output.checkpoint(start, 0)?;
+        output.checkpoint(start, 0, &omitted)?;
     }
     tracing::info!(contract = args.contract, since = %start, until = %end, format = format.name(), "downloading");
 
-    let bar = progress::bar(args.out.is_some());
+    let mut tally = Tally {
+        through: start,
+        fetched: 0,
+        omitted,
+    };
+    let bar = progress::bar();
     let outcome = if start < end {
         let entries = base
             .since(DateBound::Instant(start))
             .until(DateBound::Instant(end));
-        if !bar.is_hidden()
-            && let Ok(total) = entries.count().await
-        {
-            bar.set_length(total);
+        let work = async {
+            if !bar.is_hidden()
+                && let Ok(total) = entries.count().await
+            {
+                bar.set_length(total);
+            }
+            let mut sink = Sink {
+                output: &mut output,
+                writer: &mut writer,
+                filter: &filter,
+                decode: format.needs_decoding() || !filter.is_empty(),
+                bar: &bar,
+            };
+            sink.download(entries, &mut tally).await
+        };
+        tokio::select! {
+            biased;
+            caught = signals.caught() => Err(Stop::Signal(caught)),
+            outcome = work => outcome,
         }
-        download(
-            entries,
-            &mut output,
-            &mut writer,
-            &filter,
-            format,
-            &bar,
-            start,
-        )
-        .await
     } else {
-        Ok(Progress {
-            through: end,
-            fetched: 0,
-            undecodable: 0,
-        })
+        Ok(())
     };
     bar.finish_and_clear();
 
-    let progress = match outcome {
-        Ok(progress) => progress,
-        Err((stop, progress)) => {
-            let missing = format!(
-                "entries of contract {} from {} to {} were not fetched",
-                args.contract,
-                progress
-                    .through
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                end.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-            );
-            let stdout = output.is_stdout();
-            let note = output.abandon();
-            let tail = |message: String| match note {
-                Some(note) => format!("{message}; {note}"),
-                None => message,
-            };
-            return Err(match stop {
-                Stop::Interrupted => Failure::other(tail(format!("interrupted: {missing}"))),
-                Stop::Write(failure) if failure.code() == 0 => failure,
-                Stop::Write(failure) => Failure::other(tail(format!("{failure}; {missing}"))),
-                Stop::Download(error) => {
-                    let partial = progress.fetched > 0 || progress.through > start;
-                    let said = matches!(error, Error::Incomplete { .. });
-                    let message = match (partial && stdout, said) {
-                        (true, true) => format!("{error}; the output above is incomplete"),
-                        (true, false) => {
-                            format!("{error}; {missing}: the output above is incomplete")
-                        }
-                        _ => error.to_string(),
-                    };
-                    let failure = Failure::from(error);
-                    let message = tail(message);
-                    if failure.code() == crate::error::EXIT_USAGE {
-                        Failure::usage(message)
-                    } else {
-                        Failure::other(message)
-                    }
-                }
-            });
-        }
-    };
-
-    if let Err(error) = writer.finish(&mut output) {
-        return Err(write_failure(&output, args.out.as_deref(), error));
+    if let Err(stop) = outcome {
+        return Err(stopped(stop, output, &tally, args.contract, start, end));
     }
-    output.commit()?;
-    if progress.undecodable > 0 {
-        eprintln!(
-            "warning: {} entries could not be decoded and are not in the {} output; \
-             --format ndjson without filters keeps every entry as sent",
-            progress.undecodable,
-            format.name()
-        );
-    }
+    writer.finish(&mut output).map_err(|e| output.failure(e))?;
+    output.commit(writer.written(), &tally.omitted)?;
     tracing::info!(
-        fetched = progress.fetched,
+        fetched = tally.fetched,
         written = writer.written(),
+        omitted = tally.omitted.count,
         "done"
     );
+    if !tally.omitted.is_empty() {
+        let destination = match &args.out {
+            Some(path) => path.display().to_string(),
+            None => "the output".to_string(),
+        };
+        return Err(tally.omitted.failure(format, &destination));
+    }
     if let Some(path) = &args.out
         && std::io::stderr().is_terminal()
     {
@@ -242,85 +228,190 @@ pub async fn run(
     Ok(())
 }
 
+/// The failure of a download that stopped early, with what became of the output.
+fn stopped(
+    stop: Stop,
+    output: Output,
+    tally: &Tally,
+    contract: u64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Failure {
+    let missing = format!(
+        "entries of contract {contract} from {} to {} were not fetched",
+        rfc3339(tally.through),
+        rfc3339(end)
+    );
+    let stdout = output.is_stdout();
+    let partial = stdout && (tally.fetched > 0 || tally.through > start);
+    let note = output.abandon();
+    let tail = |message: String| match &note {
+        Some(note) => format!("{message}; {note}"),
+        None => message,
+    };
+    match stop {
+        Stop::Signal(caught) => {
+            let mut message = missing;
+            if partial {
+                message.push_str(": the output above is incomplete");
+            }
+            caught.failure(&tail(message))
+        }
+        Stop::Write(failure) if failure.code() == 0 => failure,
+        Stop::Write(failure) => Failure::other(tail(format!("{failure}; {missing}"))),
+        Stop::Download(error) => {
+            let said = matches!(error, Error::Incomplete { .. });
+            let message = match (partial, said) {
+                (true, true) => format!("{error}; the output above is incomplete"),
+                (true, false) => format!("{error}; {missing}: the output above is incomplete"),
+                _ => error.to_string(),
+            };
+            let failure = Failure::from(error);
+            let message = tail(message);
+            if failure.code() == crate::error::EXIT_USAGE {
+                Failure::usage(message)
+            } else {
+                Failure::other(message)
+            }
+        }
+    }
+}
+
+/// What a `--resume` run that continues an earlier one says first.
+fn resuming(checkpoint: &Checkpoint, path: &Path) -> String {
+    format!(
+        "resuming the export of contract {} from {} to {} {}: {} entries before {} are in {}.part",
+        checkpoint.job.contract,
+        rfc3339(checkpoint.since),
+        rfc3339(checkpoint.until),
+        started(checkpoint),
+        checkpoint.events,
+        rfc3339(checkpoint.through),
+        path.display()
+    )
+}
+
+/// A `--resume` run that found its export finished but for the last steps.
+fn completed_earlier(
+    path: &Path,
+    checkpoint: &Checkpoint,
+    renamed: bool,
+    format: Format,
+) -> Result<(), Failure> {
+    let how = if renamed {
+        format!(
+            "its complete {}.part is now {}",
+            path.display(),
+            path.display()
+        )
+    } else {
+        format!(
+            "{} was complete; removed the leftover checkpoint",
+            path.display()
+        )
+    };
+    eprintln!(
+        "resuming the export of contract {} from {} to {} {}: it had finished with {} entries; {how}",
+        checkpoint.job.contract,
+        rfc3339(checkpoint.since),
+        rfc3339(checkpoint.until),
+        started(checkpoint),
+        checkpoint.events,
+    );
+    if checkpoint.omitted.is_empty() {
+        Ok(())
+    } else {
+        Err(checkpoint
+            .omitted
+            .failure(format, &path.display().to_string()))
+    }
+}
+
+/// `started 2024-05-01T12:00:00Z`, or that the start is not known.
+fn started(checkpoint: &Checkpoint) -> String {
+    match checkpoint.started {
+        Some(started) => format!("started {}", rfc3339(started)),
+        None => "started at an unknown time".to_string(),
+    }
+}
+
+fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
 /// Resolves a `WHEN` argument against the command's `now`.
 fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
     when.map(|w| w.resolve(now).map_err(Failure::usage))
         .transpose()
 }
 
-fn write_failure(output: &Output, path: Option<&Path>, error: std::io::Error) -> Failure {
-    match (output, path) {
-        (Output::File(file), _) => crate::export::io_failure(file.part(), error),
-        (Output::Stdout(_), _) => stdout_failure(error),
-    }
+/// Where downloaded entries go: filtered, decoded when needed, written.
+struct Sink<'a> {
+    output: &'a mut Output,
+    writer: &'a mut EventWriter,
+    filter: &'a Filter,
+    /// Whether the format or the filters need decoded entries.
+    decode: bool,
+    bar: &'a ProgressBar,
 }
 
-/// Streams the download into `output`, checkpointing after every completed
-/// stretch of time, until done, failed or interrupted.
-async fn download(
-    entries: Entries,
-    output: &mut Output,
-    writer: &mut EventWriter,
-    filter: &Filter,
-    format: Format,
-    bar: &ProgressBar,
-    start: DateTime<Utc>,
-) -> Result<Progress, (Stop, Progress)> {
-    let decode = format.needs_decoding() || !filter.is_empty();
-    let mut progress = Progress {
-        through: start,
-        fetched: 0,
-        undecodable: 0,
-    };
-    let mut updates = entries.updates();
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
-    loop {
-        let update = tokio::select! {
-            update = updates.next() => update,
-            _ = &mut interrupt => return Err((Stop::Interrupted, progress)),
-        };
-        match update {
-            None => return Ok(progress),
-            Some(Err(error)) => return Err((Stop::Download(error), progress)),
-            Some(Ok(Update::Events(events))) => {
-                progress.fetched += events.len() as u64;
-                bar.inc(events.len() as u64);
-                for event in &events {
-                    let activity = if decode {
-                        match event.decode() {
-                            Ok(activity) => Some(activity),
-                            Err(error) => {
-                                tracing::debug!(%error, "an entry could not be decoded");
-                                progress.undecodable += 1;
-                                continue;
-                            }
-                        }
+impl Sink<'_> {
+    /// Streams the download into the output, checkpointing after every
+    /// completed stretch of time, until done or failed.
+    async fn download(&mut self, entries: Entries, tally: &mut Tally) -> Result<(), Stop> {
+        let mut updates = entries.updates();
+        while let Some(update) = updates.next().await {
+            match update.map_err(Stop::Download)? {
+                Update::Events(events) => {
+                    tally.fetched += events.len() as u64;
+                    self.bar.inc(events.len() as u64);
+                    let written = if self.output.is_stdout() && std::io::stdout().is_terminal() {
+                        // Rows and the progress bar share the terminal.
+                        let bar = self.bar;
+                        bar.suspend(|| self.page(&events, &mut tally.omitted))
                     } else {
-                        None
+                        self.page(&events, &mut tally.omitted)
                     };
-                    if let Some(activity) = &activity
-                        && !filter.matches(activity)
-                    {
-                        continue;
-                    }
-                    if let Err(error) = writer.write(output, event, activity.as_ref()) {
-                        let failure = match output {
-                            Output::File(file) => crate::export::io_failure(file.part(), error),
-                            Output::Stdout(_) => stdout_failure(error),
-                        };
-                        return Err((Stop::Write(failure), progress));
-                    }
+                    written.map_err(|e| Stop::Write(self.output.failure(e)))?;
                 }
-            }
-            Some(Ok(Update::Completed { through })) => {
-                if let Err(failure) = output.checkpoint(through, writer.written()) {
-                    return Err((Stop::Write(failure), progress));
+                Update::Completed { through } => {
+                    self.output
+                        .checkpoint(through, self.writer.written(), &tally.omitted)
+                        .map_err(Stop::Write)?;
+                    tracing::debug!(%through, written = self.writer.written(), "checkpoint");
+                    tally.through = through;
                 }
-                tracing::debug!(%through, written = writer.written(), "checkpoint");
-                progress.through = through;
             }
         }
+        Ok(())
+    }
+
+    /// Writes one page's entries; stdout is flushed after each page.
+    fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
+        for event in events {
+            let activity = if self.decode {
+                match event.decode() {
+                    Ok(activity) => Some(activity),
+                    Err(error) => {
+                        tracing::debug!(%error, "an entry could not be decoded");
+                        omitted.add(event.uuid().as_deref());
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(activity) = &activity
+                && !self.filter.matches(activity)
+            {
+                continue;
+            }
+            self.writer.write(self.output, event, activity.as_ref())?;
+        }
+        if self.output.is_stdout() {
+            io::Write::flush(self.output)?;
+        }
+        Ok(())
     }
 }
 
