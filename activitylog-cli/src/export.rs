@@ -6,7 +6,8 @@
 //! - `--out FILE`: the entries go to a temporary file beside FILE
 //!   (`.FILE.<pid>.tmp`), renamed to FILE at the end. A run that fails or
 //!   is interrupted removes it, whatever way it stops (the file is removed
-//!   when the output is dropped without being committed).
+//!   when the output is dropped without being committed). Only `kill -9`
+//!   leaves one; the next run on FILE, holding the lock, removes it.
 //! - `--out FILE --resume`: the entries go to `FILE.part`, and after every
 //!   completed stretch of time `FILE.checkpoint` ([`crate::checkpoint`])
 //!   records (after the data before it is flushed and fsynced) the export's
@@ -138,6 +139,7 @@ impl Output {
             )));
         }
         let lock = Lock::acquire(path)?;
+        remove_stale_temporaries(path);
         let checkpoint = sibling(path, ".checkpoint");
         if !resume {
             let part = beside(path, &format!(".{}.tmp", std::process::id()), true);
@@ -432,6 +434,36 @@ pub fn beside(path: &Path, suffix: &str, hidden: bool) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Removes the temporary files (`.FILE.<pid>.tmp`) of earlier runs that
+/// were killed before they could: with the lock held, no other run owns one.
+fn remove_stale_temporaries(path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+            tracing::debug!(file = %entry.path().display(), "removing a killed run's temporary file");
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn create(path: &Path) -> Result<File, Failure> {
     File::create(path).map_err(|e| {
         Failure::other(format!(
@@ -591,6 +623,25 @@ mod tests {
         assert_eq!(names(&dir).len(), 2, "a temporary file and the lock");
         drop(output); // a failure or signal unwinding the run
         assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    }
+
+    #[test]
+    fn a_killed_runs_temporary_file_is_removed_by_the_next_run() {
+        let dir = temp_dir("stale");
+        let path = dir.join("out.ndjson");
+        fs::write(dir.join(".out.ndjson.4242.tmp"), "half").unwrap();
+        fs::write(dir.join(".out.ndjson.mine.tmp"), "not ours").unwrap();
+        fs::write(dir.join(".other.ndjson.4242.tmp"), "another file's").unwrap();
+        let (output, _) = ready(open(&path, false).unwrap());
+        output.commit(0, &Omitted::default()).unwrap();
+        assert_eq!(
+            names(&dir),
+            [
+                ".other.ndjson.4242.tmp",
+                ".out.ndjson.mine.tmp",
+                "out.ndjson"
+            ]
+        );
     }
 
     #[test]
