@@ -1,6 +1,7 @@
 //! The command line: flags, subcommands and their help texts.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
@@ -31,7 +32,8 @@ Examples:
   activitylog entries 31721060 --since 24h --action vr.server --status FAILED
   echo \"$TOKEN\" | activitylog --token-stdin info
 
-Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers), 1 anything else.";
+Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers, an --out FILE another run is
+writing), 1 anything else, 130 Ctrl-C (SIGINT), 143 SIGTERM.";
 
 const ENTRIES_LONG_ABOUT: &str = "\
 List or export the entries of one contract's activity log in a time range.
@@ -44,10 +46,20 @@ WHEN is a date (2024-05-01, midnight UTC), an RFC 3339 instant (2024-05-01T12:00
 back from now (7d, 12h, 30m, 2w) or `now`. --since is inclusive, --until exclusive; without
 --since the last 90 days are read.
 
-Output goes to stdout (a table on a terminal, NDJSON when piped) or, with --out FILE, to a
-temporary file renamed to FILE when the export is complete: a FILE that exists is complete.
-With --resume, an interrupted export (Ctrl-C, a network failure, a crash) keeps FILE.part and
-FILE.checkpoint; running the same command again continues where it stopped.
+Entries become visible a while after their timestamp, so without --until the range ends --settle
+(2 minutes) before now: an entry still on its way is not missed, and a checkpoint never covers time
+that may still fill in. Run again later (or --resume a new file) for what came after. An explicit
+--until is honoured as given.
+
+Output goes to stdout (a table on a terminal, NDJSON when piped), page by page as the entries
+arrive (`| head` stops the download), or, with --out FILE, to a temporary file renamed to FILE
+when the export is complete: a FILE that exists is complete. One run at a time writes a FILE
+(FILE.lock); a second one exits 2. Ctrl-C or SIGTERM stops an export and removes what it wrote.
+With --resume, an interrupted export (Ctrl-C, SIGTERM, a network failure, a crash) keeps FILE.part
+and FILE.checkpoint; running the same command again says so and continues where it stopped.
+
+An entry that cannot be shown (it does not decode, and the table, CSV or a filter needs it
+decoded) is never dropped silently: the others are written, then the run fails naming it.
 
 Filters are applied to the downloaded entries: repeat a filter (or separate values with commas)
 to accept any of its values; entries must pass every filter given; case is ignored.";
@@ -137,9 +149,14 @@ pub struct EntriesArgs {
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub since: Option<When>,
 
-    /// End of the range, exclusive [default: now].
+    /// End of the range, exclusive [default: now minus --settle].
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
     pub until: Option<When>,
+
+    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
+    /// --until the range ends this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
+    pub settle: Duration,
 
     /// Entries asked for per request (the API sends at most 1000).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -265,6 +282,12 @@ fn parse_when(text: &str) -> Result<When, String> {
     text.parse()
 }
 
+fn parse_settle(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|_| {
+        format!("`{text}` is not a duration: use e.g. 2m, 30s or 1h (0 reads up to now)")
+    })
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
@@ -318,6 +341,18 @@ mod tests {
         assert_eq!(filter.types, ["A", "B", "C"]);
         assert!(filter.users.is_empty());
         assert_eq!(filter.actions, ["vr."]);
+    }
+
+    #[test]
+    fn settle_defaults_to_the_sdk_settle_time() {
+        let cli = Cli::try_parse_from(["activitylog", "entries", "1"]).unwrap();
+        let Command::Entries(args) = cli.command else {
+            panic!("not entries")
+        };
+        assert_eq!(args.settle, activitylog_client::DEFAULT_SETTLE);
+        assert_eq!(parse_settle("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_settle("0"), Ok(Duration::ZERO));
+        assert!(parse_settle("soon").unwrap_err().contains("not a duration"));
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
         });
     }
     let config = if global.token_stdin {
-        let config = Config::new(Credentials::token(token_from_stdin()?));
+        // On a blocking thread, so that Ctrl-C still ends a wait for input.
+        let token = tokio::task::spawn_blocking(token_from_stdin)
+            .await
+            .map_err(|e| Failure::other(format!("--token-stdin could not read stdin: {e}")))??;
+        let config = Config::new(Credentials::token(token));
         match std::env::var(ENV_API_URL) {
             Ok(url) if !url.trim().is_empty() => config.api_url(url),
             _ => config,

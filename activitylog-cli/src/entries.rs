@@ -1,22 +1,32 @@
 //! `activitylog entries`: download a range, filter it, write it out.
+//!
+//! Entries are written page by page as they arrive (stdout is flushed after
+//! each page, so a table fills in and `| head` returns early); a closed pipe
+//! ends the run quietly. An entry that cannot be shown is counted and
+//! reported at the end ([`crate::omitted`]); a signal stops the run at once
+//! ([`crate::signals`]).
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal};
 use std::path::Path;
+use std::time::Duration;
 
 use activitylog_client::{
-    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, Update,
+    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, RawEvent, Update,
 };
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use futures::StreamExt;
 use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
+use crate::checkpoint::{Checkpoint, Job};
 use crate::error::Failure;
-use crate::export::{Job, Opened, Output, stdout_failure};
+use crate::export::{Opened, Output};
 use crate::filter::Filter;
+use crate::omitted::Omitted;
 use crate::output::table::Table;
 use crate::output::{EventWriter, Format};
 use crate::progress;
+use crate::signals::{Caught, Signals};
 use crate::when::When;
 
 /// Why a download stopped early.
@@ -25,18 +35,18 @@ enum Stop {
     Download(Error),
     /// Writing failed.
     Write(Failure),
-    /// Ctrl-C.
-    Interrupted,
+    /// SIGINT or SIGTERM.
+    Signal(Caught),
 }
 
 /// How far a download got.
-struct Progress {
+struct Tally {
     /// Everything before this instant is written.
     through: DateTime<Utc>,
     /// Entries fetched by this run (before filtering).
     fetched: u64,
-    /// Entries that could not be decoded for a format or filter that needs it.
-    undecodable: u64,
+    /// Entries that could not be shown, earlier runs of a resumed export included.
+    omitted: Omitted,
 }
 
 /// The checked arguments of one `entries` run, resolved against one "now".
@@ -50,28 +60,59 @@ pub struct Request<'a> {
 /// Resolves `--since`/`--until` and checks the range, before any connection
 /// is made (usage errors come first).
 pub fn prepare(args: &EntriesArgs) -> Result<Request<'_>, Failure> {
-    let now = Utc::now().trunc_subsecs(0);
+    prepare_at(args, Utc::now().trunc_subsecs(0))
+}
+
+/// [`prepare`] against a given `now`.
+fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Failure> {
     let since = resolve(args.since.as_ref(), now)?;
-    let until = resolve(args.until.as_ref(), now)?;
-    // An open end is closed now, once, so that `--since 30d` and the end agree.
-    let until = until.unwrap_or(DateBound::Instant(now));
+    let until = match resolve(args.until.as_ref(), now)? {
+        Some(until) => until,
+        // An open end is closed once, settle before now, so that `--since
+        // 30d` and the end agree and no checkpoint claims time still filling in.
+        None => DateBound::Instant(settled(now, args.settle)?),
+    };
     let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
     let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    if args.until.is_none() && start.instant() >= until.instant() {
+        return Err(Failure::usage(format!(
+            "--since {} is less than --settle {} ago, and entries that young may not be \
+             visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
+            args.since.as_ref().map(When::text).unwrap_or_default(),
+            humantime::format_duration(args.settle)
+        )));
+    }
     DateRange::new(start, until)?;
     Ok(Request { args, since, until })
 }
 
-/// Runs `entries` with the output format `--format` asked for (if any).
+/// `now − settle`, the default end of a range.
+fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<Utc>, Failure> {
+    TimeDelta::from_std(settle)
+        .ok()
+        .and_then(|settle| now.checked_sub_signed(settle))
+        .filter(|end| end.year() >= 0)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "--settle {} reaches back too far: the earliest moment is 0000-01-01",
+                humantime::format_duration(settle)
+            ))
+        })
+}
+
+/// Runs `entries` with the output format `--format` asked for (if any),
+/// stopping cleanly at the first of `signals`.
 pub async fn run(
     log: &ActivityLog,
     request: Request<'_>,
     format: Option<Format>,
+    signals: &Signals,
 ) -> Result<(), Failure> {
     let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
 
-    let mut base = log.entries(args.contract);
+    let mut base = log.entries(args.contract).settle(args.settle);
     if let Some(size) = args.page_size {
         base = base.page_size(size);
     }
@@ -92,118 +133,93 @@ pub async fn run(
         format,
         filter: filter.clone(),
     };
-    let Opened {
-        mut output,
-        resumed,
-    } = match &args.out {
-        None => Opened {
-            output: Output::stdout(),
-            resumed: None,
+    let (mut output, resumed) = match &args.out {
+        None => (Output::stdout(), None),
+        Some(path) => match Output::file(path, args.resume, &job, range.since(), range.until())? {
+            Opened::Ready { output, resumed } => (output, resumed),
+            Opened::Complete {
+                checkpoint,
+                renamed,
+            } => return completed_earlier(path, &checkpoint, renamed, format),
         },
-        Some(path) => Output::file(path, args.resume, &job, range.since(), range.until())?,
     };
-    let (start, end, written) = match &resumed {
-        Some(checkpoint) => (checkpoint.through, checkpoint.until, checkpoint.events),
-        None => (range.since(), range.until(), 0),
+    if let (Some(checkpoint), Some(path)) = (&resumed, &args.out) {
+        eprintln!("{}", resuming(checkpoint, path));
+    }
+    let fresh = resumed.is_none();
+    let (start, end, written, omitted) = match resumed {
+        Some(checkpoint) => (
+            checkpoint.through,
+            checkpoint.until,
+            checkpoint.events,
+            checkpoint.omitted,
+        ),
+        None => (range.since(), range.until(), 0, Omitted::default()),
     };
     let mut writer = EventWriter::new(format, written, Table::terminal_width());
-    if resumed.is_none() {
-        if let Err(error) = writer.begin(&mut output) {
-            return Err(write_failure(&output, args.out.as_deref(), error));
+    if fresh {
+        writer.begin(&mut output).map_err(|e| output.failure(e))?;
+        if output.is_stdout() {
+            // The header (or `[`) shows at once, before the first page.
+            io::Write::flush(&mut output).map_err(|e| output.failure(e))?;
         }
-        output.checkpoint(start, 0)?;
+        output.checkpoint(start, 0, &omitted)?;
     }
     tracing::info!(contract = args.contract, since = %start, until = %end, format = format.name(), "downloading");
 
-    let bar = progress::bar(args.out.is_some());
+    let mut tally = Tally {
+        through: start,
+        fetched: 0,
+        omitted,
+    };
+    let bar = progress::bar();
     let outcome = if start < end {
         let entries = base
             .since(DateBound::Instant(start))
             .until(DateBound::Instant(end));
-        if !bar.is_hidden()
-            && let Ok(total) = entries.count().await
-        {
-            bar.set_length(total);
+        let work = async {
+            if !bar.is_hidden()
+                && let Ok(total) = entries.count().await
+            {
+                bar.set_length(total);
+            }
+            let mut sink = Sink {
+                output: &mut output,
+                writer: &mut writer,
+                filter: &filter,
+                decode: format.needs_decoding() || !filter.is_empty(),
+                bar: &bar,
+            };
+            sink.download(entries, &mut tally).await
+        };
+        tokio::select! {
+            biased;
+            caught = signals.caught() => Err(Stop::Signal(caught)),
+            outcome = work => outcome,
         }
-        download(
-            entries,
-            &mut output,
-            &mut writer,
-            &filter,
-            format,
-            &bar,
-            start,
-        )
-        .await
     } else {
-        Ok(Progress {
-            through: end,
-            fetched: 0,
-            undecodable: 0,
-        })
+        Ok(())
     };
     bar.finish_and_clear();
 
-    let progress = match outcome {
-        Ok(progress) => progress,
-        Err((stop, progress)) => {
-            let missing = format!(
-                "entries of contract {} from {} to {} were not fetched",
-                args.contract,
-                progress
-                    .through
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                end.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-            );
-            let stdout = output.is_stdout();
-            let note = output.abandon();
-            let tail = |message: String| match note {
-                Some(note) => format!("{message}; {note}"),
-                None => message,
-            };
-            return Err(match stop {
-                Stop::Interrupted => Failure::other(tail(format!("interrupted: {missing}"))),
-                Stop::Write(failure) if failure.code() == 0 => failure,
-                Stop::Write(failure) => Failure::other(tail(format!("{failure}; {missing}"))),
-                Stop::Download(error) => {
-                    let partial = progress.fetched > 0 || progress.through > start;
-                    let said = matches!(error, Error::Incomplete { .. });
-                    let message = match (partial && stdout, said) {
-                        (true, true) => format!("{error}; the output above is incomplete"),
-                        (true, false) => {
-                            format!("{error}; {missing}: the output above is incomplete")
-                        }
-                        _ => error.to_string(),
-                    };
-                    let failure = Failure::from(error);
-                    let message = tail(message);
-                    if failure.code() == crate::error::EXIT_USAGE {
-                        Failure::usage(message)
-                    } else {
-                        Failure::other(message)
-                    }
-                }
-            });
-        }
-    };
-
-    if let Err(error) = writer.finish(&mut output) {
-        return Err(write_failure(&output, args.out.as_deref(), error));
+    if let Err(stop) = outcome {
+        return Err(stopped(stop, output, &tally, args.contract, start, end));
     }
-    output.commit()?;
-    if progress.undecodable > 0 {
-        eprintln!(
-            "warning: {} entries could not be decoded and are not in the {} output; \
-             --format ndjson without filters keeps every entry as sent",
-            progress.undecodable,
-            format.name()
-        );
-    }
+    writer.finish(&mut output).map_err(|e| output.failure(e))?;
+    output.commit(writer.written(), &tally.omitted)?;
     tracing::info!(
-        fetched = progress.fetched,
+        fetched = tally.fetched,
         written = writer.written(),
+        omitted = tally.omitted.count,
         "done"
     );
+    if !tally.omitted.is_empty() {
+        let destination = match &args.out {
+            Some(path) => path.display().to_string(),
+            None => "the output".to_string(),
+        };
+        return Err(tally.omitted.failure(format, &destination));
+    }
     if let Some(path) = &args.out
         && std::io::stderr().is_terminal()
     {
@@ -212,84 +228,251 @@ pub async fn run(
     Ok(())
 }
 
+/// The failure of a download that stopped early, with what became of the output.
+fn stopped(
+    stop: Stop,
+    output: Output,
+    tally: &Tally,
+    contract: u64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Failure {
+    let missing = format!(
+        "entries of contract {contract} from {} to {} were not fetched",
+        rfc3339(tally.through),
+        rfc3339(end)
+    );
+    let stdout = output.is_stdout();
+    let partial = stdout && (tally.fetched > 0 || tally.through > start);
+    let note = output.abandon();
+    let tail = |message: String| match &note {
+        Some(note) => format!("{message}; {note}"),
+        None => message,
+    };
+    match stop {
+        Stop::Signal(caught) => {
+            let mut message = missing;
+            if partial {
+                message.push_str(": the output above is incomplete");
+            }
+            caught.failure(&tail(message))
+        }
+        Stop::Write(failure) if failure.code() == 0 => failure,
+        Stop::Write(failure) => Failure::other(tail(format!("{failure}; {missing}"))),
+        Stop::Download(error) => {
+            let said = matches!(error, Error::Incomplete { .. });
+            let message = match (partial, said) {
+                (true, true) => format!("{error}; the output above is incomplete"),
+                (true, false) => format!("{error}; {missing}: the output above is incomplete"),
+                _ => error.to_string(),
+            };
+            let failure = Failure::from(error);
+            let message = tail(message);
+            if failure.code() == crate::error::EXIT_USAGE {
+                Failure::usage(message)
+            } else {
+                Failure::other(message)
+            }
+        }
+    }
+}
+
+/// What a `--resume` run that continues an earlier one says first.
+fn resuming(checkpoint: &Checkpoint, path: &Path) -> String {
+    format!(
+        "resuming the export of contract {} from {} to {} {}: {} entries before {} are in {}.part",
+        checkpoint.job.contract,
+        rfc3339(checkpoint.since),
+        rfc3339(checkpoint.until),
+        started(checkpoint),
+        checkpoint.events,
+        rfc3339(checkpoint.through),
+        path.display()
+    )
+}
+
+/// A `--resume` run that found its export finished but for the last steps.
+fn completed_earlier(
+    path: &Path,
+    checkpoint: &Checkpoint,
+    renamed: bool,
+    format: Format,
+) -> Result<(), Failure> {
+    let how = if renamed {
+        format!(
+            "its complete {}.part is now {}",
+            path.display(),
+            path.display()
+        )
+    } else {
+        format!(
+            "{} was complete; removed the leftover checkpoint",
+            path.display()
+        )
+    };
+    eprintln!(
+        "resuming the export of contract {} from {} to {} {}: it had finished with {} entries; {how}",
+        checkpoint.job.contract,
+        rfc3339(checkpoint.since),
+        rfc3339(checkpoint.until),
+        started(checkpoint),
+        checkpoint.events,
+    );
+    if checkpoint.omitted.is_empty() {
+        Ok(())
+    } else {
+        Err(checkpoint
+            .omitted
+            .failure(format, &path.display().to_string()))
+    }
+}
+
+/// `started 2024-05-01T12:00:00Z`, or that the start is not known.
+fn started(checkpoint: &Checkpoint) -> String {
+    match checkpoint.started {
+        Some(started) => format!("started {}", rfc3339(started)),
+        None => "started at an unknown time".to_string(),
+    }
+}
+
+fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
 /// Resolves a `WHEN` argument against the command's `now`.
 fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
     when.map(|w| w.resolve(now).map_err(Failure::usage))
         .transpose()
 }
 
-fn write_failure(output: &Output, path: Option<&Path>, error: std::io::Error) -> Failure {
-    match (output, path) {
-        (Output::File(file), _) => crate::export::io_failure(file.part(), error),
-        (Output::Stdout(_), _) => stdout_failure(error),
+/// Where downloaded entries go: filtered, decoded when needed, written.
+struct Sink<'a> {
+    output: &'a mut Output,
+    writer: &'a mut EventWriter,
+    filter: &'a Filter,
+    /// Whether the format or the filters need decoded entries.
+    decode: bool,
+    bar: &'a ProgressBar,
+}
+
+impl Sink<'_> {
+    /// Streams the download into the output, checkpointing after every
+    /// completed stretch of time, until done or failed.
+    async fn download(&mut self, entries: Entries, tally: &mut Tally) -> Result<(), Stop> {
+        let mut updates = entries.updates();
+        while let Some(update) = updates.next().await {
+            match update.map_err(Stop::Download)? {
+                Update::Events(events) => {
+                    tally.fetched += events.len() as u64;
+                    self.bar.inc(events.len() as u64);
+                    let written = if self.output.is_stdout() && std::io::stdout().is_terminal() {
+                        // Rows and the progress bar share the terminal.
+                        let bar = self.bar;
+                        bar.suspend(|| self.page(&events, &mut tally.omitted))
+                    } else {
+                        self.page(&events, &mut tally.omitted)
+                    };
+                    written.map_err(|e| Stop::Write(self.output.failure(e)))?;
+                }
+                Update::Completed { through } => {
+                    self.output
+                        .checkpoint(through, self.writer.written(), &tally.omitted)
+                        .map_err(Stop::Write)?;
+                    tracing::debug!(%through, written = self.writer.written(), "checkpoint");
+                    tally.through = through;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one page's entries; stdout is flushed after each page.
+    fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
+        for event in events {
+            let activity = if self.decode {
+                match event.decode() {
+                    Ok(activity) => Some(activity),
+                    Err(error) => {
+                        tracing::debug!(%error, "an entry could not be decoded");
+                        omitted.add(event.uuid().as_deref());
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(activity) = &activity
+                && !self.filter.matches(activity)
+            {
+                continue;
+            }
+            self.writer.write(self.output, event, activity.as_ref())?;
+        }
+        if self.output.is_stdout() {
+            io::Write::flush(self.output)?;
+        }
+        Ok(())
     }
 }
 
-/// Streams the download into `output`, checkpointing after every completed
-/// stretch of time, until done, failed or interrupted.
-async fn download(
-    entries: Entries,
-    output: &mut Output,
-    writer: &mut EventWriter,
-    filter: &Filter,
-    format: Format,
-    bar: &ProgressBar,
-    start: DateTime<Utc>,
-) -> Result<Progress, (Stop, Progress)> {
-    let decode = format.needs_decoding() || !filter.is_empty();
-    let mut progress = Progress {
-        through: start,
-        fetched: 0,
-        undecodable: 0,
-    };
-    let mut updates = entries.updates();
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
-    loop {
-        let update = tokio::select! {
-            update = updates.next() => update,
-            _ = &mut interrupt => return Err((Stop::Interrupted, progress)),
-        };
-        match update {
-            None => return Ok(progress),
-            Some(Err(error)) => return Err((Stop::Download(error), progress)),
-            Some(Ok(Update::Events(events))) => {
-                progress.fetched += events.len() as u64;
-                bar.inc(events.len() as u64);
-                for event in &events {
-                    let activity = if decode {
-                        match event.decode() {
-                            Ok(activity) => Some(activity),
-                            Err(error) => {
-                                tracing::debug!(%error, "an entry could not be decoded");
-                                progress.undecodable += 1;
-                                continue;
-                            }
-                        }
-                    } else {
-                        None
-                    };
-                    if let Some(activity) = &activity
-                        && !filter.matches(activity)
-                    {
-                        continue;
-                    }
-                    if let Err(error) = writer.write(output, event, activity.as_ref()) {
-                        let failure = match output {
-                            Output::File(file) => crate::export::io_failure(file.part(), error),
-                            Output::Stdout(_) => stdout_failure(error),
-                        };
-                        return Err((Stop::Write(failure), progress));
-                    }
-                }
-            }
-            Some(Ok(Update::Completed { through })) => {
-                if let Err(failure) = output.checkpoint(through, writer.written()) {
-                    return Err((Stop::Write(failure), progress));
-                }
-                tracing::debug!(%through, written = writer.written(), "checkpoint");
-                progress.through = through;
-            }
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn entries(args: &[&str]) -> EntriesArgs {
+        let cli = Cli::try_parse_from(["activitylog", "entries", "1"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Entries(args) => args,
+            _ => unreachable!(),
         }
+    }
+
+    fn instant(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_open_range_ends_settle_before_now() {
+        let now = instant("2024-05-01T12:00:00Z");
+        let args = entries(&["--since", "1d"]);
+        let request = prepare_at(&args, now).unwrap();
+        assert_eq!(request.until.instant(), instant("2024-05-01T11:58:00Z"));
+        assert_eq!(
+            request.since.unwrap().instant(),
+            instant("2024-04-30T12:00:00Z"),
+            "--since still counts back from now"
+        );
+        let args = entries(&["--since", "1d", "--settle", "30s"]);
+        let request = prepare_at(&args, now).unwrap();
+        assert_eq!(request.until.instant(), instant("2024-05-01T11:59:30Z"));
+    }
+
+    #[test]
+    fn an_explicit_until_is_honoured_as_given() {
+        let now = instant("2024-05-01T12:00:00Z");
+        let args = entries(&["--since", "1d", "--until", "now"]);
+        assert_eq!(prepare_at(&args, now).unwrap().until.instant(), now);
+        let args = entries(&["--since", "2024-01-01", "--until", "2024-06-01"]);
+        assert_eq!(
+            prepare_at(&args, now).unwrap().until.instant(),
+            instant("2024-06-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_start_inside_the_settle_time_is_a_usage_error_that_says_so() {
+        let now = instant("2024-05-01T12:00:00Z");
+        let args = entries(&["--since", "1m"]);
+        let failure = prepare_at(&args, now).unwrap_err();
+        assert_eq!(failure.code(), crate::error::EXIT_USAGE);
+        assert!(failure.message().contains("--settle 2m"), "{failure}");
+        let args = entries(&["--settle", "100000y"]);
+        assert_eq!(
+            prepare_at(&args, now).unwrap_err().code(),
+            crate::error::EXIT_USAGE
+        );
     }
 }

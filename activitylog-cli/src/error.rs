@@ -4,7 +4,8 @@ use std::fmt;
 
 /// Exit code of usage errors: flags, dates, ranges, contract numbers.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code of every other failure.
+/// Exit code of every other failure (signals aside: 130 for SIGINT, 143
+/// for SIGTERM, see [`crate::signals`]).
 pub const EXIT_FAILURE: u8 = 1;
 
 /// Why a command failed: a one-line message saying what went wrong and what
@@ -29,6 +30,14 @@ impl Failure {
         Failure {
             message: message.into(),
             code: EXIT_FAILURE,
+        }
+    }
+
+    /// A failure with its own exit code (signals: 130, 143).
+    pub fn with_code(message: impl Into<String>, code: u8) -> Self {
+        Failure {
+            message: message.into(),
+            code,
         }
     }
 

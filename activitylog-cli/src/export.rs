@@ -1,93 +1,37 @@
 //! Where an export's bytes go: stdout, or a file that appears only when the
 //! export is complete, with checkpoints for `--resume`.
 //!
+//! - Every `--out FILE` run first locks `FILE.lock` ([`crate::lock`]): a
+//!   second run on the same FILE exits 2 instead of writing beside it.
 //! - `--out FILE`: the entries go to a temporary file beside FILE
-//!   (`.FILE.<pid>.tmp`), renamed to FILE at the end; a failed run removes it.
+//!   (`.FILE.<pid>.tmp`), renamed to FILE at the end. A run that fails or
+//!   is interrupted removes it, whatever way it stops (the file is removed
+//!   when the output is dropped without being committed). Only `kill -9`
+//!   leaves one; the next run on FILE, holding the lock, removes it.
 //! - `--out FILE --resume`: the entries go to `FILE.part`, and after every
-//!   completed stretch of time `FILE.checkpoint` records (after the data
-//!   before it is flushed and fsynced) the export's arguments, its resolved
-//!   range, the instant `through` which everything is written, and the
-//!   length of `FILE.part` at that moment. Run again, the export truncates
-//!   `FILE.part` to that length and continues from `through` to the recorded
-//!   end, so a run killed at any moment and resumed writes every entry
-//!   exactly once. On success `FILE.part` becomes FILE and the checkpoint goes.
+//!   completed stretch of time `FILE.checkpoint` ([`crate::checkpoint`])
+//!   records (after the data before it is flushed and fsynced) the export's
+//!   arguments, its resolved range, when it started, the instant `through`
+//!   which everything is written, and the length of `FILE.part` at that
+//!   moment. Run again, the export truncates `FILE.part` to that length and
+//!   continues from `through` to the recorded end, so a run killed at any
+//!   moment and resumed writes every entry exactly once.
+//! - Finishing with `--resume` takes three steps: a checkpoint marked
+//!   `finished` (with the complete length), the rename of `FILE.part` to
+//!   FILE, the removal of the checkpoint. A rerun after a crash between any
+//!   two of them completes the export without fetching or writing anything
+//!   again; [`crate::checkpoint::next`] states the rule.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Stdout, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, SubsecRound, Utc};
 
+use crate::checkpoint::{self, Checkpoint, Found, Job, Next};
 use crate::error::Failure;
-use crate::filter::Filter;
-use crate::output::Format;
-
-/// Checkpoint layout version.
-const VERSION: u32 = 1;
-
-/// What an export was asked for: a checkpoint only resumes the same job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
-    /// The contract.
-    pub contract: u64,
-    /// `--since` as written (`30d` means 30 days before the first run).
-    pub since: Option<String>,
-    /// `--until` as written.
-    pub until: Option<String>,
-    /// The output format.
-    pub format: Format,
-    /// The filters.
-    pub filter: Filter,
-}
-
-impl Job {
-    /// The arguments that repeat this job, for messages.
-    pub fn command(&self, path: &Path) -> String {
-        let mut words = vec![format!("activitylog entries {}", self.contract)];
-        if let Some(since) = &self.since {
-            words.push(format!("--since {since}"));
-        }
-        if let Some(until) = &self.until {
-            words.push(format!("--until {until}"));
-        }
-        words.push(format!("--format {}", self.format.name()));
-        let filter = &self.filter;
-        for (flag, values) in [
-            ("--type", &filter.types),
-            ("--exclude-type", &filter.exclude_types),
-            ("--user", &filter.users),
-            ("--status", &filter.statuses),
-            ("--resource-type", &filter.resource_types),
-            ("--action", &filter.actions),
-        ] {
-            if !values.is_empty() {
-                words.push(format!("{flag} {}", values.join(",")));
-            }
-        }
-        words.push(format!("--out {} --resume", path.display()));
-        words.join(" ")
-    }
-}
-
-/// The state of a resumable export, as stored in `FILE.checkpoint`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// Layout version.
-    pub version: u32,
-    /// The arguments.
-    pub job: Job,
-    /// Start of the resolved range, inclusive.
-    pub since: DateTime<Utc>,
-    /// End of the resolved range, exclusive: kept, never resolved again.
-    pub until: DateTime<Utc>,
-    /// Every matching entry before this instant is in `FILE.part`.
-    pub through: DateTime<Utc>,
-    /// Length of `FILE.part` at that moment.
-    pub bytes: u64,
-    /// Entries in `FILE.part` at that moment.
-    pub events: u64,
-}
+use crate::lock::Lock;
+use crate::omitted::Omitted;
 
 /// A writer that counts the bytes it passes on.
 #[derive(Debug)]
@@ -108,7 +52,9 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// A file export in progress.
+/// A file export in progress. Dropped without [`Output::commit`], it
+/// removes its temporary file (not `FILE.part`: that is for resuming) and
+/// then its lock.
 #[derive(Debug)]
 pub struct FileOutput {
     path: PathBuf,
@@ -116,12 +62,28 @@ pub struct FileOutput {
     out: Counting<BufWriter<File>>,
     /// Set with `--resume`.
     resume: Option<Resume>,
+    /// Removes the temporary file unless committed (nothing with `--resume`).
+    discard: Discard,
+    /// Held until the output is gone; dropped last.
+    _lock: Lock,
 }
 
 #[derive(Debug)]
 struct Resume {
     checkpoint: PathBuf,
     state: Checkpoint,
+}
+
+/// Removes a file when dropped, unless disarmed.
+#[derive(Debug)]
+struct Discard(Option<PathBuf>);
+
+impl Drop for Discard {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 /// Where an export's bytes go.
@@ -134,23 +96,35 @@ pub enum Output {
     File(FileOutput),
 }
 
-/// An opened output, and how far an earlier run already got.
+/// What opening `--out FILE` found.
 #[derive(Debug)]
-pub struct Opened {
-    /// The output, positioned where the next entry goes.
-    pub output: Output,
-    /// The checkpoint resumed from; `None` when starting afresh.
-    pub resumed: Option<Checkpoint>,
+#[allow(clippy::large_enum_variant)] // one per run
+pub enum Opened {
+    /// Ready for entries.
+    Ready {
+        /// The output, positioned where the next entry goes.
+        output: Output,
+        /// The checkpoint resumed from; `None` when starting afresh.
+        resumed: Option<Checkpoint>,
+    },
+    /// An earlier run of this export had finished all but its last steps;
+    /// they are done now and FILE is complete.
+    Complete {
+        /// That run's final checkpoint.
+        checkpoint: Checkpoint,
+        /// Whether `FILE.part` was renamed now (else only the checkpoint was left).
+        renamed: bool,
+    },
 }
 
 impl Output {
-    /// Standard output, buffered.
+    /// Standard output, buffered (entries are flushed page by page).
     pub fn stdout() -> Self {
         Output::Stdout(BufWriter::with_capacity(256 * 1024, std::io::stdout()))
     }
 
-    /// Opens `path` for `job` over `[since, until)`; with `resume`, continues
-    /// the export its checkpoint describes, if there is one.
+    /// Opens `path` for `job` over `[since, until)`, locked; with `resume`,
+    /// continues the export its checkpoint describes, if there is one.
     pub fn file(
         path: &Path,
         resume: bool,
@@ -164,36 +138,33 @@ impl Output {
                 path.display()
             )));
         }
+        let lock = Lock::acquire(path)?;
+        remove_stale_temporaries(path);
+        let checkpoint = sibling(path, ".checkpoint");
         if !resume {
             let part = beside(path, &format!(".{}.tmp", std::process::id()), true);
             let file = create(&part)?;
-            if sibling(path, ".checkpoint").exists() {
+            let discard = Discard(Some(part.clone()));
+            if checkpoint.exists() {
                 eprintln!(
                     "warning: {} is left from an interrupted export; add --resume to continue it",
-                    sibling(path, ".checkpoint").display()
+                    checkpoint.display()
                 );
             }
-            return Ok(Opened {
-                output: Output::File(FileOutput::new(path, part, file, 0, None)),
+            return Ok(Opened::Ready {
+                output: Output::File(FileOutput::new(path, part, file, 0, None, discard, lock)),
                 resumed: None,
             });
         }
         let part = sibling(path, ".part");
-        let checkpoint = sibling(path, ".checkpoint");
-        let Some(state) = read_checkpoint(&checkpoint)? else {
+        let Some(mut state) = checkpoint::read(&checkpoint)? else {
             let file = create(&part)?;
-            let state = Checkpoint {
-                version: VERSION,
-                job: job.clone(),
-                since,
-                until,
-                through: since,
-                bytes: 0,
-                events: 0,
-            };
+            let started = Utc::now().trunc_subsecs(0);
+            let state = Checkpoint::new(job.clone(), since, until, started);
             let resume = Resume { checkpoint, state };
-            return Ok(Opened {
-                output: Output::File(FileOutput::new(path, part, file, 0, Some(resume))),
+            let output = FileOutput::new(path, part, file, 0, Some(resume), Discard(None), lock);
+            return Ok(Opened::Ready {
+                output: Output::File(output),
                 resumed: None,
             });
         };
@@ -206,51 +177,83 @@ impl Output {
                 part.display()
             )));
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&part)
-            .map_err(|e| {
-                Failure::other(format!(
-                    "cannot resume: {} cannot be opened ({e}); delete {} to start over",
-                    part.display(),
-                    checkpoint.display()
-                ))
-            })?;
-        let length = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if length < state.bytes {
-            return Err(Failure::other(format!(
-                "cannot resume: {} holds {length} bytes but the checkpoint recorded {}; \
-                 delete {} and {} to start over",
+        let length = |path: &Path| {
+            fs::metadata(path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+        };
+        let found = Found {
+            part: length(&part),
+            file: length(path),
+        };
+        let start_over = format!(
+            "delete {} and {} to start over",
+            checkpoint.display(),
+            part.display()
+        );
+        match checkpoint::next(&state, found) {
+            Next::PartShort(length) => Err(Failure::other(format!(
+                "cannot resume: {} holds {length} bytes but the checkpoint recorded {}; {start_over}",
                 part.display(),
                 state.bytes,
-                checkpoint.display(),
+            ))),
+            Next::PartMissing => Err(Failure::other(format!(
+                "cannot resume: {} is missing; {start_over}",
                 part.display()
-            )));
+            ))),
+            Next::Done => {
+                remove_checkpoint(&checkpoint)?;
+                Ok(Opened::Complete {
+                    checkpoint: state,
+                    renamed: false,
+                })
+            }
+            Next::Rename => {
+                let file = open_part(&part)?;
+                cut(&file, &part, state.bytes)?;
+                drop(file);
+                rename(&part, path)?;
+                remove_checkpoint(&checkpoint)?;
+                Ok(Opened::Complete {
+                    checkpoint: state,
+                    renamed: true,
+                })
+            }
+            Next::Continue => {
+                let mut file = open_part(&part)?;
+                cut(&file, &part, state.bytes)?;
+                file.seek(SeekFrom::End(0))
+                    .map_err(|e| io_failure(&part, e))?;
+                if state.started.is_none() {
+                    // A version 1 checkpoint: the part was created when the export started.
+                    state.started = fs::metadata(&part)
+                        .and_then(|m| m.created())
+                        .ok()
+                        .map(|created| DateTime::<Utc>::from(created).trunc_subsecs(0));
+                }
+                let bytes = state.bytes;
+                let resumed = state.clone();
+                let resume = Resume { checkpoint, state };
+                let output =
+                    FileOutput::new(path, part, file, bytes, Some(resume), Discard(None), lock);
+                Ok(Opened::Ready {
+                    output: Output::File(output),
+                    resumed: Some(resumed),
+                })
+            }
         }
-        file.set_len(state.bytes)
-            .and_then(|()| file.seek(SeekFrom::End(0)).map(drop))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| io_failure(&part, e))?;
-        tracing::info!(
-            through = %state.through,
-            until = %state.until,
-            events = state.events,
-            "resuming"
-        );
-        let bytes = state.bytes;
-        let resumed = state.clone();
-        let resume = Resume { checkpoint, state };
-        Ok(Opened {
-            output: Output::File(FileOutput::new(path, part, file, bytes, Some(resume))),
-            resumed: Some(resumed),
-        })
     }
 
-    /// Records that every entry before `through` is written (`events` in all):
-    /// with `--resume`, flushes, fsyncs and writes the checkpoint; otherwise
-    /// nothing.
-    pub fn checkpoint(&mut self, through: DateTime<Utc>, events: u64) -> Result<(), Failure> {
+    /// Records that every entry before `through` is written (`events` in
+    /// all, `omitted` left out): with `--resume`, flushes, fsyncs and writes
+    /// the checkpoint; otherwise nothing.
+    pub fn checkpoint(
+        &mut self,
+        through: DateTime<Utc>,
+        events: u64,
+        omitted: &Omitted,
+    ) -> Result<(), Failure> {
         let Output::File(file) = self else {
             return Ok(());
         };
@@ -264,36 +267,53 @@ impl Output {
         resume.state.through = through;
         resume.state.bytes = file.out.count;
         resume.state.events = events;
-        write_checkpoint(&resume.checkpoint, &resume.state)
+        resume.state.omitted = omitted.clone();
+        checkpoint::write(&resume.checkpoint, &resume.state)
     }
 
-    /// Finishes: flushes stdout, or moves the complete file into place.
-    pub fn commit(self) -> Result<(), Failure> {
-        match self {
-            Output::Stdout(mut out) => out.flush().map_err(stdout_failure),
-            Output::File(mut file) => {
-                file.out
-                    .flush()
-                    .and_then(|()| file.out.inner.get_ref().sync_all())
-                    .map_err(|e| io_failure(&file.part, e))?;
-                drop(file.out);
-                fs::rename(&file.part, &file.path).map_err(|e| {
-                    Failure::other(format!(
-                        "could not rename {} to {}: {e}",
-                        file.part.display(),
-                        file.path.display()
-                    ))
-                })?;
-                if let Some(resume) = &file.resume {
-                    let _ = fs::remove_file(&resume.checkpoint);
-                }
-                sync_dir(&file.path);
-                Ok(())
-            }
+    /// Finishes: flushes stdout, or moves the complete file into place
+    /// (`events` in all, `omitted` left out; see the module docs).
+    pub fn commit(self, events: u64, omitted: &Omitted) -> Result<(), Failure> {
+        let file = match self {
+            Output::Stdout(mut out) => return out.flush().map_err(stdout_failure),
+            Output::File(file) => file,
+        };
+        let FileOutput {
+            path,
+            part,
+            out,
+            resume,
+            mut discard,
+            _lock,
+        } = file;
+        let bytes = out.count;
+        let file = out
+            .inner
+            .into_inner()
+            .map_err(|e| io_failure(&part, e.into_error()))?;
+        file.sync_all().map_err(|e| io_failure(&part, e))?;
+        drop(file);
+        if let Some(Resume { checkpoint, state }) = &resume {
+            let finished = Checkpoint {
+                through: state.until,
+                bytes,
+                events,
+                omitted: omitted.clone(),
+                finished: true,
+                ..state.clone()
+            };
+            checkpoint::write(checkpoint, &finished)?;
         }
+        rename(&part, &path)?;
+        discard.0 = None;
+        if let Some(Resume { checkpoint, .. }) = &resume {
+            remove_checkpoint(checkpoint)?;
+        }
+        Ok(())
     }
 
-    /// Gives up after a failure; says what became of the file (`None` for stdout).
+    /// Gives up after a failure; says what becomes of the file (`None` for
+    /// stdout). The temporary file goes when the output is dropped.
     pub fn abandon(self) -> Option<String> {
         let file = match self {
             Output::Stdout(mut out) => {
@@ -302,24 +322,15 @@ impl Output {
             }
             Output::File(file) => file,
         };
-        let FileOutput {
-            path,
-            part,
-            out,
-            resume,
-        } = file;
-        drop(out); // with --resume, what follows the checkpoint is cut off on resume
-        Some(match resume {
-            None => {
-                let _ = fs::remove_file(&part);
-                format!(
-                    "{} was not written (add --resume to keep partial exports)",
-                    path.display()
-                )
-            }
+        // With --resume, what follows the checkpoint is cut off on resume.
+        Some(match &file.resume {
+            None => format!(
+                "{} was not written (add --resume to keep partial exports)",
+                file.path.display()
+            ),
             Some(resume) => format!(
                 "{} keeps the {} entries before {}: run the same command again to continue",
-                part.display(),
+                file.part.display(),
                 resume.state.events,
                 resume
                     .state
@@ -332,6 +343,14 @@ impl Output {
     /// Whether this output is stdout.
     pub fn is_stdout(&self) -> bool {
         matches!(self, Output::Stdout(_))
+    }
+
+    /// The failure for an I/O error writing to this output.
+    pub fn failure(&self, error: io::Error) -> Failure {
+        match self {
+            Output::File(file) => io_failure(&file.part, error),
+            Output::Stdout(_) => stdout_failure(error),
+        }
     }
 }
 
@@ -359,7 +378,15 @@ impl Write for Output {
 }
 
 impl FileOutput {
-    fn new(path: &Path, part: PathBuf, file: File, count: u64, resume: Option<Resume>) -> Self {
+    fn new(
+        path: &Path,
+        part: PathBuf,
+        file: File,
+        count: u64,
+        resume: Option<Resume>,
+        discard: Discard,
+        lock: Lock,
+    ) -> Self {
         FileOutput {
             path: path.to_path_buf(),
             part,
@@ -368,12 +395,9 @@ impl FileOutput {
                 count,
             },
             resume,
+            discard,
+            _lock: lock,
         }
-    }
-
-    /// The file being written.
-    pub fn part(&self) -> &Path {
-        &self.part
     }
 }
 
@@ -397,7 +421,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// A name beside `path`: `path` + `suffix`, hidden with a leading dot if asked.
-fn beside(path: &Path, suffix: &str, hidden: bool) -> PathBuf {
+pub fn beside(path: &Path, suffix: &str, hidden: bool) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -410,6 +434,36 @@ fn beside(path: &Path, suffix: &str, hidden: bool) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Removes the temporary files (`.FILE.<pid>.tmp`) of earlier runs that
+/// were killed before they could: with the lock held, no other run owns one.
+fn remove_stale_temporaries(path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+            tracing::debug!(file = %entry.path().display(), "removing a killed run's temporary file");
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn create(path: &Path) -> Result<File, Failure> {
     File::create(path).map_err(|e| {
         Failure::other(format!(
@@ -419,52 +473,56 @@ fn create(path: &Path) -> Result<File, Failure> {
     })
 }
 
-fn read_checkpoint(path: &Path) -> Result<Option<Checkpoint>, Failure> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Failure::other(format!(
-                "could not read {}: {e}",
-                path.display()
-            )));
-        }
-    };
-    let state: Checkpoint = serde_json::from_str(&text).map_err(|e| {
+fn open_part(part: &Path) -> Result<File, Failure> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(part)
+        .map_err(|e| {
+            Failure::other(format!(
+                "cannot resume: {} cannot be opened ({e}); delete it and its checkpoint to start over",
+                part.display()
+            ))
+        })
+}
+
+/// Cuts what follows the checkpoint off `FILE.part`, durably.
+fn cut(file: &File, part: &Path, bytes: u64) -> Result<(), Failure> {
+    file.set_len(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io_failure(part, e))
+}
+
+/// Renames the complete `part` to `path`, durably.
+fn rename(part: &Path, path: &Path) -> Result<(), Failure> {
+    fs::rename(part, path).map_err(|e| {
         Failure::other(format!(
-            "{} is not a checkpoint this version can read ({e}); delete it to start over",
+            "could not rename {} to {}: {e}",
+            part.display(),
             path.display()
         ))
     })?;
-    if state.version != VERSION {
-        return Err(Failure::other(format!(
-            "{} has checkpoint version {}, this tool writes {VERSION}; delete it to start over",
-            path.display(),
-            state.version
-        )));
-    }
-    Ok(Some(state))
-}
-
-/// Writes the checkpoint atomically: a temporary file, fsynced, renamed over it.
-fn write_checkpoint(path: &Path, state: &Checkpoint) -> Result<(), Failure> {
-    let temporary = beside(path, ".tmp", false);
-    let text = serde_json::to_string_pretty(state)
-        .map_err(|e| Failure::other(format!("could not encode the checkpoint: {e}")))?;
-    let result = File::create(&temporary)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()
-        })
-        .and_then(|()| fs::rename(&temporary, path));
-    result.map_err(|e| io_failure(path, e))?;
     sync_dir(path);
     Ok(())
 }
 
+fn remove_checkpoint(checkpoint: &Path) -> Result<(), Failure> {
+    match fs::remove_file(checkpoint) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(Failure::other(format!(
+                "could not remove {}: {e}",
+                checkpoint.display()
+            )));
+        }
+    }
+    sync_dir(checkpoint);
+    Ok(())
+}
+
 /// Makes a rename in `path`'s directory durable (best effort).
-fn sync_dir(path: &Path) {
+pub fn sync_dir(path: &Path) {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -477,6 +535,8 @@ fn sync_dir(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::Filter;
+    use crate::output::Format;
 
     fn job() -> Job {
         Job {
@@ -492,6 +552,13 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn range() -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            instant("2024-01-01T00:00:00Z"),
+            instant("2024-02-01T00:00:00Z"),
+        )
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("activitylog-export-{name}-{}", std::process::id()));
@@ -500,74 +567,198 @@ mod tests {
         dir
     }
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn open(path: &Path, resume: bool) -> Result<Opened, Failure> {
+        let (since, until) = range();
+        Output::file(path, resume, &job(), since, until)
+    }
+
+    fn ready(opened: Opened) -> (Output, Option<Checkpoint>) {
+        match opened {
+            Opened::Ready { output, resumed } => (output, resumed),
+            Opened::Complete { .. } => panic!("complete already"),
+        }
+    }
+
     #[test]
     fn a_plain_export_appears_only_when_committed() {
         let dir = temp_dir("plain");
         let path = dir.join("out.ndjson");
-        let since = instant("2024-01-01T00:00:00Z");
-        let until = instant("2024-02-01T00:00:00Z");
-        let mut opened = Output::file(&path, false, &job(), since, until).unwrap();
-        opened.output.write_all(b"line\n").unwrap();
+        let (mut output, _) = ready(open(&path, false).unwrap());
+        output.write_all(b"line\n").unwrap();
         assert!(!path.exists());
-        opened.output.commit().unwrap();
+        output.commit(1, &Omitted::default()).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "line\n");
         assert_eq!(
-            fs::read_dir(&dir).unwrap().count(),
-            1,
-            "no temporary file left"
+            names(&dir),
+            ["out.ndjson"],
+            "no temporary or lock file left"
         );
 
-        let opened = Output::file(&path, false, &job(), since, until).unwrap();
-        let note = opened.output.abandon().unwrap();
+        let (output, _) = ready(open(&path, false).unwrap());
+        let note = output.abandon().unwrap();
         assert!(note.contains("not written"), "{note}");
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             "line\n",
             "the old file stays"
         );
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(names(&dir), ["out.ndjson"]);
+    }
+
+    #[test]
+    fn an_export_dropped_midway_leaves_nothing_without_resume() {
+        let dir = temp_dir("dropped");
+        let path = dir.join("out.ndjson");
+        let (mut output, _) = ready(open(&path, false).unwrap());
+        output.write_all(b"line\n").unwrap();
+        assert_eq!(names(&dir).len(), 2, "a temporary file and the lock");
+        drop(output); // a failure or signal unwinding the run
+        assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    }
+
+    #[test]
+    fn a_killed_runs_temporary_file_is_removed_by_the_next_run() {
+        let dir = temp_dir("stale");
+        let path = dir.join("out.ndjson");
+        fs::write(dir.join(".out.ndjson.4242.tmp"), "half").unwrap();
+        fs::write(dir.join(".out.ndjson.mine.tmp"), "not ours").unwrap();
+        fs::write(dir.join(".other.ndjson.4242.tmp"), "another file's").unwrap();
+        let (output, _) = ready(open(&path, false).unwrap());
+        output.commit(0, &Omitted::default()).unwrap();
+        assert_eq!(
+            names(&dir),
+            [
+                ".other.ndjson.4242.tmp",
+                ".out.ndjson.mine.tmp",
+                "out.ndjson"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_second_export_of_the_same_file_is_refused_while_the_first_runs() {
+        let dir = temp_dir("locked");
+        let path = dir.join("out.ndjson");
+        let (first, _) = ready(open(&path, true).unwrap());
+        for resume in [true, false] {
+            let refused = open(&path, resume).unwrap_err();
+            assert_eq!(refused.code(), crate::error::EXIT_USAGE);
+            assert!(refused.message().contains("another activitylog"));
+        }
+        drop(first);
+        assert!(open(&path, true).is_ok());
     }
 
     #[test]
     fn resuming_cuts_what_followed_the_checkpoint_and_keeps_the_range() {
         let dir = temp_dir("resume");
         let path = dir.join("out.ndjson");
-        let since = instant("2024-01-01T00:00:00Z");
-        let until = instant("2024-02-01T00:00:00Z");
-        let mut opened = Output::file(&path, true, &job(), since, until).unwrap();
-        assert!(opened.resumed.is_none());
-        opened.output.write_all(b"a\nb\n").unwrap();
-        opened
-            .output
-            .checkpoint(instant("2024-01-10T00:00:00Z"), 2)
+        let (mut output, resumed) = ready(open(&path, true).unwrap());
+        assert!(resumed.is_none());
+        output.write_all(b"a\nb\n").unwrap();
+        let mut omitted = Omitted::default();
+        omitted.add(Some("bad-1"));
+        output
+            .checkpoint(instant("2024-01-10T00:00:00Z"), 2, &omitted)
             .unwrap();
-        opened.output.write_all(b"half-written").unwrap();
-        opened.output.flush().unwrap();
-        drop(opened); // as if killed
+        output.write_all(b"half-written").unwrap();
+        output.flush().unwrap();
+        drop(output); // as if killed
 
         // Another "now" would resolve another range: the recorded one wins.
+        let (since, until) = range();
         let later = instant("2024-03-01T00:00:00Z");
-        let mut opened = Output::file(&path, true, &job(), since, later).unwrap();
-        let resumed = opened.resumed.clone().unwrap();
+        let (mut output, resumed) = ready(Output::file(&path, true, &job(), since, later).unwrap());
+        let resumed = resumed.unwrap();
         assert_eq!(resumed.through, instant("2024-01-10T00:00:00Z"));
         assert_eq!(resumed.until, until);
         assert_eq!((resumed.bytes, resumed.events), (4, 2));
-        opened.output.write_all(b"c\n").unwrap();
-        opened.output.commit().unwrap();
+        assert_eq!(
+            resumed.omitted, omitted,
+            "entries left out earlier are remembered"
+        );
+        assert!(resumed.started.is_some());
+        output.write_all(b"c\n").unwrap();
+        output.commit(3, &omitted).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "a\nb\nc\n");
-        assert!(!sibling(&path, ".checkpoint").exists());
-        assert!(!sibling(&path, ".part").exists());
+        assert_eq!(names(&dir), ["out.ndjson"]);
+    }
+
+    /// Leaves what a run that crashed during its last steps leaves: a
+    /// finished checkpoint over `content`, and `content` in `FILE.part`
+    /// (`renamed: false`) or in FILE (`renamed: true`).
+    fn crashed_while_finishing(path: &Path, content: &str, renamed: bool) {
+        let (since, until) = range();
+        let mut state = Checkpoint::new(job(), since, until, since);
+        state.through = until;
+        state.bytes = content.len() as u64;
+        state.events = content.lines().count() as u64;
+        state.finished = true;
+        checkpoint::write(&sibling(path, ".checkpoint"), &state).unwrap();
+        let target = if renamed {
+            path.to_path_buf()
+        } else {
+            sibling(path, ".part")
+        };
+        fs::write(target, content).unwrap();
+    }
+
+    #[test]
+    fn a_crash_before_the_final_rename_is_completed_by_the_next_run() {
+        let dir = temp_dir("before-rename");
+        let path = dir.join("out.ndjson");
+        fs::write(&path, "an older export\n").unwrap();
+        crashed_while_finishing(&path, "a\nb\n", false);
+        let Opened::Complete {
+            checkpoint,
+            renamed,
+        } = open(&path, true).unwrap()
+        else {
+            panic!("not complete");
+        };
+        assert!(renamed);
+        assert_eq!(checkpoint.events, 2);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nb\n");
+        assert_eq!(names(&dir), ["out.ndjson"]);
+    }
+
+    #[test]
+    fn a_crash_after_the_final_rename_is_completed_by_the_next_run() {
+        let dir = temp_dir("after-rename");
+        let path = dir.join("out.ndjson");
+        crashed_while_finishing(&path, "a\nb\n", true);
+        let Opened::Complete { renamed, .. } = open(&path, true).unwrap() else {
+            panic!("not complete");
+        };
+        assert!(!renamed);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nb\n", "untouched");
+        assert_eq!(names(&dir), ["out.ndjson"]);
+
+        // A FILE of another length is not this export's: refused, not overwritten.
+        crashed_while_finishing(&path, "a\nb\n", true);
+        fs::write(&path, "something else\n").unwrap();
+        let message = open(&path, true).unwrap_err().message();
+        assert!(message.contains("is missing"), "{message}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "something else\n");
     }
 
     #[test]
     fn a_checkpoint_of_another_job_is_refused_with_its_command() {
         let dir = temp_dir("mismatch");
         let path = dir.join("out.ndjson");
-        let since = instant("2024-01-01T00:00:00Z");
-        let until = instant("2024-02-01T00:00:00Z");
-        let mut opened = Output::file(&path, true, &job(), since, until).unwrap();
-        opened.output.checkpoint(since, 0).unwrap();
-        drop(opened);
+        let (since, until) = range();
+        let (mut output, _) = ready(open(&path, true).unwrap());
+        output.checkpoint(since, 0, &Omitted::default()).unwrap();
+        drop(output);
         let other = Job {
             format: Format::Csv,
             ..job()
@@ -582,14 +773,13 @@ mod tests {
     fn a_part_shorter_than_its_checkpoint_is_refused() {
         let dir = temp_dir("short");
         let path = dir.join("out.ndjson");
-        let since = instant("2024-01-01T00:00:00Z");
-        let until = instant("2024-02-01T00:00:00Z");
-        let mut opened = Output::file(&path, true, &job(), since, until).unwrap();
-        opened.output.write_all(b"abc\n").unwrap();
-        opened.output.checkpoint(since, 1).unwrap();
-        drop(opened);
+        let (since, _) = range();
+        let (mut output, _) = ready(open(&path, true).unwrap());
+        output.write_all(b"abc\n").unwrap();
+        output.checkpoint(since, 1, &Omitted::default()).unwrap();
+        drop(output);
         fs::write(sibling(&path, ".part"), b"ab").unwrap();
-        let error = Output::file(&path, true, &job(), since, until).unwrap_err();
+        let error = open(&path, true).unwrap_err();
         assert!(
             error.message().contains("start over"),
             "{}",

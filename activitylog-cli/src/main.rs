@@ -2,31 +2,38 @@
 //!
 //! One module per job: [`args`] (the command line), [`when`] (`--since` and
 //! `--until`), [`filter`] (client-side filters), [`output`] (formats),
-//! [`export`] (files, temporary files and resume checkpoints), [`entries`]
-//! (the download loop), [`commands`] (`info`, `contracts`, `completions`),
+//! [`export`] (files and temporary files), [`checkpoint`] (resume
+//! checkpoints), [`lock`] (one export per file), [`entries`] (the download
+//! loop), [`omitted`] (entries that cannot be shown), [`signals`] (Ctrl-C
+//! and SIGTERM), [`commands`] (`info`, `contracts`, `completions`),
 //! [`sandbox`] (`activitylog sandbox`), [`connect`] (credentials and
 //! `--sandbox`), [`progress`] (the progress bar) and [`error`] (messages and
 //! exit codes).
 
 mod args;
+mod checkpoint;
 mod commands;
 mod connect;
 mod entries;
 mod error;
 mod export;
 mod filter;
+mod lock;
+mod omitted;
 mod output;
 mod progress;
 mod sandbox;
+mod signals;
 mod when;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
 use crate::error::Failure;
+use crate::signals::Signals;
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
@@ -70,7 +77,8 @@ fn main() -> ExitCode {
         Err(failure) => {
             let message = failure.message();
             if !message.is_empty() {
-                eprintln!("error: {message}");
+                // Not eprintln!: a closed stderr must not turn into a panic.
+                let _ = writeln!(std::io::stderr(), "error: {message}");
             }
             ExitCode::from(failure.code())
         }
@@ -132,21 +140,34 @@ fn init_tracing(verbose: u8) {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let global = &cli.global;
+    // Caught before anything is created, so that nothing is left behind.
+    let signals = match &cli.command {
+        Command::Completions { .. } | Command::Sandbox(_) => Signals::none(),
+        _ => Signals::install()?,
+    };
     match &cli.command {
         Command::Completions { shell } => commands::completions(*shell),
         Command::Sandbox(args) => sandbox::serve(args).await,
         Command::Info => {
-            let connection = connect::connect(global).await?;
-            commands::info(&connection.log, global.format).await
+            signals
+                .or_stop(async {
+                    let connection = connect::connect(global).await?;
+                    commands::info(&connection.log, global.format).await
+                })
+                .await
         }
         Command::Contracts => {
-            let connection = connect::connect(global).await?;
-            commands::contracts(&connection.log, global.format).await
+            signals
+                .or_stop(async {
+                    let connection = connect::connect(global).await?;
+                    commands::contracts(&connection.log, global.format).await
+                })
+                .await
         }
         Command::Entries(args) => {
             let request = entries::prepare(args)?;
-            let connection = connect::connect(global).await?;
-            entries::run(&connection.log, request, global.format).await
+            let connection = signals.or_stop(connect::connect(global)).await?;
+            entries::run(&connection.log, request, global.format, &signals).await
         }
     }
 }

@@ -1,17 +1,15 @@
-//! The progress bar of long exports: on stderr, and only when stderr is a
-//! terminal that is not also showing the entries.
+//! The progress bar of long exports: on stderr, when stderr is a terminal.
+//! When the entries go to the same terminal, rows are written with the bar
+//! suspended, so the two never mix.
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-/// A progress bar, hidden unless stderr is a terminal and stdout is not
-/// (or the entries go to a file).
-pub fn bar(entries_to_file: bool) -> ProgressBar {
-    let stderr = std::io::stderr().is_terminal();
-    let stdout = std::io::stdout().is_terminal();
-    if !stderr || (stdout && !entries_to_file) {
+/// A progress bar, hidden unless stderr is a terminal.
+pub fn bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

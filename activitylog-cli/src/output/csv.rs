@@ -3,6 +3,9 @@
 //! The columns are [`COLUMNS`], always all of them, always in that order;
 //! `activitylog entries --help` lists them. Multi-valued fields are joined
 //! with `;`. For every field as sent, use `ndjson`.
+//!
+//! Cells a spreadsheet would evaluate as a formula (CSV injection, see
+//! OWASP's "CSV Injection") get a leading `'`: see [`FORMULA_STARTS`].
 
 use std::io::{self, Write};
 
@@ -33,12 +36,21 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("request_id", "meta.requestId"),
 ];
 
+/// First characters that make a spreadsheet read a cell as a formula
+/// (OWASP: `=`, `+`, `-`, `@`, tab, carriage return).
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// The column list for `--help`.
 pub fn help() -> String {
     let mut text = String::from("CSV columns (always all, in this order; empty when absent):\n");
     for (name, field) in COLUMNS {
         text.push_str(&format!("  {name:<15} {field}\n"));
     }
+    text.push_str(
+        "\nCSV cells that begin with =, +, -, @, a tab or a carriage return get a leading ' \
+         so that spreadsheets show them as text instead of running them as formulas \
+         (CSV injection); --format ndjson keeps every value as sent.\n",
+    );
     text
 }
 
@@ -115,15 +127,22 @@ fn write_record<'a>(out: &mut impl Write, values: impl Iterator<Item = &'a str>)
     out.write_all(b"\n")
 }
 
-/// Quotes a field when it holds a comma, a quote, a line break or edge
-/// spaces; quotes inside are doubled (RFC 4180).
+/// One cell as written: a value a spreadsheet would run as a formula gets
+/// a leading `'` ([`FORMULA_STARTS`]); then the cell is quoted when it holds
+/// a comma, a quote, a line break or edge spaces, quotes inside doubled
+/// (RFC 4180).
 pub fn quote(value: &str) -> std::borrow::Cow<'_, str> {
+    let value: std::borrow::Cow<'_, str> = if value.starts_with(FORMULA_STARTS) {
+        format!("'{value}").into()
+    } else {
+        value.into()
+    };
     let needs_quotes =
         value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ');
     if needs_quotes {
         format!("\"{}\"", value.replace('"', "\"\"")).into()
     } else {
-        value.into()
+        value
     }
 }
 
@@ -186,10 +205,27 @@ mod tests {
     }
 
     #[test]
+    fn formulas_are_defused_with_a_leading_quote() {
+        assert_eq!(quote("=1+1"), "'=1+1");
+        assert_eq!(quote("+49 30 1234"), "'+49 30 1234");
+        assert_eq!(quote("-2"), "'-2");
+        assert_eq!(quote("@SUM(A1:A9)"), "'@SUM(A1:A9)");
+        assert_eq!(quote("\tx"), "'\tx");
+        assert_eq!(quote("\rx"), "\"'\rx\"");
+        assert_eq!(
+            quote("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(quote("a=b"), "a=b", "only the first character counts");
+        assert_eq!(quote("alice@example.com"), "alice@example.com");
+    }
+
+    #[test]
     fn help_lists_every_column() {
         let help = help();
         for (name, field) in COLUMNS {
             assert!(help.contains(name) && help.contains(field), "{name}");
         }
+        assert!(help.contains("CSV injection"), "{help}");
     }
 }

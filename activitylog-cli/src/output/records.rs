@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::Value;
 
+use super::table::{pad, width};
 use super::{Format, csv, ndjson};
 
 /// A small list of records: column names, one row of text per record, and
@@ -50,20 +51,19 @@ impl Records {
     }
 
     fn write_table(&self, out: &mut impl Write) -> io::Result<()> {
-        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| width(c)).collect();
         for row in &self.rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
+            for (most, cell) in widths.iter_mut().zip(row) {
+                *most = (*most).max(width(cell));
             }
         }
         let header: Vec<String> = self.columns.iter().map(|c| c.to_string()).collect();
         for row in std::iter::once(&header).chain(&self.rows) {
             let mut line = String::new();
-            for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
-                if i + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    line.push_str(&format!("{cell:<width$}  "));
+            for (i, (cell, column)) in row.iter().zip(&widths).enumerate() {
+                line.push_str(cell);
+                if i + 1 < row.len() {
+                    pad(&mut line, column - width(cell) + 2);
                 }
             }
             writeln!(out, "{}", line.trim_end())?;

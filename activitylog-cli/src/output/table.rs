@@ -1,12 +1,15 @@
 //! `table`: aligned columns for people, fitted to the terminal width.
 //!
 //! Rows are written as events arrive, so the column widths are fixed up
-//! front from the width available; long values are cut with `…`.
+//! front from the width available; long values are cut with `…`. Widths are
+//! terminal columns ([`width`]), so CJK text and emoji (two columns each)
+//! keep the table aligned.
 
 use std::io::{self, Write};
 
 use activitylog_client::types::Activity;
 use chrono::{DateTime, SecondsFormat, Utc};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::fields;
 
@@ -29,7 +32,7 @@ pub struct Table {
 }
 
 impl Table {
-    /// Fits the columns into `width` characters: the resources column takes
+    /// Fits the columns into `width` terminal columns: the resources column takes
     /// what is left, and shrinks first, then user, type and source IP.
     pub fn fit(width: usize) -> Self {
         let columns = [TIME, USER, SOURCE_IP, TYPE, STATUS, RESOURCES];
@@ -88,12 +91,13 @@ impl Table {
         let mut line = String::new();
         for (i, (cell, width)) in cells.iter().zip(self.widths).enumerate() {
             let cell = fit(cell, width);
-            if i + 1 == cells.len() {
-                line.push_str(&cell); // no trailing spaces
-            } else {
-                line.push_str(&format!("{cell:<width$}{GAP}"));
+            line.push_str(&cell);
+            if i + 1 < cells.len() {
+                pad(&mut line, width.saturating_sub(cell.width()));
+                line.push_str(GAP);
             }
         }
+        line.truncate(line.trim_end().len()); // no trailing spaces
         line.push('\n');
         out.write_all(line.as_bytes())
     }
@@ -124,17 +128,44 @@ fn resources_cell(activity: &Activity) -> String {
         .join("; ")
 }
 
-/// Cuts `text` to `width` characters, marking the cut with `…`; control
-/// characters become spaces so a row stays one line.
+/// The terminal columns `text` takes (CJK and emoji take two, combining
+/// marks none).
+pub fn width(text: &str) -> usize {
+    text.width()
+}
+
+/// Appends `count` spaces.
+pub fn pad(line: &mut String, count: usize) {
+    line.extend(std::iter::repeat_n(' ', count));
+}
+
+/// Cuts `text` to at most `width` terminal columns, marking the cut with
+/// `…`, always between characters; control characters become spaces so a
+/// row stays one line.
 fn fit(text: &str, width: usize) -> String {
     let clean: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if clean.chars().count() <= width {
+    if clean.width() <= width {
         return clean;
     }
-    let mut cut: String = clean.chars().take(width.saturating_sub(1)).collect();
+    let room = width.saturating_sub(1); // for the `…`
+    let mut end = 0;
+    let mut used = 0;
+    for (at, c) in clean.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > room {
+            break;
+        }
+        end = at + c.len_utf8();
+    }
+    let mut cut = clean[..end].to_string();
+    // Sequences (emoji with selectors, joined emoji) can measure wider than
+    // their characters: shorten until the whole fits, and never end on a joiner.
+    while cut.width() > room || cut.ends_with('\u{200d}') {
+        cut.pop();
+    }
     cut.push('…');
     cut
 }
@@ -166,7 +197,7 @@ mod tests {
     fn rows_fit_the_width() {
         for width in [80, 100, 120, 200] {
             for line in render(width).lines() {
-                assert!(line.chars().count() <= width, "{width}: {line}");
+                assert!(super::width(line) <= width, "{width}: {line}");
             }
         }
     }
@@ -198,5 +229,65 @@ mod tests {
     fn control_characters_never_break_a_row() {
         assert_eq!(fit("a\nb", 10), "a b");
         assert_eq!(fit("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn wide_characters_are_cut_by_terminal_columns_between_characters() {
+        assert_eq!(width("日本語"), 6);
+        assert_eq!(fit("日本語", 6), "日本語");
+        // 3 columns of room before the `…`: one wide character fits, two do not.
+        assert_eq!(fit("日本語", 4), "日…");
+        assert_eq!(width(&fit("日本語", 4)), 3);
+        assert_eq!(fit("🦀🦀🦀", 5), "🦀🦀…");
+        assert_eq!(fit("a日", 2), "a…");
+        for text in [
+            "日本語テキスト",
+            "🦀 rust 🦀",
+            "e\u{301}e\u{301}e\u{301}xyz",
+            "👩‍🔬👩‍🔬👩‍🔬",
+        ] {
+            for limit in 1..12 {
+                let cut = fit(text, limit);
+                assert!(width(&cut) <= limit, "{text} at {limit}: {cut}");
+            }
+        }
+    }
+
+    fn wide_user_activity(user: &str) -> Activity {
+        serde_json::from_str(&format!(
+            r#"{{"meta":{{"time":"2024-05-01T12:00:00Z"}},
+                "principal":{{"sourceIP":"192.0.2.1","identity":{{"username":"{user}"}}}},
+                "event":{{"type":"RequestAccepted","status":"DONE"}}}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn cjk_and_emoji_users_keep_the_columns_aligned() {
+        let table = Table::fit(120);
+        let mut out = Vec::new();
+        table.write_header(&mut out).unwrap();
+        for user in [
+            "alice@example.com",
+            "张伟@example.com",
+            "🦀crab🦀@example.com",
+            "山田太郎やまだたろうの長いアカウント名@example.jp",
+        ] {
+            table
+                .write_row(&mut out, &wide_user_activity(user))
+                .unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let column_of = |line: &str, needle: &str| width(&line[..line.find(needle).unwrap()]);
+        let ip_column = column_of(lines[0], "SOURCE IP");
+        for line in &lines[1..] {
+            assert_eq!(column_of(line, "192.0.2.1"), ip_column, "{text}");
+            assert_eq!(
+                column_of(line, "RequestAccepted"),
+                column_of(lines[0], "TYPE")
+            );
+        }
+        assert!(lines[4].contains('…'), "the long name is cut: {}", lines[4]);
     }
 }

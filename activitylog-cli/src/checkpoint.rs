@@ -1,0 +1,344 @@
+//! `FILE.checkpoint`: the state of a resumable export, and the rule that
+//! decides what a rerun does with what an earlier run left.
+//!
+//! Layout version 2 (this one) records, besides the job, its resolved range
+//! and how far it got: when the export started (`started`), the entries
+//! that could not be shown so far (`omitted`), and `finished`, set just
+//! before `FILE.part` is renamed to FILE. Version 1 checkpoints (no such
+//! fields) are still read: the start time then comes from `FILE.part`'s
+//! creation time where the system knows it, and the next checkpoint written
+//! is version 2.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Failure;
+use crate::export::{beside, io_failure, sync_dir};
+use crate::filter::Filter;
+use crate::omitted::Omitted;
+use crate::output::Format;
+
+/// The layout version this tool writes.
+pub const VERSION: u32 = 2;
+
+/// The layout versions this tool reads.
+const READS: [u32; 2] = [1, 2];
+
+/// What an export was asked for: a checkpoint only resumes the same job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// The contract.
+    pub contract: u64,
+    /// `--since` as written (`30d` means 30 days before the first run).
+    pub since: Option<String>,
+    /// `--until` as written.
+    pub until: Option<String>,
+    /// The output format.
+    pub format: Format,
+    /// The filters.
+    pub filter: Filter,
+}
+
+impl Job {
+    /// The arguments that repeat this job, for messages.
+    pub fn command(&self, path: &Path) -> String {
+        let mut words = vec![format!("activitylog entries {}", self.contract)];
+        if let Some(since) = &self.since {
+            words.push(format!("--since {since}"));
+        }
+        if let Some(until) = &self.until {
+            words.push(format!("--until {until}"));
+        }
+        words.push(format!("--format {}", self.format.name()));
+        let filter = &self.filter;
+        for (flag, values) in [
+            ("--type", &filter.types),
+            ("--exclude-type", &filter.exclude_types),
+            ("--user", &filter.users),
+            ("--status", &filter.statuses),
+            ("--resource-type", &filter.resource_types),
+            ("--action", &filter.actions),
+        ] {
+            if !values.is_empty() {
+                words.push(format!("{flag} {}", values.join(",")));
+            }
+        }
+        words.push(format!("--out {} --resume", path.display()));
+        words.join(" ")
+    }
+}
+
+/// The state of a resumable export, as stored in `FILE.checkpoint`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Layout version.
+    pub version: u32,
+    /// The arguments.
+    pub job: Job,
+    /// Start of the resolved range, inclusive.
+    pub since: DateTime<Utc>,
+    /// End of the resolved range, exclusive: kept, never resolved again.
+    pub until: DateTime<Utc>,
+    /// Every matching entry before this instant is in `FILE.part`.
+    pub through: DateTime<Utc>,
+    /// Length of `FILE.part` at that moment.
+    pub bytes: u64,
+    /// Entries in `FILE.part` at that moment.
+    pub events: u64,
+    /// When the export's first run started (`None`: unknown, from version 1).
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    /// Entries before `through` that could not be shown in the format.
+    #[serde(default)]
+    pub omitted: Omitted,
+    /// `FILE.part` is complete (`bytes` long, trailer included) and is being
+    /// renamed to FILE.
+    #[serde(default)]
+    pub finished: bool,
+}
+
+impl Checkpoint {
+    /// A new export of `job` over `[since, until)`, started `started`.
+    pub fn new(
+        job: Job,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        started: DateTime<Utc>,
+    ) -> Self {
+        Checkpoint {
+            version: VERSION,
+            job,
+            since,
+            until,
+            through: since,
+            bytes: 0,
+            events: 0,
+            started: Some(started),
+            omitted: Omitted::default(),
+            finished: false,
+        }
+    }
+}
+
+/// What a rerun found beside FILE: the lengths of `FILE.part` and FILE,
+/// where they exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Length of `FILE.part`.
+    pub part: Option<u64>,
+    /// Length of FILE.
+    pub file: Option<u64>,
+}
+
+/// What a rerun does with a checkpoint of its own job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Cut `FILE.part` to the checkpoint's length and download from `through`.
+    Continue,
+    /// `FILE.part` is complete: cut it to the checkpoint's length (anything
+    /// after it was never part of the export) and rename it to FILE.
+    Rename,
+    /// FILE is complete already: the earlier run stopped after renaming
+    /// `FILE.part`; only the checkpoint is left to remove.
+    Done,
+    /// `FILE.part` is gone, and FILE is not this export's result.
+    PartMissing,
+    /// `FILE.part` is shorter than recorded (this long).
+    PartShort(u64),
+}
+
+/// The rule for a rerun. The export's last steps are: write a `finished`
+/// checkpoint (after `FILE.part` is complete and fsynced), rename
+/// `FILE.part` to FILE, remove the checkpoint. Whatever step a crash
+/// interrupts, the rerun completes without fetching, writing or duplicating
+/// anything:
+///
+/// - before the `finished` checkpoint: an ordinary resume ([`Next::Continue`]);
+/// - between it and the rename: `FILE.part` is complete ([`Next::Rename`]);
+/// - between the rename and the removal: `FILE.part` is gone and FILE has
+///   the recorded length ([`Next::Done`]). A version 1 checkpoint has no
+///   `finished`; there, a missing `FILE.part` with a checkpoint through the
+///   end of the range and a FILE at least that long means the same (version
+///   1 renamed, then removed the checkpoint, and only the rename takes
+///   `FILE.part` away).
+pub fn next(state: &Checkpoint, found: Found) -> Next {
+    match found.part {
+        Some(length) if length < state.bytes => Next::PartShort(length),
+        Some(_) if state.finished => Next::Rename,
+        Some(_) => Next::Continue,
+        None => {
+            let renamed = if state.finished {
+                found.file == Some(state.bytes)
+            } else {
+                state.version == 1
+                    && state.through >= state.until
+                    && found.file.is_some_and(|length| length >= state.bytes)
+            };
+            if renamed {
+                Next::Done
+            } else {
+                Next::PartMissing
+            }
+        }
+    }
+}
+
+/// Reads the checkpoint at `path`, if there is one.
+pub fn read(path: &Path) -> Result<Option<Checkpoint>, Failure> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Failure::other(format!(
+                "could not read {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    #[derive(Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    let unreadable = |e: serde_json::Error| {
+        Failure::other(format!(
+            "{} is not a checkpoint this version can read ({e}); delete it to start over",
+            path.display()
+        ))
+    };
+    let version = serde_json::from_str::<Version>(&text)
+        .map_err(unreadable)?
+        .version;
+    if !READS.contains(&version) {
+        return Err(Failure::other(format!(
+            "{} has checkpoint version {version}, this tool reads versions 1 and {VERSION}; \
+             delete it to start over",
+            path.display(),
+        )));
+    }
+    serde_json::from_str(&text).map(Some).map_err(unreadable)
+}
+
+/// Writes the checkpoint atomically, as the current version: a temporary
+/// file, fsynced, renamed over it.
+pub fn write(path: &Path, state: &Checkpoint) -> Result<(), Failure> {
+    let state = Checkpoint {
+        version: VERSION,
+        ..state.clone()
+    };
+    let temporary = beside(path, ".tmp", false);
+    let text = serde_json::to_string_pretty(&state)
+        .map_err(|e| Failure::other(format!("could not encode the checkpoint: {e}")))?;
+    let result = File::create(&temporary)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()
+        })
+        .and_then(|()| fs::rename(&temporary, path));
+    if let Err(error) = result {
+        let _ = fs::remove_file(&temporary);
+        return Err(io_failure(path, error));
+    }
+    sync_dir(path);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> Checkpoint {
+        let job = Job {
+            contract: 31721060,
+            since: Some("30d".into()),
+            until: None,
+            format: Format::Ndjson,
+            filter: Filter::default(),
+        };
+        let since = "2024-01-01T00:00:00Z".parse().unwrap();
+        let until = "2024-02-01T00:00:00Z".parse().unwrap();
+        let mut state = Checkpoint::new(job, since, until, until);
+        state.bytes = 100;
+        state
+    }
+
+    const fn found(part: Option<u64>, file: Option<u64>) -> Found {
+        Found { part, file }
+    }
+
+    #[test]
+    fn an_unfinished_checkpoint_continues_from_its_part() {
+        let state = state();
+        assert_eq!(next(&state, found(Some(100), None)), Next::Continue);
+        assert_eq!(next(&state, found(Some(150), Some(7))), Next::Continue);
+        assert_eq!(next(&state, found(Some(99), None)), Next::PartShort(99));
+        assert_eq!(next(&state, found(None, None)), Next::PartMissing);
+        assert_eq!(
+            next(&state, found(None, Some(100))),
+            Next::PartMissing,
+            "a FILE beside an unfinished version 2 checkpoint is an older export's"
+        );
+    }
+
+    #[test]
+    fn a_finished_checkpoint_renames_or_is_done() {
+        let state = Checkpoint {
+            finished: true,
+            ..state()
+        };
+        assert_eq!(next(&state, found(Some(100), Some(5))), Next::Rename);
+        assert_eq!(next(&state, found(Some(120), None)), Next::Rename);
+        assert_eq!(next(&state, found(None, Some(100))), Next::Done);
+        assert_eq!(next(&state, found(None, Some(101))), Next::PartMissing);
+        assert_eq!(next(&state, found(None, None)), Next::PartMissing);
+    }
+
+    #[test]
+    fn a_version_1_checkpoint_left_after_the_rename_is_done() {
+        let mut state = Checkpoint {
+            version: 1,
+            started: None,
+            ..state()
+        };
+        assert_eq!(next(&state, found(None, Some(100))), Next::PartMissing);
+        state.through = state.until;
+        assert_eq!(
+            next(&state, found(None, Some(103))),
+            Next::Done,
+            "a json trailer"
+        );
+        assert_eq!(next(&state, found(None, Some(99))), Next::PartMissing);
+        assert_eq!(next(&state, found(Some(100), Some(100))), Next::Continue);
+    }
+
+    #[test]
+    fn version_1_checkpoints_are_read_and_rewritten_as_version_2() {
+        let dir =
+            std::env::temp_dir().join(format!("activitylog-checkpoint-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.ndjson.checkpoint");
+        let mut old = serde_json::to_value(state()).unwrap();
+        let object = old.as_object_mut().unwrap();
+        for field in ["started", "omitted", "finished"] {
+            object.remove(field);
+        }
+        object.insert("version".into(), 1.into());
+        fs::write(&path, old.to_string()).unwrap();
+        let read_back = read(&path).unwrap().unwrap();
+        assert_eq!((read_back.version, read_back.started), (1, None));
+        assert!(!read_back.finished && read_back.omitted.is_empty());
+
+        write(&path, &read_back).unwrap();
+        assert_eq!(read(&path).unwrap().unwrap().version, VERSION);
+
+        fs::write(&path, r#"{"version": 9}"#).unwrap();
+        let message = read(&path).unwrap_err().message();
+        assert!(message.contains("version 9"), "{message}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
