@@ -114,7 +114,7 @@ impl ActivityLog {
 
 /// Maps progenitor's error into the SDK's.
 async fn result_of<T>(
-    result: std::result::Result<T, progenitor_client::Error<()>>,
+    result: std::result::Result<T, progenitor_client::Error<types::ApiError>>,
     context: &Context,
 ) -> Result<T> {
     use progenitor_client::Error as Generated;
@@ -124,7 +124,9 @@ async fn result_of<T>(
     };
     Err(match error {
         Generated::ErrorResponse(response) => {
-            Error::from_status(response.status().as_u16(), b"", context)
+            let status = response.status().as_u16();
+            let body = serde_json::to_vec(&response.into_inner()).unwrap_or_default();
+            Error::from_status(status, &body, context)
         }
         Generated::UnexpectedResponse(response) => {
             let status = response.status().as_u16();

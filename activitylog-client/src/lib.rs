@@ -44,6 +44,12 @@ pub use error::{Error, Result};
 pub use event::RawEvent;
 pub use generated::{Client, types};
 pub use hooks::Hooks;
+/// The error of the generated builders' `send()`: the service's error body,
+/// decoded, is in [`GeneratedError::ErrorResponse`].
+pub use progenitor_client::Error as GeneratedError;
+/// What the generated builders' `send()` returns: the decoded body with the
+/// status and headers.
+pub use progenitor_client::ResponseValue;
 pub use retry::RetryPolicy;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.

@@ -75,21 +75,106 @@ pub struct OperationRule {
 }
 
 /// All operation rules, in the order [`crate::normalize`] applies them.
-pub const OPERATION_RULES: &[OperationRule] = &[OperationRule {
-    name: "bad_request_documented",
-    observed: "`getByContract` answers 400 with the IONOS error body \
+pub const OPERATION_RULES: &[OperationRule] = &[
+    OperationRule {
+        name: "bad_request_documented",
+        observed: "`getByContract` answers 400 with the IONOS error body \
                (`{\"httpStatus\": 400, \"messages\": [{\"errorCode\", \"message\"}]}`) \
                for parameters it cannot use: a contract number that is not an integer, a \
                date that is neither YYYY-MM-DD nor RFC 3339, a negative offset or limit, \
                dateStart not before dateEnd, a range longer than allowed, offset + limit \
                beyond the result window; the spec lists only 200, 401, 403 and 500",
-    apply: bad_request_documented,
-}];
+        apply: bad_request_documented,
+    },
+    OperationRule {
+        name: "error_bodies_described",
+        observed: "error answers (400, 401, 403, 500) carry the IONOS error body \
+               (`{\"httpStatus\": 401, \"messages\": [{\"errorCode\": \"315\", \
+               \"message\": \"…\"}]}`); the spec describes none, so the generated \
+               builders dropped what the service said",
+        apply: error_bodies_described,
+    },
+];
 
-/// Adds `400` to `getByContract`'s responses, described like the spec's other
-/// errors (no body schema: progenitor needs one error type per operation, and
-/// 401/403/500 have none). Callers of the generated builder get
-/// `Error::ErrorResponse` with the status for a 400, as for 401/403/500.
+/// Describes every 4xx/5xx answer without a body as the IONOS error body
+/// (`ApiError`), so that the generated builders hand callers what the
+/// service said (`Error::ErrorResponse` with the decoded body; a body that
+/// is not JSON still reaches them as `Error::InvalidResponsePayload`).
+fn error_bodies_described(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut described = false;
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            let is_error = status.starts_with('4') || status.starts_with('5');
+            let Some(response) = response.as_object_mut() else {
+                continue;
+            };
+            if is_error && !response.contains_key("content") {
+                response.insert(
+                    "content".into(),
+                    json!({"application/json": {"schema": reference("ApiError")}}),
+                );
+                described = true;
+            }
+        }
+    }
+    if !described {
+        return;
+    }
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    schemas.entry("ApiError").or_insert_with(|| {
+        json!({
+            "type": "object",
+            "description": "The IONOS error body (wire rule `error_bodies_described`).",
+            "properties": {
+                "httpStatus": {
+                    "type": "integer",
+                    "description": "The HTTP status, repeated."
+                },
+                "messages": {
+                    "type": "array",
+                    "items": reference("ApiErrorMessage"),
+                    "description": "What went wrong, one message each."
+                }
+            }
+        })
+    });
+    schemas.entry("ApiErrorMessage").or_insert_with(|| {
+        json!({
+            "type": "object",
+            "description": "One message of an IONOS error body.",
+            "properties": {
+                "errorCode": {
+                    "description": "The service's code for the error (a string, or a number)."
+                },
+                "message": {
+                    "type": "string",
+                    "description": "What went wrong, in words."
+                }
+            }
+        })
+    });
+}
+
+/// Adds `400` to `getByContract`'s responses; `error_bodies_described` then
+/// gives it the error body, like 401/403/500.
 fn bad_request_documented(doc: &mut Value) {
     let Some(responses) = operation_mut(doc, "getByContract")
         .and_then(|operation| operation.get_mut("responses"))

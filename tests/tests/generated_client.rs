@@ -211,3 +211,60 @@ fn typed_events_keep_unknown_fields_when_written_back() {
     strip_nulls(&mut written);
     assert_eq!(written, expected);
 }
+
+/// Users of the generated builders get what the service said with an
+/// error, decoded: a 400's messages, not an empty body.
+#[tokio::test]
+async fn a_generated_builder_hands_over_the_services_error_body() {
+    let server = MockServer::start(|_| {
+        Reply::status(
+            400,
+            r#"{"httpStatus":400,"messages":[{"errorCode":"101","message":"dateStart (2024-02-01) must be before dateEnd (2024-01-01)"}]}"#,
+        )
+    })
+    .await;
+    let log = log_for(&server, Credentials::token("t"));
+    let error = log
+        .client()
+        .get_by_contract()
+        .contract_number(31721060)
+        .date_start("2024-02-01")
+        .date_end("2024-01-01")
+        .send()
+        .await
+        .unwrap_err();
+    let Some(status) = error.status() else {
+        panic!("no status in {error:?}");
+    };
+    assert_eq!(status.as_u16(), 400);
+    let activitylog_client::GeneratedError::ErrorResponse(response) = error else {
+        panic!("not the service's error body: {error:?}");
+    };
+    let body = response.into_inner();
+    assert_eq!(body.http_status, Some(400));
+    let messages = body.messages.unwrap_or_default();
+    let message = &messages[0];
+    assert_eq!(message.error_code, Some(serde_json::json!("101")));
+    assert!(
+        message
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("must be before dateEnd")),
+        "{message:?}"
+    );
+}
+
+/// The SDK's own calls say the same in one line.
+#[tokio::test]
+async fn the_sdk_names_the_services_messages_for_an_error_answer() {
+    let server = MockServer::start(|_| {
+        Reply::status(
+            409,
+            r#"{"httpStatus":409,"messages":[{"errorCode":"150","message":"busy elsewhere"}]}"#,
+        )
+    })
+    .await;
+    let log = log_for(&server, Credentials::token("t"));
+    let message = log.contracts().await.unwrap_err().to_string();
+    assert_eq!(message, "bad request (HTTP 409): 150: busy elsewhere");
+}
