@@ -1,7 +1,7 @@
 //! The generated client's hooks: every operation goes through the retry
 //! policy and the client-wide throttle.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +31,25 @@ impl Hooks {
 tokio::task_local! {
     /// Attempts made and time waited by the last request run in this scope.
     static OUTCOME: Cell<(u32, Duration)>;
+    /// Set while a generated operation is only being built, not sent.
+    static CAPTURE: RefCell<Option<reqwest::Request>>;
+}
+
+/// Runs a generated operation's `send()` without sending anything: returns
+/// the request it built (path, parameters and headers as the spec says), or
+/// `None` if it could not build one (a parameter out of the spec's range).
+///
+/// The download engine sends pages this way and reads their bodies raw, so
+/// a spec change to `getByContract` changes what it sends, or stops the
+/// build where a builder method changed.
+pub(crate) async fn built_request<T>(send: impl Future<Output = T>) -> Option<reqwest::Request> {
+    CAPTURE
+        .scope(RefCell::new(None), async {
+            // The operation sees an empty answer; its result is of no interest.
+            let _ = send.await;
+            CAPTURE.with(|slot| slot.borrow_mut().take())
+        })
+        .await
 }
 
 /// Runs `future` and reports how many attempts its (last) request took.
@@ -54,6 +73,14 @@ impl ClientHooks<Hooks> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
+        let mut unsent = Some(request);
+        let captured = CAPTURE.try_with(|slot| *slot.borrow_mut() = unsent.take());
+        let Some(request) = unsent else {
+            debug_assert!(captured.is_ok());
+            return Ok(reqwest::Response::from(http::Response::new(
+                Vec::<u8>::new(),
+            )));
+        };
         let hooks = self.inner();
         let Some(template) = request.try_clone() else {
             record_outcome(1, Duration::ZERO);

@@ -1,22 +1,18 @@
 //! The CLI's `WHEN` parser (`--since`, `--until`): dates, instants,
 //! durations back from now, `now`.
 //!
-//! The CLI is a binary crate, so its module is compiled in here by path.
+//! The parser comes from the CLI's library target (`activitylog_cli::when`).
 //! Properties: no panic; a parsed argument parses again from its kept text
 //! (checkpoints compare it); resolving it against a few "now"s either fails
 //! with a message or gives a bound that renders to text the API date parser
 //! reads back as the same instant.
 #![no_main]
 
-#[path = "../../activitylog-cli/src/when.rs"]
-#[allow(dead_code)]
-mod when;
-
 use activitylog_client::DateBound;
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
 
-use when::When;
+use activitylog_cli::when::When;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

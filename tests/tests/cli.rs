@@ -12,21 +12,10 @@ use std::time::{Duration, Instant};
 use activitylog_sandbox::{ContractSpec, FOREIGN_CONTRACT, Faults, MAIN_CONTRACT, Sandbox};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
-/// The `activitylog` binary next to this test executable.
+/// The `activitylog` program, built by cargo from the current source for
+/// this test run (never a stale binary left in `target/`).
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    // target/<profile>/deps/cli-<hash> → target/<profile>/activitylog
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps");
-    let binary = profile_dir.join(format!("activitylog{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build -p activitylog-cli` (or `cargo test --workspace`) first",
-        binary.display()
-    );
-    binary
+    PathBuf::from(env!("CARGO_BIN_EXE_activitylog-under-test"))
 }
 
 /// A command for the binary with no IONOS_ variable inherited.

@@ -12,7 +12,7 @@
 //! request, not only on what the SDK or the CLI made of the answer.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -495,20 +495,9 @@ async fn download_engine_page_requests() {
     assert!(exchanges.len() >= 10, "{} requests", exchanges.len());
 }
 
-/// The `activitylog` binary next to this test executable (see `cli.rs`).
+/// The `activitylog` program built from the current source (see `cli.rs`).
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows its own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps");
-    let binary = profile_dir.join(format!("activitylog{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build -p activitylog-cli` first",
-        binary.display()
-    );
-    binary
+    PathBuf::from(env!("CARGO_BIN_EXE_activitylog-under-test"))
 }
 
 /// Runs the binary with `env` (and no other IONOS_ variable) and `args`.

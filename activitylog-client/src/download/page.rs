@@ -10,6 +10,7 @@ use crate::dates::render_instant;
 use crate::error::{Context, Error, Result};
 use crate::event::RawEvent;
 use crate::generated::Client;
+use crate::hooks;
 use crate::retry::{self, Attempt, Fault};
 use progenitor_client::ClientInfo;
 
@@ -40,28 +41,35 @@ pub(crate) struct PageRequest {
 /// included) under the client's policy.
 pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page> {
     let hooks = client.inner();
-    let url = format!(
-        "{}/activitylog/v1/contracts/{}",
-        client.baseurl(),
-        request.contract
-    );
-    let query = [
-        ("dateStart", render_instant(request.window.start)),
-        ("dateEnd", render_instant(request.window.end)),
-        ("offset", request.offset.to_string()),
-        ("limit", request.limit.to_string()),
-    ];
+    // The request as the generated getByContract builds it, sent by us so
+    // that the body can be read raw.
+    let send = client
+        .get_by_contract()
+        .contract_number(request.contract)
+        .date_start(render_instant(request.window.start))
+        .date_end(render_instant(request.window.end))
+        .offset(request.offset)
+        .limit(request.limit)
+        .send();
+    let Some(built) = hooks::built_request(send).await else {
+        return Err(Error::Config(format!(
+            "contract {}, offset {} or limit {} is out of the range getByContract takes",
+            request.contract, request.offset, request.limit
+        )));
+    };
     let mut attempts = 0;
     let outcome = retry::run(&hooks.retry, &hooks.throttle, OPERATION, || {
         attempts += 1;
         let attempt_number = attempts;
-        let sent = client
-            .client()
-            .get(&url)
-            .query(&query)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send();
+        let sent = built
+            .try_clone()
+            .map(|attempt| client.client().execute(attempt));
         async move {
+            let Some(sent) = sent else {
+                return Attempt::Done(Err(Error::Config(
+                    "a page request could not be repeated".into(),
+                )));
+            };
             let response = match sent.await {
                 Ok(response) => response,
                 Err(error) => {

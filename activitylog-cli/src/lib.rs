@@ -1,0 +1,180 @@
+//! `activitylog`: the command-line tool for the IONOS Cloud Activity Log API.
+//!
+//! The binary (`src/main.rs`) calls [`main`]; the library target lets the
+//! end-to-end tests build the same program from the current source, and the
+//! fuzz targets use its modules.
+//!
+//! One module per job: [`args`] (the command line), [`when`] (`--since` and
+//! `--until`), [`filter`] (client-side filters), [`output`] (formats),
+//! [`export`] (files and temporary files), [`checkpoint`] (resume
+//! checkpoints), [`lock`] (one export per file), [`entries`] (the download
+//! loop), [`omitted`] (entries that cannot be shown), [`signals`] (Ctrl-C
+//! and SIGTERM), [`commands`] (`info`, `contracts`, `completions`),
+//! [`sandbox`] (`activitylog sandbox`), [`connect`] (credentials and
+//! `--sandbox`), [`progress`] (the progress bar) and [`error`] (messages and
+//! exit codes).
+
+mod args;
+mod checkpoint;
+mod commands;
+mod connect;
+mod entries;
+mod error;
+mod export;
+mod filter;
+mod lock;
+mod omitted;
+mod output;
+mod progress;
+mod sandbox;
+mod signals;
+/// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
+#[doc(hidden)]
+pub mod when;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::args::{Cli, Command};
+use crate::error::Failure;
+use crate::signals::Signals;
+
+/// Runs `activitylog` with the process's arguments; the exit code says how it went.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{location}: {}; please report it",
+            error::one_line(&payload)
+        );
+        std::process::exit(i32::from(error::EXIT_FAILURE));
+    }));
+
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(error::EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Do not wait for in-flight requests of an abandoned download.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let message = failure.message();
+            if !message.is_empty() {
+                // Not eprintln!: a closed stderr must not turn into a panic.
+                let _ = writeln!(std::io::stderr(), "error: {message}");
+            }
+            ExitCode::from(failure.code())
+        }
+    }
+}
+
+/// Parses the command line; clap's own errors become one line and exit 2.
+fn parse() -> Result<Cli, ExitCode> {
+    let command = Cli::command().mut_subcommand("entries", |entries| {
+        entries.after_long_help(output::csv::help())
+    });
+    let parsed = command
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    parsed.map_err(|error| {
+        use clap::error::ErrorKind;
+        match error.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = error.print();
+                ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(error::EXIT_USAGE))
+            }
+            _ => {
+                eprintln!("error: {}", error::clap_message(&error));
+                ExitCode::from(error::EXIT_USAGE)
+            }
+        }
+    })
+}
+
+/// `-v` logs what happens (retries included) to stderr, `-vv` details
+/// (windows, checkpoints), `-vvv` everything (HTTP internals included).
+fn init_tracing(verbose: u8) {
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let (ours, others) = match verbose {
+        0 => return,
+        1 => (LevelFilter::INFO, LevelFilter::WARN),
+        2 => (LevelFilter::DEBUG, LevelFilter::WARN),
+        _ => (LevelFilter::TRACE, LevelFilter::DEBUG),
+    };
+    let targets = Targets::new()
+        .with_target("activitylog", ours)
+        .with_target("activitylog_client", ours)
+        .with_target("activitylog_sandbox", ours)
+        .with_default(others);
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(targets)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let global = &cli.global;
+    // Caught before anything is created, so that nothing is left behind.
+    let signals = match &cli.command {
+        Command::Completions { .. } | Command::Sandbox(_) => Signals::none(),
+        _ => Signals::install()?,
+    };
+    match &cli.command {
+        Command::Completions { shell } => commands::completions(*shell),
+        Command::Sandbox(args) => sandbox::serve(args).await,
+        Command::Info => {
+            signals
+                .or_stop(async {
+                    let connection = connect::connect(global).await?;
+                    commands::info(&connection.log, global.format).await
+                })
+                .await
+        }
+        Command::Contracts => {
+            signals
+                .or_stop(async {
+                    let connection = connect::connect(global).await?;
+                    commands::contracts(&connection.log, global.format).await
+                })
+                .await
+        }
+        Command::Entries(args) => {
+            let request = entries::prepare(args)?;
+            let connection = signals.or_stop(connect::connect(global)).await?;
+            entries::run(&connection.log, request, global.format, &signals).await
+        }
+    }
+}
