@@ -403,3 +403,52 @@ async fn typed_events_decode_wire_variants_from_the_sandbox() {
         "the sandbox sent no unknown top-level field"
     );
 }
+
+/// The engine sends pages as the generated `getByContract` builds them:
+/// the spec's path, parameter names and headers (a spec change changes what
+/// the engine sends, or stops the build where a builder method changed).
+#[tokio::test]
+async fn pages_are_requested_as_the_generated_operation_builds_them() {
+    let server = MockServer::start(|_| Reply::json(r#"{"hits":{"total":0,"hits":[]}}"#)).await;
+    let log = log_for(&server.url(), "t");
+    let (since, until) = (
+        instant("2024-01-01T00:00:00Z"),
+        instant("2024-01-02T00:00:00Z"),
+    );
+    let events: Vec<RawEvent> = log
+        .entries(CONTRACT)
+        .since(since)
+        .until(until)
+        .page_size(500)
+        .raw()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(events.is_empty());
+    let _ = log
+        .client()
+        .get_by_contract()
+        .contract_number(CONTRACT as i64)
+        .date_start("2024-01-01T00:00:00Z")
+        .date_end("2024-01-02T00:00:00Z")
+        .offset(0)
+        .limit(500)
+        .send()
+        .await
+        .unwrap();
+    let requests = server.requests();
+    let [engine, generated] = &requests[..] else {
+        panic!("{} requests", requests.len());
+    };
+    assert_eq!(engine.path, generated.path);
+    let sorted = |r: &Recorded| {
+        let mut query = r.query.clone();
+        query.sort();
+        query
+    };
+    assert_eq!(sorted(engine), sorted(generated));
+    for header in ["api-version", "accept", "authorization"] {
+        assert!(generated.header(header).is_some(), "{header}");
+        assert_eq!(engine.header(header), generated.header(header), "{header}");
+    }
+}
