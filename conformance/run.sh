@@ -130,7 +130,7 @@ run_prism() {
     [[ $status == 200 ]] || { cat "$log" >&2; fail "Prism on $address answered '$status' to a probe"; }
     echo "-- Prism $("$here/node_modules/.bin/prism" --version) on http://$address"
 
-    PRISM_URL=http://$address cargo test --locked -q -p activitylog-tests --test conformance
+    PRISM_URL=http://$address cargo test --locked -q -p activitylog-tests --test conformance -- --ignored
     echo "-- Prism validated $(grep -c 'Request received' "$log" || true) requests"
 }
 

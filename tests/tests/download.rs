@@ -410,7 +410,7 @@ async fn typed_events_decode_wire_variants_from_the_sandbox() {
 #[tokio::test]
 async fn pages_are_requested_as_the_generated_operation_builds_them() {
     let server = MockServer::start(|_| Reply::json(r#"{"hits":{"total":0,"hits":[]}}"#)).await;
-    let log = log_for(&server.url(), "t");
+    let log = log_for(server.url(), "t");
     let (since, until) = (
         instant("2024-01-01T00:00:00Z"),
         instant("2024-01-02T00:00:00Z"),
