@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+pub(crate) use tokio_util::task::AbortOnDropHandle as AbortOnDrop;
 
 use super::page::{self, Page, PageRequest};
 use super::window::Window;
@@ -83,28 +83,7 @@ pub(crate) fn spawn(
             }
         }
     });
-    (receiver, AbortOnDrop(task))
-}
-
-/// A task handle that aborts the task when dropped.
-#[derive(Debug)]
-pub(crate) struct AbortOnDrop<T>(pub(crate) JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for AbortOnDrop<T> {
-    type Output = std::result::Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
+    (receiver, AbortOnDrop::new(task))
 }
 
 /// How an event is recognised again: its `@uuid` (as 128 bits when it is a
@@ -334,7 +313,7 @@ impl Engine {
                 }
             };
             let (client, id) = (self.client.clone(), slot.id);
-            self.in_flight.push(AbortOnDrop(tokio::spawn(async move {
+            self.in_flight.push(AbortOnDrop::new(tokio::spawn(async move {
                 (id, request.offset, page::fetch(&client, request).await)
             })));
         }

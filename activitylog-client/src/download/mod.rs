@@ -332,7 +332,7 @@ mod tests {
         });
         let mut updates = Updates {
             receiver: Some(receiver),
-            engine: Some(AbortOnDrop(task)),
+            engine: Some(AbortOnDrop::new(task)),
             error: None,
         };
         assert!(matches!(updates.next().await, Some(Ok(Update::Events(_)))));
