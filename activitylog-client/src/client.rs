@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-
 use crate::config::Config;
 use crate::download::Entries;
 use crate::error::{Context, Error, Result};
 use crate::generated::{Client, types};
-use crate::hooks::{Hooks, with_outcome};
+use crate::hooks::{Hooks, Outcome, with_outcome};
 
 /// The Activity Log API with auth, retries and downloads set up.
 ///
@@ -36,28 +34,47 @@ impl ActivityLog {
     /// A client for `config`.
     pub fn new(config: Config) -> Result<Self> {
         let url = config.validated_url()?;
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, config.credentials.header_value()?);
+        let mut hooks = Hooks::new(&config.credentials, config.retry.clone())?;
         if let Some(contract) = config.contract_number_header {
-            headers.insert(
-                HeaderName::from_static("x-contract-number"),
-                HeaderValue::from(contract),
-            );
+            hooks = hooks.contract_number_header(contract);
         }
-        let http = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .default_headers(headers)
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .pool_max_idle_per_host(config.concurrency.max(8))
-            .build()
-            .map_err(|e| Error::Config(format!("could not set up HTTP: {e}")))?;
+        let http = match &config.http_client {
+            Some(http) => http.clone(),
+            None => reqwest::Client::builder()
+                .user_agent(config.user_agent.clone())
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.request_timeout)
+                .pool_max_idle_per_host(config.concurrency.max(8))
+                .build()
+                .map_err(|e| Error::Config(format!("could not set up HTTP: {e}")))?,
+        };
         let base = url.as_str().trim_end_matches('/');
-        let client = Client::new_with_client(base, http, Hooks::new(config.retry.clone()));
+        let client = Client::new_with_client(base, http, hooks);
         Ok(ActivityLog {
             client,
             config: Arc::new(config),
         })
+    }
+
+    /// Starts a configuration from `credentials`, every other setting at its
+    /// default; finish it with [`Config::build`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use activitylog_client::{ActivityLog, Credentials, RetryPolicy};
+    /// let log = ActivityLog::builder(Credentials::token("my-token"))
+    ///     .api_url("https://api.ionos.com")
+    ///     .request_timeout(Duration::from_secs(60))
+    ///     .retry(RetryPolicy::default().max_attempts(8))
+    ///     .concurrency(8)
+    ///     .result_window(10_000)
+    ///     .settle(Duration::from_secs(300))
+    ///     .build()?;
+    /// assert_eq!(log.config().base_url(), "https://api.ionos.com");
+    /// # Ok::<(), activitylog_client::Error>(())
+    /// ```
+    pub fn builder(credentials: crate::Credentials) -> Config {
+        Config::new(credentials)
     }
 
     /// The generated client underneath, for calls this facade does not wrap.
@@ -72,27 +89,16 @@ impl ActivityLog {
 
     /// `GET /activitylog/v1`: the API's name and version.
     pub async fn info(&self) -> Result<types::Info> {
-        let (result, attempts, waited) = with_outcome(self.client.get_info().send()).await;
-        let context = Context {
-            operation: "getInfo",
-            contract: None,
-            attempts,
-            waited,
-        };
-        Ok(result_of(result, &context).await?.into_inner())
+        let (result, outcome) = with_outcome(self.client.get_info().send()).await;
+        Ok(result_of(result, "getInfo", outcome).await?.into_inner())
     }
 
     /// `GET /activitylog/v1/contracts`: the contracts the credentials may read.
     pub async fn contracts(&self) -> Result<Vec<types::ReferenceById>> {
-        let (result, attempts, waited) =
-            with_outcome(self.client.get_available_contracts().send()).await;
-        let context = Context {
-            operation: "getAvailableContracts",
-            contract: None,
-            attempts,
-            waited,
-        };
-        Ok(result_of(result, &context).await?.into_inner())
+        let (result, outcome) = with_outcome(self.client.get_available_contracts().send()).await;
+        Ok(result_of(result, "getAvailableContracts", outcome)
+            .await?
+            .into_inner())
     }
 
     /// All entries of `contract` in a date range, as a stream.
@@ -115,9 +121,16 @@ impl ActivityLog {
 /// Maps progenitor's error into the SDK's.
 async fn result_of<T>(
     result: std::result::Result<T, progenitor_client::Error<types::ApiError>>,
-    context: &Context,
+    operation: &'static str,
+    outcome: Outcome,
 ) -> Result<T> {
     use progenitor_client::Error as Generated;
+    let context = &Context {
+        operation,
+        contract: None,
+        attempts: outcome.attempts,
+        waited: outcome.waited,
+    };
     let error = match result {
         Ok(value) => return Ok(value),
         Err(error) => error,
@@ -132,6 +145,10 @@ async fn result_of<T>(
             let status = response.status().as_u16();
             let body = response.bytes().await.unwrap_or_default();
             Error::from_status(status, &body, context)
+        }
+        // An error answer whose body is not the error JSON (empty, HTML).
+        Generated::InvalidResponsePayload(body, _) if outcome.status.is_some_and(|s| s >= 400) => {
+            Error::from_status(outcome.status.unwrap_or_default(), &body, context)
         }
         Generated::InvalidResponsePayload(body, error) => {
             Error::decode(context.operation, &body, &error)

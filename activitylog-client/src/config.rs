@@ -51,6 +51,7 @@ pub struct Config {
     pub(crate) settle: Duration,
     pub(crate) contract_number_header: Option<u64>,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) http_client: Option<reqwest::Client>,
 }
 
 impl Config {
@@ -70,6 +71,7 @@ impl Config {
             settle: DEFAULT_SETTLE,
             contract_number_header: None,
             allow_insecure_http: false,
+            http_client: None,
         }
     }
 
@@ -202,6 +204,27 @@ impl Config {
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
+    }
+
+    /// Sends every request through `client` (proxies, extra root
+    /// certificates, your own connection settings). The credentials are
+    /// added to each request; the user agent and timeouts set here are then
+    /// `client`'s own.
+    ///
+    /// ```
+    /// use activitylog_client::{ActivityLog, Credentials};
+    /// let http = reqwest::Client::builder().https_only(true).build().unwrap();
+    /// let log = ActivityLog::builder(Credentials::token("t")).http_client(http).build();
+    /// assert!(log.is_ok());
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Builds the client; see [`ActivityLog::new`](crate::ActivityLog::new).
+    pub fn build(self) -> Result<crate::ActivityLog> {
+        crate::ActivityLog::new(self)
     }
 
     /// Checks the URL and refuses to send credentials in clear text.

@@ -6,31 +6,54 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+
+use crate::auth::Credentials;
 
 use crate::generated::Client;
 use crate::retry::{self, Attempt, Fault, RetryPolicy, Throttle};
 
-/// What the generated [`Client`] carries for its hooks: the retry policy and
-/// the throttle shared by all requests of one client.
-#[derive(Clone, Debug, Default)]
+/// What the generated [`Client`] carries for its hooks: the credentials
+/// every request is signed with, the retry policy, and the throttle shared
+/// by all requests of one client. There is no default: a client without
+/// credentials cannot be built by accident.
+///
+/// ```
+/// use activitylog_client::{Client, Credentials, Hooks, RetryPolicy};
+/// let hooks = Hooks::new(&Credentials::token("my-token"), RetryPolicy::default()).unwrap();
+/// let client = Client::new("https://api.ionos.com", hooks);
+/// # let _ = client;
+/// ```
+#[derive(Clone, Debug)]
 pub struct Hooks {
+    /// `Authorization`, marked sensitive (never shown by `Debug`).
+    authorization: HeaderValue,
+    contract_number: Option<HeaderValue>,
     pub(crate) retry: RetryPolicy,
     pub(crate) throttle: Arc<Throttle>,
 }
 
 impl Hooks {
-    /// Hooks that retry with `retry`.
-    pub fn new(retry: RetryPolicy) -> Self {
-        Hooks {
+    /// Hooks that sign every request with `credentials` and retry with `retry`.
+    pub fn new(credentials: &Credentials, retry: RetryPolicy) -> crate::Result<Self> {
+        Ok(Hooks {
+            authorization: credentials.header_value()?,
+            contract_number: None,
             retry,
             throttle: Arc::default(),
-        }
+        })
+    }
+
+    /// Also sends `X-Contract-Number` with every request (reseller accounts).
+    pub fn contract_number_header(mut self, contract: u64) -> Self {
+        self.contract_number = Some(HeaderValue::from(contract));
+        self
     }
 }
 
 tokio::task_local! {
-    /// Attempts made and time waited by the last request run in this scope.
-    static OUTCOME: Cell<(u32, Duration)>;
+    /// How the last request run in this scope went.
+    static OUTCOME: Cell<Outcome>;
     /// Set while a generated operation is only being built, not sent.
     static CAPTURE: RefCell<Option<reqwest::Request>>;
 }
@@ -52,22 +75,59 @@ pub(crate) async fn built_request<T>(send: impl Future<Output = T>) -> Option<re
         .await
 }
 
-/// Runs `future` and reports how many attempts its (last) request took.
-pub(crate) async fn with_outcome<T>(future: impl Future<Output = T>) -> (T, u32, Duration) {
+/// How a generated operation's request went, beyond what it returns.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Outcome {
+    /// Attempts made.
+    pub attempts: u32,
+    /// Time waited between them.
+    pub waited: Duration,
+    /// The status of the last answer, if one came (the generated code
+    /// loses it when an error body does not decode).
+    pub status: Option<u16>,
+}
+
+/// Runs `future` and reports how its (last) request went.
+pub(crate) async fn with_outcome<T>(future: impl Future<Output = T>) -> (T, Outcome) {
     OUTCOME
-        .scope(Cell::new((0, Duration::ZERO)), async {
+        .scope(Cell::new(Outcome::default()), async {
             let value = future.await;
-            let (attempts, waited) = OUTCOME.with(Cell::get);
-            (value, attempts, waited)
+            (value, OUTCOME.with(Cell::get))
         })
         .await
 }
 
-fn record_outcome(attempts: u32, waited: Duration) {
-    let _ = OUTCOME.try_with(|cell| cell.set((attempts, waited)));
+fn record_outcome(outcome: Outcome) {
+    let _ = OUTCOME.try_with(|cell| cell.set(outcome));
+}
+
+fn status_of(result: &reqwest::Result<reqwest::Response>) -> Option<u16> {
+    result
+        .as_ref()
+        .ok()
+        .map(|response| response.status().as_u16())
 }
 
 impl ClientHooks<Hooks> for Client {
+    /// Signs the request: the credentials travel with every request, whichever
+    /// `reqwest::Client` sends it.
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        let hooks = self.inner();
+        let headers = request.headers_mut();
+        headers.insert(AUTHORIZATION, hooks.authorization.clone());
+        if let Some(contract) = &hooks.contract_number {
+            headers.insert(
+                HeaderName::from_static("x-contract-number"),
+                contract.clone(),
+            );
+        }
+        Ok(())
+    }
+
     async fn exec(
         &self,
         request: reqwest::Request,
@@ -83,8 +143,13 @@ impl ClientHooks<Hooks> for Client {
         };
         let hooks = self.inner();
         let Some(template) = request.try_clone() else {
-            record_outcome(1, Duration::ZERO);
-            return self.client().execute(request).await;
+            let result = self.client().execute(request).await;
+            record_outcome(Outcome {
+                attempts: 1,
+                waited: Duration::ZERO,
+                status: status_of(&result),
+            });
+            return result;
         };
         let mut first = Some(request);
         let last: Mutex<Option<reqwest::Result<reqwest::Response>>> = Mutex::new(None);
@@ -125,10 +190,16 @@ impl ClientHooks<Hooks> for Client {
         let waited = outcome
             .err()
             .map_or(Duration::ZERO, |exhausted| exhausted.waited);
-        record_outcome(attempts, waited);
-        last.into_inner()
+        let result = last
+            .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .expect("at least one attempt ran")
+            .expect("at least one attempt ran");
+        record_outcome(Outcome {
+            attempts,
+            waited,
+            status: status_of(&result),
+        });
+        result
     }
 }
 

@@ -289,3 +289,50 @@ async fn a_reversed_range_is_refused_before_any_request() {
     assert!(events.next().await.is_none());
     assert!(server.requests().is_empty());
 }
+
+/// A user's own `reqwest::Client` (proxies, roots, default headers) sends
+/// every request, downloads included, and the credentials still travel.
+#[tokio::test]
+async fn a_users_own_http_client_sends_every_request_with_the_credentials() {
+    let server = MockServer::start(|request| match request.path.as_str() {
+        "/activitylog/v1/contracts" => Reply::json(CONTRACTS),
+        _ => Reply::json(r#"{"hits":{"total":0,"hits":[]}}"#),
+    })
+    .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-from-my-client", "yes".parse().unwrap());
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let log = ActivityLog::builder(Credentials::basic("me@example.com", "pw"))
+        .api_url(server.url())
+        .http_client(http)
+        .build()
+        .unwrap();
+    log.contracts().await.unwrap();
+    let events: Vec<RawEvent> = log
+        .entries(31721060)
+        .since(DateBound::Date("2024-01-01".parse().unwrap()))
+        .until(DateBound::Date("2024-01-02".parse().unwrap()))
+        .raw()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(events.is_empty());
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    for request in &requests {
+        assert_eq!(
+            request.header("x-from-my-client"),
+            Some("yes"),
+            "{request:?}"
+        );
+        assert_eq!(
+            request.header("authorization"),
+            Some("Basic bWVAZXhhbXBsZS5jb206cHc="),
+            "{}",
+            request.path
+        );
+    }
+}

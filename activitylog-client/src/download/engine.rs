@@ -313,9 +313,10 @@ impl Engine {
                 }
             };
             let (client, id) = (self.client.clone(), slot.id);
-            self.in_flight.push(AbortOnDrop::new(tokio::spawn(async move {
-                (id, request.offset, page::fetch(&client, request).await)
-            })));
+            self.in_flight
+                .push(AbortOnDrop::new(tokio::spawn(async move {
+                    (id, request.offset, page::fetch(&client, request).await)
+                })));
         }
     }
 
@@ -639,11 +640,12 @@ mod tests {
 
     /// An engine for a server nobody answers on: enough to watch its planning.
     fn engine(range: Window, concurrency: usize) -> (Engine, mpsc::Receiver<Result<Batch>>) {
-        let client = Client::new_with_client(
-            "http://127.0.0.1:9",
-            reqwest::Client::new(),
-            Hooks::default(),
-        );
+        let hooks = Hooks::new(
+            &crate::Credentials::token("t"),
+            crate::RetryPolicy::default(),
+        )
+        .unwrap();
+        let client = Client::new_with_client("http://127.0.0.1:9", reqwest::Client::new(), hooks);
         let (sender, receiver) = mpsc::channel(2);
         let plan = Plan {
             contract: 1,
