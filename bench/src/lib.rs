@@ -5,6 +5,7 @@
 //! everything here only computes and formats, so it is unit-tested.
 
 pub mod chart;
+pub mod plan;
 pub mod report;
 
 /// One timed run of one client.
