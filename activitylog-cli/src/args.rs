@@ -265,6 +265,12 @@ pub struct SandboxArgs {
     /// Add COUNT entries to contract 31721060 within the second of INSTANT (RFC 3339), as a burst of automation would; repeatable.
     #[arg(long, value_name = "INSTANT=COUNT", value_parser = crate::sandbox::parse_burst)]
     pub burst: Vec<crate::sandbox::Burst>,
+    /// End of the generated entries (RFC 3339, e.g. 2022-01-01T00:00:00Z) [default: now].
+    #[arg(long, value_name = "INSTANT", value_parser = crate::sandbox::parse_end)]
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// How long before --end the generated entries begin (e.g. 365d, 12h).
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = crate::sandbox::parse_span)]
+    pub span: chrono::TimeDelta,
 }
 
 /// Parses a contract number: a positive integer.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
 use activitylog_sandbox::{BadPages, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::args::SandboxArgs;
 use crate::error::Failure;
@@ -62,6 +62,27 @@ pub fn parse_burst(text: &str) -> Result<Burst, String> {
     }
 }
 
+/// Parses `--end`: an RFC 3339 instant.
+pub fn parse_end(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|end| end.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 instant ({e}): use e.g. 2022-01-01T00:00:00Z")
+        })
+}
+
+/// Parses `--span`: a positive duration such as `365d` or `12h`.
+pub fn parse_span(text: &str) -> Result<TimeDelta, String> {
+    let usage = "use a positive duration, e.g. 365d or 12h";
+    let span = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): {usage}"))?;
+    match TimeDelta::from_std(span) {
+        Ok(span) if span.is_zero() => Err(format!("`{text}` is no time: {usage}")),
+        Ok(span) if span <= TimeDelta::days(365 * 1000) => Ok(span),
+        _ => Err(format!("`{text}` is too long: {usage}, at most 1000 years")),
+    }
+}
+
 /// The sandbox these arguments describe, not yet started.
 fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
     let mut contracts = default_contracts(args.events);
@@ -78,7 +99,11 @@ fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
         .total_cap(args.total_cap)
         .total_form(args.total_form.into())
         .unordered(args.unordered)
-        .whole_second_dates(args.whole_second_dates);
+        .whole_second_dates(args.whole_second_dates)
+        .span(args.span);
+    if let Some(end) = args.end {
+        builder = builder.end(end);
+    }
     if args.faults > 0.0 {
         builder = builder.faults(Faults::rate(args.faults));
     }
@@ -157,6 +182,19 @@ mod tests {
         assert!(!config.unordered && !config.whole_second_dates);
         assert_eq!(config.ingestion_lag, None);
         assert_eq!(config.contracts, default_contracts(args.events));
+        assert_eq!((config.end, config.span), (None, TimeDelta::days(90)));
+    }
+
+    #[test]
+    fn end_and_span_place_the_data() {
+        let args = parse(&["--end", "2022-01-01T01:00:00+01:00", "--span", "365d"]).unwrap();
+        let config = builder(&args).config().clone();
+        assert_eq!(config.end, Some("2022-01-01T00:00:00Z".parse().unwrap()));
+        assert_eq!(config.span, TimeDelta::days(365));
+        assert_eq!(
+            parse(&["--span", "12h"]).unwrap().span,
+            TimeDelta::hours(12)
+        );
     }
 
     #[test]
@@ -210,6 +248,12 @@ mod tests {
             &["--burst", "2024-05-01T10:00:00Z=0"],
             &["--burst", "2024-05-01T10:00:00Z=-3"],
             &["--unordered", "yes"],
+            &["--end", "2022-01-01"],
+            &["--end", "yesterday"],
+            &["--span", "365"],
+            &["--span", "0s"],
+            &["--span", "forever"],
+            &["--span", "100000y"],
         ] {
             let error = parse(bad).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{bad:?}: {error}");

@@ -1,11 +1,31 @@
-//! The pure parts of the end-to-end benchmark: statistics, the targets of
-//! issue 5, and the report (`docs/benchmarks.md` and its SVG chart).
+//! The pure parts of the end-to-end benchmark: statistics, the targets,
+//! the windows both baselines page, and the report
+//! (`docs/benchmarks.md` and its SVG chart).
 //!
 //! The driver (`src/main.rs`) runs the processes and fills a [`Report`];
 //! everything here only computes and formats, so it is unit-tested.
 
 pub mod chart;
+pub mod plan;
 pub mod report;
+
+/// The contract every client exports.
+pub const CONTRACT: &str = "31721060";
+
+/// `activitylog sandbox --end`: where the sandbox's entries end.
+pub const DATA_END: &str = "2022-01-01T00:00:00Z";
+
+/// `activitylog sandbox --span`: how long before [`DATA_END`] they begin,
+/// so that they all lie in 2021.
+pub const DATA_SPAN: &str = "365d";
+
+/// The start of the range every client exports (`--since`): ten years
+/// around the one year of data, as a user who does not know where the
+/// entries lie would ask.
+pub const RANGE_SINCE: &str = "2020-01-01T00:00:00Z";
+
+/// The end of that range (`--until`).
+pub const RANGE_UNTIL: &str = "2030-01-01T00:00:00Z";
 
 /// One timed run of one client.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,6 +36,8 @@ pub struct Sample {
     pub cpu: f64,
     /// Peak resident set size of the client process, in KiB.
     pub rss_kib: u64,
+    /// Requests the client says it sent (the baselines only).
+    pub requests: Option<u64>,
 }
 
 /// Which program downloaded.
@@ -70,6 +92,16 @@ impl Series {
     /// Median peak RSS in MiB.
     pub fn rss_mib(&self) -> f64 {
         median(self.samples.iter().map(|s| s.rss_kib as f64 / 1024.0))
+    }
+
+    /// The requests every run sent, when the client counts them and every
+    /// run sent as many.
+    pub fn requests(&self) -> Option<u64> {
+        let first = self.samples.first()?.requests?;
+        self.samples
+            .iter()
+            .all(|s| s.requests == Some(first))
+            .then_some(first)
     }
 
     /// Fastest and slowest wall time.
@@ -207,12 +239,17 @@ mod tests {
                     wall,
                     cpu: wall / 2.0,
                     rss_kib,
+                    requests: Some(21),
                 })
                 .to_vec(),
         };
+        assert_eq!(series.requests(), Some(21));
         assert_eq!(series.wall(), 2.0);
         assert_eq!(series.cpu(), 1.0);
         assert_eq!(series.rss_mib(), 2.0);
         assert_eq!(series.wall_range(), (1.0, 3.0));
+        let mut uneven = series.clone();
+        uneven.samples[1].requests = Some(22);
+        assert_eq!(uneven.requests(), None);
     }
 }

@@ -1,11 +1,13 @@
-//! `activitylog-bench`: the end-to-end benchmark of issue 5.
+//! `activitylog-bench`: the end-to-end benchmark.
 //!
 //! `cargo run --release -p activitylog-bench [-- --quick]` builds the release
-//! binaries, starts the sandbox as a separate process, times NDJSON exports
-//! through the CLI and the two baselines (`baseline-floor`, `baseline-plain`)
-//! at every concurrency and latency, then exports growing sizes for peak
-//! memory, and writes `docs/benchmarks.md` and `docs/benchmarks.svg`
-//! (`--quick`: small sizes, one run, written to `target/activitylog-bench/`).
+//! binaries, starts the sandbox as a separate process with its entries all in
+//! 2021, plans (once, untimed) the windows both baselines page, times NDJSON
+//! exports of 2020-01-01 to 2030-01-01 through the CLI and the two baselines
+//! (`baseline-floor`, `baseline-plain`) at every concurrency and latency,
+//! then exports growing sizes for peak memory, and writes
+//! `docs/benchmarks.md` and `docs/benchmarks.svg` (`--quick`: small sizes,
+//! one run, written to `target/activitylog-bench/`).
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -16,10 +18,12 @@ use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::time::Instant;
 
 use activitylog_bench::report::Report;
-use activitylog_bench::{Client, Machine, Sample, Series, chart, ratio, seconds};
-use chrono::{SecondsFormat, SubsecRound, TimeDelta, Utc};
+use activitylog_bench::{
+    CONTRACT, Client, DATA_END, DATA_SPAN, Machine, RANGE_SINCE, RANGE_UNTIL, Sample, Series,
+    chart, plan, seconds,
+};
+use chrono::Utc;
 
-const CONTRACT: &str = "31721060";
 const TOKEN: &str = "sandbox-token";
 
 const USAGE: &str = "\
@@ -203,17 +207,23 @@ fn run(options: &Options) -> Result<(), String> {
 
     let mut machine = machine(&root);
     machine.load_before = load_before;
-    let measuring = Instant::now();
-    let busy_before = cpu_busy_seconds();
-    // CPU time of the benchmark's own processes, to tell other work apart.
-    let mut own_cpu = 0.0;
     eprintln!(
         "{} CPUs ({}), load average {:.2}",
         machine.cpus, machine.cpu_model, machine.load_before
     );
+    let plan = if options.latencies.is_empty() {
+        None
+    } else {
+        Some(Plan::make(&tools, options.events, &work)?)
+    };
+    let measuring = Instant::now();
+    let busy_before = cpu_busy_seconds();
+    // CPU time of the benchmark's own processes, to tell other work apart.
+    let mut own_cpu = 0.0;
 
     let mut speed = Vec::new();
     for &latency in &options.latencies {
+        let plan = plan.as_ref().ok_or("no plan for the speed runs")?;
         let sandbox = Sandbox::start(&tools.cli, options.events, latency)?;
         let mut clients = vec![Client::Floor, Client::Plain];
         clients.extend(
@@ -233,16 +243,19 @@ fn run(options: &Options) -> Result<(), String> {
             .collect();
         for round in 1..=options.runs {
             for series in &mut series {
-                let sample = measure(&tools, &sandbox, series.client, &work)?;
+                let sample = measure(&tools, &sandbox, Some(plan), series.client, &work)?;
                 own_cpu += sample.cpu;
                 load.sample();
                 eprintln!(
-                    "{latency:>3} ms  run {round}/{}  {:<32} {:>9}  CPU {:>9}  RSS {:>6.1} MiB",
+                    "{latency:>3} ms  run {round}/{}  {:<32} {:>9}  CPU {:>9}  RSS {:>6.1} MiB{}",
                     options.runs,
                     series.client.label(),
                     seconds(sample.wall),
                     seconds(sample.cpu),
-                    sample.rss_kib as f64 / 1024.0
+                    sample.rss_kib as f64 / 1024.0,
+                    sample
+                        .requests
+                        .map_or(String::new(), |r| format!("  {r} requests"))
                 );
                 series.samples.push(sample);
             }
@@ -266,7 +279,7 @@ fn run(options: &Options) -> Result<(), String> {
             .collect();
         for round in 1..=options.runs {
             for series in &mut series {
-                let sample = measure(&tools, &sandbox, series.client, &work)?;
+                let sample = measure(&tools, &sandbox, None, series.client, &work)?;
                 own_cpu += sample.cpu;
                 load.sample();
                 eprintln!(
@@ -282,6 +295,10 @@ fn run(options: &Options) -> Result<(), String> {
         own_cpu += sandbox.stop();
         memory.extend(series);
     }
+    if let Some(plan) = &plan {
+        let _ = fs::remove_file(&plan.path);
+    }
+    let _ = fs::remove_file(work.join("stderr.txt"));
     let _ = fs::remove_dir(&work);
 
     machine.load_after = load.now();
@@ -301,6 +318,8 @@ fn run(options: &Options) -> Result<(), String> {
         events: options.events,
         latencies: options.latencies.clone(),
         concurrency: options.concurrency.clone(),
+        windows: plan.as_ref().map_or(0, |p| p.windows),
+        requests: plan.as_ref().map_or(0, |p| p.requests),
         speed,
         memory,
         machine,
@@ -326,15 +345,13 @@ fn run(options: &Options) -> Result<(), String> {
             target.what, target.measured, target.bar
         );
     }
-    if let (Some(plain), Some(ours)) = (
-        report.find(Client::Plain, 0),
-        report.find(Client::Export { concurrency: 4 }, 0),
-    ) {
+    for &latency in &report.latencies {
+        let requests = |client| report.find(client, latency).and_then(Series::requests);
         println!(
-            "0 ms: plain {} vs activitylog {} ({})",
-            seconds(plain.wall()),
-            seconds(ours.wall()),
-            ratio(ours.wall(), plain.wall())
+            "{latency} ms: requests per export: transfer floor {}, plain sequential client {} (the plan: {})",
+            requests(Client::Floor).map_or("-".into(), |r| r.to_string()),
+            requests(Client::Plain).map_or("-".into(), |r| r.to_string()),
+            report.requests
         );
     }
     println!(
@@ -356,21 +373,23 @@ struct Sandbox {
     child: Child,
     url: String,
     events: usize,
-    /// The range every client downloads: covers all the sandbox's events.
-    since: String,
-    until: String,
     /// Set once `stop` has reaped the process.
     stopped: bool,
 }
 
 impl Sandbox {
+    /// Starts a sandbox with `events` entries, all in 2021 ([`DATA_END`],
+    /// [`DATA_SPAN`]): the same data every time.
     fn start(cli: &Path, events: usize, latency_ms: u64) -> Result<Sandbox, String> {
-        eprintln!("starting the sandbox: {events} events, {latency_ms} ms latency");
+        eprintln!(
+            "starting the sandbox: {events} events in the {DATA_SPAN} before {DATA_END}, {latency_ms} ms latency"
+        );
         let mut child = Command::new(cli)
             .args(["sandbox", "--port", "0", "--events"])
             .arg(events.to_string())
             .arg("--latency-ms")
             .arg(latency_ms.to_string())
+            .args(["--end", DATA_END, "--span", DATA_SPAN])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -390,16 +409,10 @@ impl Sandbox {
             let _ = child.wait();
             return Err("the sandbox did not say where it listens".into());
         };
-        // The sandbox's events end when it started: a range from 100 days
-        // back to the next second holds them all.
-        let until = Utc::now().trunc_subsecs(0) + TimeDelta::seconds(1);
-        let since = until - TimeDelta::days(100);
         Ok(Sandbox {
             child,
             url,
             events,
-            since: since.to_rfc3339_opts(SecondsFormat::Secs, true),
-            until: until.to_rfc3339_opts(SecondsFormat::Secs, true),
             stopped: false,
         })
     }
@@ -425,31 +438,102 @@ impl Drop for Sandbox {
     }
 }
 
-/// Runs one client against the sandbox and checks what it downloaded.
+/// The windows both baselines page, planned once and untimed.
+struct Plan {
+    /// The plan file both baselines read.
+    path: PathBuf,
+    /// Windows in the plan.
+    windows: usize,
+    /// Requests of 1,000 entries that page through them: what each baseline
+    /// must send.
+    requests: u64,
+}
+
+impl Plan {
+    /// Plans the windows of [`RANGE_SINCE`]..[`RANGE_UNTIL`] with
+    /// `baseline-floor plan` against a sandbox of its own (no latency; the
+    /// data are those of every other sandbox with `events` entries), and
+    /// checks that they hold every entry.
+    fn make(tools: &Tools, events: usize, work: &Path) -> Result<Plan, String> {
+        let sandbox = Sandbox::start(&tools.cli, events, 0)?;
+        let path = work.join("plan.txt");
+        let mut command = client_command(&tools.floor, &sandbox);
+        command
+            .arg("plan")
+            .args([CONTRACT, RANGE_SINCE, RANGE_UNTIL])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let output = command
+            .output()
+            .map_err(|e| format!("could not start {}: {e}", tools.floor.display()))?;
+        sandbox.stop();
+        if !output.status.success() {
+            return Err(format!(
+                "planning the baselines' windows failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let said = report_of("the planner", &String::from_utf8_lossy(&output.stdout))?;
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let windows = plan::parse(&text)?;
+        let plan = Plan {
+            path,
+            windows: windows.len(),
+            requests: plan::requests(&windows),
+        };
+        if plan::entries(&windows) != events as u64 || said["requests"] != plan.requests {
+            return Err(format!(
+                "the plan holds {} entries in {} requests, not {events} ({said})",
+                plan::entries(&windows),
+                plan.requests
+            ));
+        }
+        eprintln!(
+            "planned {} windows, {} requests of 1,000 for each baseline ({} counting requests, {}, untimed)",
+            plan.windows,
+            plan.requests,
+            said["count_requests"],
+            seconds(started.elapsed().as_secs_f64())
+        );
+        Ok(plan)
+    }
+}
+
+/// `program` with the sandbox's URL and token and nothing else of ours.
+fn client_command(program: &Path, sandbox: &Sandbox) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_remove("IONOS_USERNAME")
+        .env_remove("IONOS_PASSWORD")
+        .env_remove("RUST_LOG")
+        .env("IONOS_API_URL", &sandbox.url)
+        .env("IONOS_TOKEN", TOKEN)
+        .stdin(Stdio::null());
+    command
+}
+
+/// Runs one client against the sandbox and checks what it downloaded; the
+/// baselines need the `plan` (the memory runs, CLI only, have none).
 fn measure(
     tools: &Tools,
     sandbox: &Sandbox,
+    plan: Option<&Plan>,
     client: Client,
     work: &Path,
 ) -> Result<Sample, String> {
     let out = work.join("export.ndjson");
+    let plan_path = || {
+        plan.map(|p| OsString::from(&p.path))
+            .ok_or_else(|| format!("{} needs a plan", client.label()))
+    };
     let (program, args): (&Path, Vec<OsString>) = match client {
-        Client::Floor => (
-            &tools.floor,
-            vec![
-                CONTRACT.into(),
-                (&sandbox.since).into(),
-                (&sandbox.until).into(),
-            ],
-        ),
+        Client::Floor => (&tools.floor, vec![CONTRACT.into(), plan_path()?]),
         Client::Plain => (
             &tools.plain,
-            vec![
-                CONTRACT.into(),
-                (&sandbox.since).into(),
-                (&sandbox.until).into(),
-                out.clone().into(),
-            ],
+            vec![CONTRACT.into(), plan_path()?, out.clone().into()],
         ),
         Client::Export { concurrency } => (
             &tools.cli,
@@ -457,9 +541,9 @@ fn measure(
                 "entries".into(),
                 CONTRACT.into(),
                 "--since".into(),
-                (&sandbox.since).into(),
+                RANGE_SINCE.into(),
                 "--until".into(),
-                (&sandbox.until).into(),
+                RANGE_UNTIL.into(),
                 "--format".into(),
                 "ndjson".into(),
                 "--out".into(),
@@ -469,19 +553,14 @@ fn measure(
             ],
         ),
     };
+    let baseline = matches!(client, Client::Floor | Client::Plain);
     let stderr_path = work.join("stderr.txt");
     let stderr =
         File::create(&stderr_path).map_err(|e| format!("{}: {e}", stderr_path.display()))?;
-    let mut command = Command::new(program);
+    let mut command = client_command(program, sandbox);
     command
         .args(&args)
-        .env_remove("IONOS_USERNAME")
-        .env_remove("IONOS_PASSWORD")
-        .env_remove("RUST_LOG")
-        .env("IONOS_API_URL", &sandbox.url)
-        .env("IONOS_TOKEN", TOKEN)
-        .stdin(Stdio::null())
-        .stdout(if client == Client::Floor {
+        .stdout(if baseline {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -497,7 +576,7 @@ fn measure(
             .map_err(|e| format!("reading {}: {e}", program.display()))?;
     }
     let (status, usage) = wait4(&child)?;
-    let wall = started.elapsed().as_secs_f64();
+    let mut wall = started.elapsed().as_secs_f64();
     if !status.success() {
         let said = fs::read_to_string(&stderr_path).unwrap_or_default();
         return Err(format!(
@@ -508,31 +587,57 @@ fn measure(
     }
     let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
     let rss_kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    let wall = match client {
-        Client::Floor => floor_seconds(&stdout, sandbox.events)?,
-        _ => {
-            let lines = count_lines(&out)?;
-            let _ = fs::remove_file(&out);
-            if lines != sandbox.events as u64 {
-                return Err(format!(
-                    "{} wrote {lines} lines, not {}",
-                    client.label(),
-                    sandbox.events
-                ));
-            }
-            wall
+    let mut requests = None;
+    if let Some(plan) = plan.filter(|_| baseline) {
+        let said = report_of(&client.label(), &stdout)?;
+        requests = Some(check_requests(client, &said, plan.requests)?);
+        if client == Client::Floor {
+            wall = floor_seconds(&said)?;
         }
-    };
-    Ok(Sample { wall, cpu, rss_kib })
+    }
+    if client != Client::Floor {
+        let lines = count_lines(&out)?;
+        let _ = fs::remove_file(&out);
+        if lines != sandbox.events as u64 {
+            return Err(format!(
+                "{} wrote {lines} lines, not {}",
+                client.label(),
+                sandbox.events
+            ));
+        }
+    }
+    Ok(Sample {
+        wall,
+        cpu,
+        rss_kib,
+        requests,
+    })
 }
 
-/// The floor's transfer time from its report, after checking it moved every page.
-fn floor_seconds(stdout: &str, events: usize) -> Result<f64, String> {
-    let report: serde_json::Value = serde_json::from_str(stdout.trim())
-        .map_err(|e| format!("the floor's report `{}`: {e}", stdout.trim()))?;
-    let pages = report["pages"].as_u64().unwrap_or(0);
-    if pages < events.div_ceil(1000) as u64 || report["bytes"].as_u64().unwrap_or(0) == 0 {
-        return Err(format!("the floor fetched too little: {report}"));
+/// The one-line JSON report a baseline prints on stdout.
+fn report_of(who: &str, stdout: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("the report of {who}, `{}`: {e}", stdout.trim()))
+}
+
+/// The requests a baseline reports, which must be those of the plan: both
+/// baselines page the same windows, so they must send as many requests.
+fn check_requests(client: Client, report: &serde_json::Value, planned: u64) -> Result<u64, String> {
+    match report["requests"].as_u64() {
+        Some(sent) if sent == planned => Ok(sent),
+        sent => Err(format!(
+            "the {} sent {} requests, but the plan both baselines page needs {planned}: \
+             the baselines do not compare like with like ({report})",
+            client.label(),
+            sent.map_or("an unknown number of".into(), |s| s.to_string())
+        )),
+    }
+}
+
+/// The floor's transfer time from its report, after checking it moved bytes.
+fn floor_seconds(report: &serde_json::Value) -> Result<f64, String> {
+    if report["bytes"].as_u64().unwrap_or(0) == 0 {
+        return Err(format!("the floor fetched nothing: {report}"));
     }
     report["seconds"]
         .as_f64()
@@ -707,10 +812,18 @@ mod tests {
     }
 
     #[test]
-    fn the_floor_report_must_cover_every_page() {
-        let report = r#"{"pages":200,"bytes":5,"seconds":1.5,"plan_seconds":0.1}"#;
-        assert_eq!(floor_seconds(report, 200_000).unwrap(), 1.5);
-        assert!(floor_seconds(report, 300_000).is_err());
-        assert!(floor_seconds("nonsense", 1).is_err());
+    fn the_baselines_must_send_the_planned_requests() {
+        let floor = report_of("floor", r#"{"requests":210,"bytes":5,"seconds":1.5}"#).unwrap();
+        assert_eq!(check_requests(Client::Floor, &floor, 210), Ok(210));
+        assert_eq!(floor_seconds(&floor), Ok(1.5));
+        let plain = report_of("plain", r#"{"requests":211,"entries":200000}"#).unwrap();
+        let error = check_requests(Client::Plain, &plain, 210).unwrap_err();
+        assert!(
+            error.contains("sent 211 requests") && error.contains("needs 210"),
+            "{error}"
+        );
+        assert!(check_requests(Client::Plain, &serde_json::json!({}), 210).is_err());
+        assert!(floor_seconds(&serde_json::json!({"requests": 210, "bytes": 0})).is_err());
+        assert!(report_of("floor", "nonsense").is_err());
     }
 }

@@ -1,24 +1,32 @@
 //! Baseline: the transfer floor, the least a client can do to move the bytes.
 //!
-//! `baseline-floor CONTRACT SINCE UNTIL` with `IONOS_API_URL` and
-//! `IONOS_TOKEN`. First, untimed, it plans: it counts the entries of each day
-//! (an hour, for days over the 10,000-entry result window) and merges
-//! consecutive days into windows that fit the result window. Then, timed, it
-//! requests every page of every window sequentially over one keep-alive
-//! connection, reads the bodies chunk by chunk, and parses nothing. It prints
-//! `{"pages":…,"bytes":…,"seconds":…,"plan_seconds":…}`; `seconds` covers
-//! the transfer only.
+//! Two commands, both with `IONOS_API_URL` and `IONOS_TOKEN`:
+//!
+//! - `baseline-floor plan CONTRACT SINCE UNTIL PLAN`, run once and untimed
+//!   by the bench: counts the entries of each 90-day block of the range, of
+//!   each day of a block that holds more than the 10,000-entry result
+//!   window, and of each hour of such a day; merges consecutive pieces into
+//!   windows that fit the result window and the 90-day range, and writes
+//!   them to the plan file PLAN (`activitylog_bench::plan`). Prints
+//!   `{"windows":…,"requests":…,"entries":…,"count_requests":…}`.
+//! - `baseline-floor CONTRACT PLAN`, timed: requests every page of 1,000 of
+//!   every window of PLAN sequentially over one keep-alive connection, reads
+//!   the bodies chunk by chunk, and parses nothing. Prints
+//!   `{"requests":…,"bytes":…,"seconds":…}`; `seconds` covers the transfer
+//!   alone (not the process's start-up).
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use activitylog_bench::plan::{self, PAGE, RESULT_WINDOW, Window};
+use chrono::{DateTime, TimeDelta, Utc};
 
-const LIMIT: u64 = 1000;
-const RESULT_WINDOW: u64 = 10_000;
+type Error = Box<dyn std::error::Error>;
 
-/// `[start, end)` and how many entries it holds.
-type Window = (DateTime<Utc>, DateTime<Utc>, u64);
+const USAGE: &str =
+    "usage: baseline-floor plan CONTRACT SINCE UNTIL PLAN | baseline-floor CONTRACT PLAN";
 
+/// The API of one contract.
 struct Api {
     client: reqwest::Client,
     url: String,
@@ -26,6 +34,19 @@ struct Api {
 }
 
 impl Api {
+    /// From `IONOS_API_URL` and `IONOS_TOKEN`.
+    fn from_env(contract: &str) -> Result<Api, Error> {
+        let base = std::env::var("IONOS_API_URL")?;
+        Ok(Api {
+            client: reqwest::Client::new(),
+            url: format!(
+                "{}/activitylog/v1/contracts/{contract}",
+                base.trim_end_matches('/')
+            ),
+            token: std::env::var("IONOS_TOKEN")?,
+        })
+    }
+
     fn page(
         &self,
         start: DateTime<Utc>,
@@ -34,18 +55,15 @@ impl Api {
         limit: u64,
     ) -> reqwest::RequestBuilder {
         self.client.get(&self.url).bearer_auth(&self.token).query(&[
-            ("dateStart", instant(start)),
-            ("dateEnd", instant(end)),
+            ("dateStart", plan::instant(start)),
+            ("dateEnd", plan::instant(end)),
             ("offset", offset.to_string()),
             ("limit", limit.to_string()),
         ])
     }
 
-    async fn count(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Result<u64, Box<dyn std::error::Error>> {
+    /// The entries in `[start, end)`, from a one-entry page's total.
+    async fn count(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<u64, Error> {
         let page: serde_json::Value = self
             .page(start, end, 0, 1)
             .send()
@@ -58,92 +76,108 @@ impl Api {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [contract, since, until] = &args[..] else {
-        return Err("usage: baseline-floor CONTRACT SINCE UNTIL".into());
-    };
-    let base = std::env::var("IONOS_API_URL")?;
-    let api = Api {
-        client: reqwest::Client::new(),
-        url: format!(
-            "{}/activitylog/v1/contracts/{contract}",
-            base.trim_end_matches('/')
-        ),
-        token: std::env::var("IONOS_TOKEN")?,
-    };
-    let since: DateTime<Utc> = since.parse()?;
-    let until: DateTime<Utc> = until.parse()?;
-
-    let planning = Instant::now();
-    let mut counted: Vec<Window> = Vec::new();
-    let mut day = since;
-    while day < until {
-        let day_end = (day + TimeDelta::days(1)).min(until);
-        let total = api.count(day, day_end).await?;
-        if total <= RESULT_WINDOW {
-            counted.push((day, day_end, total));
-        } else {
-            let mut hour = day;
-            while hour < day_end {
-                let hour_end = (hour + TimeDelta::hours(1)).min(day_end);
-                let total = api.count(hour, hour_end).await?;
-                if total > RESULT_WINDOW {
-                    return Err(format!("{total} entries in the hour from {hour}").into());
-                }
-                counted.push((hour, hour_end, total));
-                hour = hour_end;
-            }
+    match &args[..] {
+        [command, contract, since, until, plan_file] if command == "plan" => {
+            let api = Api::from_env(contract)?;
+            make_plan(&api, since.parse()?, until.parse()?, plan_file).await
         }
-        day = day_end;
+        [contract, plan_file] => {
+            let api = Api::from_env(contract)?;
+            let windows = plan::parse(&std::fs::read_to_string(plan_file)?)?;
+            transfer(&api, &windows).await
+        }
+        _ => Err(USAGE.into()),
     }
-    let windows = merge(&counted);
-    let plan_seconds = planning.elapsed().as_secs_f64();
+}
 
-    let transfer = Instant::now();
-    let (mut pages, mut bytes) = (0u64, 0u64);
-    for &(start, end, total) in &windows {
+/// The lengths of the pieces counted: 90-day blocks, days, hours.
+fn steps() -> [TimeDelta; 3] {
+    [plan::max_range(), TimeDelta::days(1), TimeDelta::hours(1)]
+}
+
+/// `[start, end)` cut into pieces of `step` (the last one shorter).
+fn pieces(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    step: TimeDelta,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut pieces = Vec::new();
+    let mut at = start;
+    while at < end {
+        let next = (at + step).min(end);
+        pieces.push((at, next));
+        at = next;
+    }
+    pieces
+}
+
+/// Counts `[since, until)` piece by piece, finer where a piece is over the
+/// result window, and writes the merged windows to `plan_file`.
+async fn make_plan(
+    api: &Api,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    plan_file: &str,
+) -> Result<(), Error> {
+    let steps = steps();
+    let mut todo: VecDeque<(DateTime<Utc>, DateTime<Utc>, usize)> = pieces(since, until, steps[0])
+        .into_iter()
+        .map(|(start, end)| (start, end, 0))
+        .collect();
+    let (mut counted, mut count_requests) = (Vec::new(), 0u64);
+    while let Some((start, end, level)) = todo.pop_front() {
+        let entries = api.count(start, end).await?;
+        count_requests += 1;
+        if entries <= RESULT_WINDOW {
+            counted.push(Window {
+                start,
+                end,
+                entries,
+            });
+            continue;
+        }
+        let Some(&step) = steps.get(level + 1) else {
+            return Err(
+                format!("{entries} entries from {start} to {end}: over the result window").into(),
+            );
+        };
+        for (start, end) in pieces(start, end, step).into_iter().rev() {
+            todo.push_front((start, end, level + 1));
+        }
+    }
+    let windows = plan::merge(&counted);
+    std::fs::write(plan_file, plan::to_text(&windows))?;
+    println!(
+        r#"{{"windows":{},"requests":{},"entries":{},"count_requests":{count_requests}}}"#,
+        windows.len(),
+        plan::requests(&windows),
+        plan::entries(&windows)
+    );
+    Ok(())
+}
+
+/// Moves every page of every window, sequentially, and reports the bytes.
+async fn transfer(api: &Api, windows: &[Window]) -> Result<(), Error> {
+    let started = Instant::now();
+    let (mut requests, mut bytes) = (0u64, 0u64);
+    for window in windows {
         let mut offset = 0;
-        while offset < total {
-            let limit = LIMIT.min(total - offset);
+        while offset < window.entries {
             let mut response = api
-                .page(start, end, offset, limit)
+                .page(window.start, window.end, offset, PAGE)
                 .send()
                 .await?
                 .error_for_status()?;
             while let Some(chunk) = response.chunk().await? {
                 bytes += chunk.len() as u64;
             }
-            pages += 1;
-            offset += limit;
+            requests += 1;
+            offset += PAGE;
         }
     }
-    let seconds = transfer.elapsed().as_secs_f64();
-    println!(
-        r#"{{"pages":{pages},"bytes":{bytes},"seconds":{seconds:.6},"plan_seconds":{plan_seconds:.6}}}"#
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    println!(r#"{{"requests":{requests},"bytes":{bytes},"seconds":{seconds:.6}}}"#);
     Ok(())
-}
-
-/// Merges consecutive windows while the merged one fits the result window
-/// and the API's 90-day range.
-fn merge(counted: &[Window]) -> Vec<Window> {
-    let mut merged: Vec<Window> = Vec::new();
-    for &(start, end, total) in counted {
-        match merged.last_mut() {
-            Some(last)
-                if last.2 + total <= RESULT_WINDOW && end - last.0 <= TimeDelta::days(90) =>
-            {
-                last.1 = end;
-                last.2 += total;
-            }
-            _ => merged.push((start, end, total)),
-        }
-    }
-    merged.retain(|w| w.2 > 0);
-    merged
-}
-
-fn instant(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
