@@ -269,14 +269,15 @@ impl Engine {
     }
 
     /// Starts requests, earliest windows first, while the budget allows:
-    /// the front window may use every slot of `concurrency`; windows behind
-    /// it share what pages already buffered for them leave over.
+    /// at most `concurrency` in flight; the front window may use them all,
+    /// windows behind it only while their pages (in flight and arrived,
+    /// empty ones aside) stay under twice that, which bounds memory.
     fn launch(&mut self) {
         let concurrency = self.plan.concurrency;
         let limit = self.plan.page_size.min(self.plan.result_window);
         let mut position = 0;
         while self.in_flight.len() < concurrency && position < self.slots.len() {
-            if position > 0 && self.in_flight.len() + self.buffered() >= concurrency {
+            if position > 0 && self.in_flight.len() + self.buffered() >= 2 * concurrency {
                 return;
             }
             let contract = self.plan.contract;
@@ -520,13 +521,17 @@ impl Engine {
         Ok(Flow::Go)
     }
 
-    /// Pages that arrived for windows behind the front.
+    /// Pages with events that arrived for windows behind the front.
     fn buffered(&self) -> usize {
         self.slots
             .iter()
             .skip(1)
             .map(|slot| match &slot.state {
-                State::Leaf(leaf) => leaf.arrived.len(),
+                State::Leaf(leaf) => leaf
+                    .arrived
+                    .values()
+                    .filter(|p| !p.events.is_empty())
+                    .count(),
                 _ => 0,
             })
             .sum()
@@ -783,10 +788,11 @@ mod tests {
 
     #[tokio::test]
     async fn pages_buffered_behind_the_front_hold_back_probing_ahead() {
-        let range = window("2024-01-01T00:00:00Z", "2024-01-06T00:00:00Z");
+        let range = window("2024-01-01T00:00:00Z", "2024-01-07T00:00:00Z");
         let (mut engine, _receiver) = engine(range, 2);
-        // Windows 2 and 3 came back with a page each while the front waits.
-        for slot in engine.slots.iter_mut().skip(1).take(2) {
+        // Windows 2 to 5 came back with a page each while the front waits:
+        // twice the concurrency, the most that may wait behind the front.
+        for slot in engine.slots.iter_mut().skip(1).take(4) {
             let mut buffered = leaf(1, 100);
             buffered.outstanding.push_back(0);
             buffered
@@ -798,7 +804,22 @@ mod tests {
         // The front may still ask (it alone can make progress); nobody else.
         assert_eq!(engine.in_flight.len(), 1);
         assert!(matches!(engine.slots[0].state, State::Probing));
-        assert!(matches!(engine.slots[3].state, State::Waiting));
+        assert!(matches!(engine.slots[5].state, State::Waiting));
+    }
+
+    #[tokio::test]
+    async fn empty_pages_behind_the_front_take_no_budget() {
+        let range = window("2024-01-01T00:00:00Z", "2024-01-07T00:00:00Z");
+        let (mut engine, _receiver) = engine(range, 2);
+        for slot in engine.slots.iter_mut().skip(1).take(4) {
+            let mut empty = leaf(0, 100);
+            empty.outstanding.push_back(0);
+            empty.arrived.insert(0, page(0, Vec::new()));
+            slot.state = State::Leaf(empty);
+        }
+        engine.launch();
+        assert_eq!(engine.in_flight.len(), 2, "the front and the last window");
+        assert!(matches!(engine.slots[5].state, State::Probing));
     }
 
     #[test]
