@@ -11,9 +11,8 @@ use std::io::{self, Write};
 /// event over several lines (then the line breaks, which JSON only allows as
 /// whitespace between tokens, become spaces).
 pub fn one_line(json: &str) -> Cow<'_, str> {
-    // Byte searches (memchr underneath): this runs for every event.
-    let bytes = json.as_bytes();
-    if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+    // One vectorised search for both bytes: this runs for every event.
+    if memchr::memchr2(b'\n', b'\r', json.as_bytes()).is_some() {
         Cow::Owned(json.replace(['\n', '\r'], " "))
     } else {
         Cow::Borrowed(json)
