@@ -232,6 +232,7 @@ async fn late_arrivals_are_never_skipped() {
         match update.unwrap() {
             Update::Events(batch) => events.extend(batch),
             Update::Completed { through: t } => through = Some(t),
+            _ => {}
         }
     }
     let through = through.expect("a checkpoint");

@@ -180,13 +180,14 @@ impl Entries {
 
     /// Typed events. An event that does not decode is an `Err` item; the
     /// stream goes on after it (use [`Entries::raw`] to keep such events).
-    pub fn stream(self) -> impl Stream<Item = Result<Activity>> + Send + Unpin {
-        futures::StreamExt::map(self.raw(), |event| event.and_then(|e| e.decode()))
+    pub fn stream(self) -> Events {
+        Events { raw: self.raw() }
     }
 }
 
 /// What a download reports: events, and how far it is complete.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Update {
     /// New events, in the order the server sent them.
     Events(Vec<RawEvent>),
@@ -302,6 +303,22 @@ impl Stream for RawEvents {
                 None => return Poll::Ready(None),
             }
         }
+    }
+}
+
+/// Stream of typed events ([`Activity`]); stops the download when dropped.
+/// See [`Entries::stream`].
+#[derive(Debug)]
+pub struct Events {
+    raw: RawEvents,
+}
+
+impl Stream for Events {
+    type Item = Result<Activity>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let event = ready!(Pin::new(&mut self.raw).poll_next(cx));
+        Poll::Ready(event.map(|event| event.and_then(|e| e.decode())))
     }
 }
 
