@@ -24,6 +24,38 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # In your own tests
+//!
+//! Add it as a dev-dependency (`activitylog-sandbox = "0.1"` under
+//! `[dev-dependencies]`). A sandbox binds a free port of 127.0.0.1, hands you
+//! its URL and credentials, and stops when dropped. Turn on the behaviours
+//! of the real service your code must survive, each off by default:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), activitylog_sandbox::SandboxError> {
+//! use std::time::Duration;
+//! use activitylog_sandbox::{BadPages, Credentials, Faults, Sandbox, TotalForm};
+//!
+//! let sandbox = Sandbox::builder()
+//!     .events(20_000)
+//!     .seed(42)
+//!     .credentials(Credentials { token: "test-token".into(), ..Credentials::default() })
+//!     .latency(Duration::from_millis(20))
+//!     .faults(Faults::rate(0.05))               // 429, 5xx, resets, cut bodies
+//!     .bad_pages(BadPages::rate(0.05))          // 200s that are not pages
+//!     .total_cap(Some(10_000))                  // ES counts only to 10,000
+//!     .total_form(TotalForm::Tracked)           // {"value", "relation": "gte"}
+//!     .unordered(true)                          // index order, not time order
+//!     .ingestion_lag(Duration::from_secs(1))    // entries show up late
+//!     .start()
+//!     .await?;
+//! let (url, token) = (sandbox.url().to_string(), sandbox.credentials().token.clone());
+//! // ... point the code under test at `url` with `token` ...
+//! # let _ = (url, token);
+//! drop(sandbox); // stops serving
+//! # Ok(()) }
+//! ```
+//!
 //! # Behaviour
 //!
 //! * Credentials: `sandbox@example.com` / `sandbox` (Basic) or `Bearer sandbox-token`;
