@@ -12,14 +12,15 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use activitylog_client::{DateBound, RawEvent, Window, types};
+use activitylog_client::internals::Window;
+use activitylog_client::{DateBound, RawEvent, types};
 use activitylog_sandbox::{MAIN_CONTRACT, Sandbox};
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// The engine's raw page decoder.
 fn decode_raw(body: &[u8]) -> Vec<RawEvent> {
-    activitylog_client::fuzzing::decode_page(body)
+    activitylog_client::internals::decode_page(body)
         .expect("the fixture decodes")
         .2
 }

@@ -77,7 +77,7 @@ pub use config::{
     Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME,
 };
 pub use dates::{DateBound, DateRange};
-pub use download::{DEFAULT_LOOKBACK, Entries, Events, RawEvents, Update, Updates, Window};
+pub use download::{DEFAULT_LOOKBACK, Entries, Events, RawEvents, Update, Updates};
 pub use error::{Error, Result};
 pub use event::RawEvent;
 pub use generated::{Client, types};
@@ -90,9 +90,14 @@ pub use progenitor_client::Error as GeneratedError;
 pub use progenitor_client::ResponseValue;
 pub use retry::RetryPolicy;
 
-/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+/// Internals the fuzz targets in `fuzz/` and the benchmarks in `benches/`
+/// reach into: not part of the API, hidden from the docs, and free to
+/// change in any release (they exist because those are separate crates).
 #[doc(hidden)]
-pub mod fuzzing {
+pub mod internals {
+    /// A download window and its arithmetic (cut, split, whole seconds).
+    pub use crate::download::Window;
+
     /// The download engine's page decoder: `(total, total_is_lower_bound, events)`.
     pub fn decode_page(body: &[u8]) -> serde_json::Result<(u64, bool, Vec<crate::RawEvent>)> {
         crate::download::page::decode(body)

@@ -9,7 +9,7 @@ use activitylog_client::RawEvent;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let Ok((total, _lower_bound, events)) = activitylog_client::fuzzing::decode_page(body) else {
+    let Ok((total, _lower_bound, events)) = activitylog_client::internals::decode_page(body) else {
         return;
     };
     assert!(

@@ -19,7 +19,7 @@ fuzz_target!(|body: &[u8]| {
         let _ = event.uuid();
         let _ = event.decode();
     }
-    let Ok((_, _, events)) = activitylog_client::fuzzing::decode_page(body) else {
+    let Ok((_, _, events)) = activitylog_client::internals::decode_page(body) else {
         return;
     };
     for event in &events {
