@@ -294,6 +294,15 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// A 503 without `Retry-After`.
+    fn busy() -> Fault {
+        Fault {
+            status: Some(503),
+            reason: "busy".into(),
+            retry_after: None,
+        }
+    }
+
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {
         let mut headers = HeaderMap::new();
@@ -334,13 +343,7 @@ mod tests {
         let mut calls = 0;
         let result: Result<Result<(), ()>, _> = run(&policy, &Throttle::default(), "test", || {
             calls += 1;
-            async {
-                Attempt::Retry(Fault {
-                    status: Some(503),
-                    reason: "busy".into(),
-                    retry_after: None,
-                })
-            }
+            async { Attempt::Retry(busy()) }
         })
         .await;
         let exhausted = result.unwrap_err();
@@ -444,13 +447,7 @@ mod tests {
         let mut calls = 0;
         let result: Result<Result<(), ()>, _> = run(&policy, &throttle, "test", || {
             calls += 1;
-            async {
-                Attempt::Retry(Fault {
-                    status: Some(503),
-                    reason: "busy".into(),
-                    retry_after: None,
-                })
-            }
+            async { Attempt::Retry(busy()) }
         })
         .await;
         let exhausted = result.unwrap_err();
