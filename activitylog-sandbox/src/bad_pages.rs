@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::rng::{hash3, pick, unit};
+use crate::injection::{Draws, Injection, Kind};
 
 /// One kind of 200 answer to a contract page request that is not a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,63 +30,21 @@ impl BadPageKind {
     ];
 }
 
-/// How often contract pages that would have been served are replaced by a bad page,
-/// and by which kinds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BadPages {
-    /// Probability in `[0, 1]` that a contract page answer is replaced.
-    pub rate: f64,
-    /// The kinds to choose from, uniformly; empty means no bad pages.
-    pub kinds: Vec<BadPageKind>,
+impl Kind for BadPageKind {
+    const EVERY: &'static [Self] = &BadPageKind::ALL;
 }
 
-impl BadPages {
-    /// No bad pages at all (the default).
-    pub fn none() -> Self {
-        Self {
-            rate: 0.0,
-            kinds: Vec::new(),
-        }
-    }
-
-    /// Bad pages of every kind at the given rate (clamped to `[0, 1]`).
-    pub fn rate(rate: f64) -> Self {
-        Self {
-            rate,
-            kinds: BadPageKind::ALL.to_vec(),
-        }
-    }
-
-    /// Restricts bad pages to the given kinds.
-    pub fn only<I: IntoIterator<Item = BadPageKind>>(mut self, kinds: I) -> Self {
-        self.kinds = kinds.into_iter().collect();
-        self
-    }
-
-    fn effective_rate(&self) -> f64 {
-        if self.rate.is_nan() || self.kinds.is_empty() {
-            0.0
-        } else {
-            self.rate.clamp(0.0, 1.0)
-        }
-    }
-}
-
-impl Default for BadPages {
-    fn default() -> Self {
-        Self::none()
-    }
-}
+/// How often contract pages that would have been served are replaced by a
+/// bad page, and by which kinds: `BadPages::rate(0.05)`, `.only([..])`,
+/// `BadPages::none()` (the default).
+pub type BadPages = Injection<BadPageKind>;
 
 const BAD_PAGE_SALT: u64 = 0xBAD_9A6E;
 
 /// Draws bad pages per eligible answer from a seeded stream and counts them.
 #[derive(Debug)]
 pub(crate) struct BadPageInjector {
-    kinds: Vec<BadPageKind>,
-    rate: f64,
-    seed: u64,
-    draws: AtomicU64,
+    draws: Draws<BadPageKind>,
     served: AtomicU64,
 }
 
@@ -94,24 +52,14 @@ impl BadPageInjector {
     /// An injector for the given settings.
     pub(crate) fn new(bad: &BadPages, seed: u64) -> Self {
         Self {
-            kinds: bad.kinds.clone(),
-            rate: bad.effective_rate(),
-            seed,
-            draws: AtomicU64::new(0),
+            draws: Draws::new(bad, seed, BAD_PAGE_SALT),
             served: AtomicU64::new(0),
         }
     }
 
     /// Decides whether the next page answer is replaced; counts it if so.
     pub(crate) fn draw(&self) -> Option<BadPageKind> {
-        if self.rate <= 0.0 {
-            return None;
-        }
-        let n = self.draws.fetch_add(1, Ordering::Relaxed);
-        if unit(hash3(self.seed, n, BAD_PAGE_SALT)) >= self.rate {
-            return None;
-        }
-        let kind = self.kinds[pick(hash3(self.seed, n, BAD_PAGE_SALT + 1), self.kinds.len())];
+        let (kind, _) = self.draws.draw()?;
         self.served.fetch_add(1, Ordering::Relaxed);
         Some(kind)
     }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::rng::{hash3, pick, unit};
+use crate::injection::{Draws, Injection, Kind};
 
 /// One kind of failure the sandbox can inject instead of a normal answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,52 +60,13 @@ impl FaultKind {
     }
 }
 
-/// How often to inject faults, and which kinds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Faults {
-    /// Probability in `[0, 1]` that a request gets a fault.
-    pub rate: f64,
-    /// The kinds to choose from, uniformly; empty means no faults.
-    pub kinds: Vec<FaultKind>,
+impl Kind for FaultKind {
+    const EVERY: &'static [Self] = &FaultKind::ALL;
 }
 
-impl Faults {
-    /// No faults at all (the default).
-    pub fn none() -> Self {
-        Self {
-            rate: 0.0,
-            kinds: Vec::new(),
-        }
-    }
-
-    /// Faults of every kind at the given rate (clamped to `[0, 1]`).
-    pub fn rate(rate: f64) -> Self {
-        Self {
-            rate,
-            kinds: FaultKind::ALL.to_vec(),
-        }
-    }
-
-    /// Restricts injected faults to the given kinds.
-    pub fn only<I: IntoIterator<Item = FaultKind>>(mut self, kinds: I) -> Self {
-        self.kinds = kinds.into_iter().collect();
-        self
-    }
-
-    fn effective_rate(&self) -> f64 {
-        if self.rate.is_nan() || self.kinds.is_empty() {
-            0.0
-        } else {
-            self.rate.clamp(0.0, 1.0)
-        }
-    }
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Self::none()
-    }
-}
+/// How often to inject faults, and which kinds: `Faults::rate(0.1)`,
+/// `.only([FaultKind::BadGateway])`, `Faults::none()` (the default).
+pub type Faults = Injection<FaultKind>;
 
 /// A decision to fail one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,37 +105,22 @@ const FAULT_SALT: u64 = 0xFA17_FA17;
 /// Draws faults per request from a seeded stream and counts them.
 #[derive(Debug)]
 pub(crate) struct FaultInjector {
-    faults: Faults,
-    rate: f64,
-    seed: u64,
-    requests: AtomicU64,
+    draws: Draws<FaultKind>,
     counts: [AtomicU64; 7],
 }
 
 impl FaultInjector {
     /// An injector for the given settings.
     pub(crate) fn new(faults: Faults, seed: u64) -> Self {
-        let rate = faults.effective_rate();
         Self {
-            faults,
-            rate,
-            seed,
-            requests: AtomicU64::new(0),
+            draws: Draws::new(&faults, seed, FAULT_SALT),
             counts: Default::default(),
         }
     }
 
     /// Decides whether the next request fails; counts the fault if so.
     pub(crate) fn draw(&self) -> Option<Fault> {
-        if self.rate <= 0.0 {
-            return None;
-        }
-        let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        if unit(hash3(self.seed, n, FAULT_SALT)) >= self.rate {
-            return None;
-        }
-        let choice = hash3(self.seed, n, FAULT_SALT + 1);
-        let kind = self.faults.kinds[pick(choice, self.faults.kinds.len())];
+        let (kind, choice) = self.draws.draw()?;
         self.counts[kind.slot()].fetch_add(1, Ordering::Relaxed);
         Some(Fault {
             kind,

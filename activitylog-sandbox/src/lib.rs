@@ -100,6 +100,7 @@ mod catalog;
 mod config;
 mod data;
 mod faults;
+mod injection;
 mod json;
 mod query;
 mod render;
@@ -116,6 +117,7 @@ pub use config::{
     SandboxConfig, TotalForm, default_contracts, default_max_range, default_span,
 };
 pub use faults::{FaultCounts, FaultKind, Faults};
+pub use injection::{Injection, Kind};
 pub use query::{ERR_INVALID_PARAMETER, ERR_INVALID_RANGE, ERR_RESULT_WINDOW, ParamError};
 pub use requests::RequestRecord;
 pub use sandbox::{Sandbox, SandboxBuilder, SandboxError};
