@@ -5,7 +5,8 @@
 //! 1. [`normalize`] rewrites the upstream spec so that the generated API reads
 //!    like hand-written Rust: inline schemas become named components with
 //!    domain names ([`names`]), and the deviations of the live service from
-//!    the spec are folded in as small named rules ([`wire`]).
+//!    the spec are folded in as small named rules ([`wire`]); a rule whose
+//!    target is gone from the spec fails it, naming the rule.
 //! 2. [`generate`] runs progenitor (builder interface) on the normalized spec
 //!    and formats the result with prettyplease.
 //!
@@ -14,7 +15,7 @@
 //!
 //! ```
 //! let spec = activitylog_codegen::load(activitylog_codegen::SPEC_PATH.as_ref()).unwrap();
-//! let code = activitylog_codegen::generate(&activitylog_codegen::normalize(spec)).unwrap();
+//! let code = activitylog_codegen::generate(&activitylog_codegen::normalize(spec).unwrap()).unwrap();
 //! assert!(code.contains("pub struct Activity"));
 //! ```
 
@@ -28,7 +29,7 @@ use anyhow::{Context, Result};
 use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 
-pub use normalize::normalize;
+pub use normalize::{Normalized, RulesMissing, normalize, normalize_tolerant};
 
 /// Path of the workspace's spec, for tools run from the workspace.
 pub const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/activitylog.json");
@@ -73,6 +74,6 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
 ///
 /// This is what `activitylog-client/build.rs` runs.
 pub fn generate_file(spec_path: &Path, out: &Path) -> Result<()> {
-    let code = generate(&normalize(load(spec_path)?))?;
+    let code = generate(&normalize(load(spec_path)?)?)?;
     std::fs::write(out, code).with_context(|| format!("writing {}", out.display()))
 }

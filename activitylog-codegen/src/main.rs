@@ -34,7 +34,7 @@ fn run() -> Result<()> {
             other => bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
-    let normalized = activitylog_codegen::normalize(activitylog_codegen::load(&spec)?);
+    let normalized = activitylog_codegen::normalize(activitylog_codegen::load(&spec)?)?;
     let text = if normalized_only {
         serde_json::to_string_pretty(&normalized)? + "\n"
     } else {
