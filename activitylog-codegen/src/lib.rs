@@ -11,7 +11,8 @@
 //!    and formats the result with prettyplease.
 //!
 //! `activitylog-client`'s `build.rs` calls [`generate_file`]; the binary of
-//! this crate prints the same code for people to read.
+//! this crate prints the same code for people to read, and with `diff` the
+//! API changes between two versions of the spec ([`diff_files`]).
 //!
 //! ```
 //! let spec = activitylog_codegen::load(activitylog_codegen::SPEC_PATH.as_ref()).unwrap();
@@ -19,6 +20,8 @@
 //! assert!(code.contains("pub struct Activity"));
 //! ```
 
+pub mod changelog;
+pub mod diff;
 pub mod names;
 mod normalize;
 pub mod wire;
@@ -76,4 +79,24 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
 pub fn generate_file(spec_path: &Path, out: &Path) -> Result<()> {
     let code = generate(&normalize(load(spec_path)?)?)?;
     std::fs::write(out, code).with_context(|| format!("writing {}", out.display()))
+}
+
+/// The changelog between the specs at `old` and `new`, as
+/// `activitylog-codegen diff` prints it ([`changelog::render`]).
+///
+/// Both are normalized first, so names and wire rules apply to both; a wire
+/// rule that no longer finds its target in `new` is listed at the end
+/// rather than failing, since that is what a spec update is reviewed for.
+pub fn diff_files(old: &Path, new: &Path) -> Result<String> {
+    let normalized = |path: &Path| -> Result<(serde_json::Value, Normalized)> {
+        let normalized = normalize_tolerant(load(path)?)
+            .with_context(|| format!("normalizing {}", path.display()))?;
+        let doc = serde_json::to_value(&normalized.spec)
+            .with_context(|| format!("serializing {}", path.display()))?;
+        Ok((doc, normalized))
+    };
+    let (old_doc, _) = normalized(old)?;
+    let (new_doc, new) = normalized(new)?;
+    let changes = diff::compare(&old_doc, &new_doc);
+    Ok(changelog::render(&changes, &new.missing))
 }
