@@ -5,19 +5,23 @@
 //! 1. [`normalize`] rewrites the upstream spec so that the generated API reads
 //!    like hand-written Rust: inline schemas become named components with
 //!    domain names ([`names`]), and the deviations of the live service from
-//!    the spec are folded in as small named rules ([`wire`]).
+//!    the spec are folded in as small named rules ([`wire`]); a rule whose
+//!    target is gone from the spec fails it, naming the rule.
 //! 2. [`generate`] runs progenitor (builder interface) on the normalized spec
 //!    and formats the result with prettyplease.
 //!
 //! `activitylog-client`'s `build.rs` calls [`generate_file`]; the binary of
-//! this crate prints the same code for people to read.
+//! this crate prints the same code for people to read, and with `diff` the
+//! API changes between two versions of the spec ([`diff_files`]).
 //!
 //! ```
 //! let spec = activitylog_codegen::load(activitylog_codegen::SPEC_PATH.as_ref()).unwrap();
-//! let code = activitylog_codegen::generate(&activitylog_codegen::normalize(spec)).unwrap();
+//! let code = activitylog_codegen::generate(&activitylog_codegen::normalize(spec).unwrap()).unwrap();
 //! assert!(code.contains("pub struct Activity"));
 //! ```
 
+pub mod changelog;
+pub mod diff;
 pub mod names;
 mod normalize;
 pub mod wire;
@@ -28,7 +32,7 @@ use anyhow::{Context, Result};
 use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 
-pub use normalize::normalize;
+pub use normalize::{Normalized, RulesMissing, normalize, normalize_tolerant};
 
 /// Path of the workspace's spec, for tools run from the workspace.
 pub const SPEC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/activitylog.json");
@@ -73,6 +77,26 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
 ///
 /// This is what `activitylog-client/build.rs` runs.
 pub fn generate_file(spec_path: &Path, out: &Path) -> Result<()> {
-    let code = generate(&normalize(load(spec_path)?))?;
+    let code = generate(&normalize(load(spec_path)?)?)?;
     std::fs::write(out, code).with_context(|| format!("writing {}", out.display()))
+}
+
+/// The changelog between the specs at `old` and `new`, as
+/// `activitylog-codegen diff` prints it ([`changelog::render`]).
+///
+/// Both are normalized first, so names and wire rules apply to both; a wire
+/// rule that no longer finds its target in `new` is listed at the end
+/// rather than failing, since that is what a spec update is reviewed for.
+pub fn diff_files(old: &Path, new: &Path) -> Result<String> {
+    let normalized = |path: &Path| -> Result<(serde_json::Value, Normalized)> {
+        let normalized = normalize_tolerant(load(path)?)
+            .with_context(|| format!("normalizing {}", path.display()))?;
+        let doc = serde_json::to_value(&normalized.spec)
+            .with_context(|| format!("serializing {}", path.display()))?;
+        Ok((doc, normalized))
+    };
+    let (old_doc, _) = normalized(old)?;
+    let (new_doc, new) = normalized(new)?;
+    let changes = diff::compare(&old_doc, &new_doc);
+    Ok(changelog::render(&changes, &new.missing))
 }

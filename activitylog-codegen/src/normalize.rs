@@ -1,10 +1,12 @@
 //! The normalization pass: named components for every inline schema, then
 //! the wire-compatibility rules.
 
+use anyhow::{Context, Result};
 use openapiv3::OpenAPI;
 use serde_json::{Map, Value, json};
 
-use crate::{names, wire};
+use crate::names;
+use crate::wire::{self, RuleMissing};
 
 const REF_PREFIX: &str = "#/components/schemas/";
 
@@ -16,19 +18,74 @@ const REF_PREFIX: &str = "#/components/schemas/";
 ///   ([`names::for_property`], [`names::for_item`]);
 /// - the rules in [`wire::OPERATION_RULES`], then [`wire::RULES`], are applied, in order.
 ///
-/// The pass is idempotent: normalizing a normalized spec changes nothing.
-pub fn normalize(spec: OpenAPI) -> OpenAPI {
-    let mut doc = serde_json::to_value(spec).expect("an OpenAPI document serializes to JSON");
+/// Fails with [`RulesMissing`] when a wire rule does not find the part of
+/// the spec it fixes (a rule whose target already says what the rule adds
+/// passes). The pass is idempotent: normalizing a normalized spec changes nothing.
+pub fn normalize(spec: OpenAPI) -> Result<OpenAPI> {
+    let Normalized { spec, missing } = normalize_tolerant(spec)?;
+    if missing.is_empty() {
+        Ok(spec)
+    } else {
+        Err(RulesMissing(missing).into())
+    }
+}
+
+/// A spec normalized by [`normalize_tolerant`].
+#[derive(Debug, Clone)]
+pub struct Normalized {
+    /// The normalized spec.
+    pub spec: OpenAPI,
+    /// The wire rules that did not find their target, in the order they ran.
+    pub missing: Vec<RuleMissing>,
+}
+
+/// Like [`normalize`], but wire rules without a target are reported in
+/// [`Normalized::missing`] instead of failing: for reviewing a spec update
+/// (`activitylog-codegen diff`) before the rules are brought up to date.
+pub fn normalize_tolerant(spec: OpenAPI) -> Result<Normalized> {
+    let mut doc = serde_json::to_value(spec).context("serializing the spec")?;
     rename_components(&mut doc);
     hoist_inline_schemas(&mut doc);
+    let mut missing = Vec::new();
     for rule in wire::OPERATION_RULES {
-        (rule.apply)(&mut doc);
+        if !(rule.apply)(&mut doc) {
+            missing.push(RuleMissing {
+                rule: rule.name,
+                target: rule.target,
+            });
+        }
     }
     for rule in wire::RULES {
-        (rule.apply)(schemas_mut(&mut doc));
+        if !(rule.apply)(schemas_mut(&mut doc)) {
+            missing.push(RuleMissing {
+                rule: rule.name,
+                target: rule.target,
+            });
+        }
     }
-    serde_json::from_value(doc).expect("normalization keeps the document a valid OpenAPI 3.0")
+    let spec = serde_json::from_value(doc)
+        .context("normalization did not keep the document a valid OpenAPI 3.0")?;
+    Ok(Normalized { spec, missing })
 }
+
+/// The error of [`normalize`]: wire rules whose target is not in the spec,
+/// one line each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesMissing(pub Vec<RuleMissing>);
+
+impl std::fmt::Display for RulesMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, missing) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{missing}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RulesMissing {}
 
 /// The `components.schemas` map, created if the spec has none.
 fn schemas_mut(doc: &mut Value) -> &mut Map<String, Value> {

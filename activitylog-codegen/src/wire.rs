@@ -1,11 +1,16 @@
 //! Wire-compatibility rules: what the live service sends that the upstream
 //! spec does not say.
 //!
-//! Each rule is small, named, and states the deviation it absorbs. They run
-//! after hoisting: [`OPERATION_RULES`] on the operations, then [`RULES`] on
-//! the named components. Each one does nothing when the part of the spec it
-//! fixes is absent or already says it (a future spec may fix it upstream), so
-//! they never break a regeneration.
+//! Each rule is small, named, and states the deviation it absorbs and the
+//! part of the spec it fixes (its target). They run after hoisting:
+//! [`OPERATION_RULES`] on the operations, then [`RULES`] on the named
+//! components.
+//!
+//! A rule whose target already says what the rule adds (upstream fixed it)
+//! passes quietly. A rule whose target is gone reports it, and
+//! [`crate::normalize`] fails with a [`RuleMissing`] naming the rule: a rule
+//! that silently does nothing is a deviation nobody absorbs any more, or one
+//! that moved where the rule no longer looks.
 
 use serde_json::{Map, Value, json};
 
@@ -13,13 +18,37 @@ use crate::normalize::reference;
 
 /// A named adjustment of the component schemas.
 pub struct Rule {
-    /// Short identifier, used in docs and tests.
+    /// Short identifier, used in docs, tests and errors.
     pub name: &'static str,
     /// The deviation of the live service that makes the rule necessary.
     pub observed: &'static str,
-    /// Applies the rule to `components.schemas`.
-    pub apply: fn(&mut Map<String, Value>),
+    /// The part of the spec the rule fixes, for people (`` `Meta.queueRefId` ``).
+    pub target: &'static str,
+    /// Applies the rule to `components.schemas`; `false` when the target is absent.
+    pub apply: fn(&mut Map<String, Value>) -> bool,
 }
+
+/// A rule whose target is not in the spec: codegen stops until the rule is
+/// removed or updated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMissing {
+    /// The rule's [`Rule::name`] (or [`OperationRule::name`]).
+    pub rule: &'static str,
+    /// What it looked for: its [`Rule::target`] (or [`OperationRule::target`]).
+    pub target: &'static str,
+}
+
+impl std::fmt::Display for RuleMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wire rule `{}`: {} is not in the spec any more; remove or update the rule",
+            self.rule, self.target
+        )
+    }
+}
+
+impl std::error::Error for RuleMissing {}
 
 /// All rules, in the order [`crate::normalize`] applies them.
 pub const RULES: &[Rule] = &[
@@ -27,38 +56,45 @@ pub const RULES: &[Rule] = &[
         name: "event_uuid",
         observed: "every event carries `@uuid` (see the documented example exchange); \
                    the schema omits it",
+        target: "the object `Activity`",
         apply: event_uuid,
     },
     Rule {
         name: "contract_number_text_or_number",
         observed: "`principal.identity.contractNumber` arrives as a JSON string or integer",
+        target: "`Identity.contractNumber`",
         apply: contract_number_text_or_number,
     },
     Rule {
         name: "audit_version_text_or_number",
         observed: "`meta.auditVersion` arrives as a string (\"0.1\") or a number (0.1)",
+        target: "`Meta.auditVersion`",
         apply: audit_version_text_or_number,
     },
     Rule {
         name: "queue_ref_id_number_or_text",
         observed: "`meta.queueRefId` arrives as an integer or a string",
+        target: "`Meta.queueRefId`",
         apply: queue_ref_id_number_or_text,
     },
     Rule {
         name: "open_enums",
         observed: "enums (`event.status`, `event.param.action`) gain values the spec does \
                    not list; an unknown value must stay readable, not fail the page",
+        target: "a string enum",
         apply: open_enums,
     },
     Rule {
         name: "nullable_arrays",
         observed: "optional fields arrive as `null`, arrays included",
+        target: "an array property",
         apply: nullable_arrays,
     },
     Rule {
         name: "unknown_fields_kept",
         observed: "objects gain fields; nothing the server sent may be lost, so every \
                    object keeps unknown fields in `extra`",
+        target: "an object with properties",
         apply: unknown_fields_kept,
     },
 ];
@@ -66,12 +102,14 @@ pub const RULES: &[Rule] = &[
 /// A named adjustment of the operations: an answer the service gives that
 /// the spec does not list. Applied to the whole document, before [`RULES`].
 pub struct OperationRule {
-    /// Short identifier, used in docs and tests.
+    /// Short identifier, used in docs, tests and errors.
     pub name: &'static str,
     /// The behaviour of the live service that makes the rule necessary.
     pub observed: &'static str,
-    /// Applies the rule to the OpenAPI document.
-    pub apply: fn(&mut Value),
+    /// The part of the spec the rule fixes, for people.
+    pub target: &'static str,
+    /// Applies the rule to the OpenAPI document; `false` when the target is absent.
+    pub apply: fn(&mut Value) -> bool,
 }
 
 /// All operation rules, in the order [`crate::normalize`] applies them.
@@ -84,6 +122,7 @@ pub const OPERATION_RULES: &[OperationRule] = &[
                date that is neither YYYY-MM-DD nor RFC 3339, a negative offset or limit, \
                dateStart not before dateEnd, a range longer than allowed, offset + limit \
                beyond the result window; the spec lists only 200, 401, 403 and 500",
+        target: "the responses of `getByContract`",
         apply: bad_request_documented,
     },
     OperationRule {
@@ -92,6 +131,7 @@ pub const OPERATION_RULES: &[OperationRule] = &[
                (`{\"httpStatus\": 401, \"messages\": [{\"errorCode\": \"315\", \
                \"message\": \"…\"}]}`); the spec describes none, so the generated \
                builders dropped what the service said",
+        target: "an error answer (4xx or 5xx)",
         apply: error_bodies_described,
     },
 ];
@@ -100,10 +140,14 @@ pub const OPERATION_RULES: &[OperationRule] = &[
 /// (`ApiError`), so that the generated builders hand callers what the
 /// service said (`Error::ErrorResponse` with the decoded body; a body that
 /// is not JSON still reaches them as `Error::InvalidResponsePayload`).
-fn error_bodies_described(doc: &mut Value) {
+///
+/// The target is any error answer; one that already has a body is left as
+/// the spec says it.
+fn error_bodies_described(doc: &mut Value) -> bool {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
+        return false;
     };
+    let mut found = false;
     let mut described = false;
     for operation in paths
         .values_mut()
@@ -118,10 +162,11 @@ fn error_bodies_described(doc: &mut Value) {
         };
         for (status, response) in responses.iter_mut() {
             let is_error = status.starts_with('4') || status.starts_with('5');
-            let Some(response) = response.as_object_mut() else {
+            let Some(response) = response.as_object_mut().filter(|_| is_error) else {
                 continue;
             };
-            if is_error && !response.contains_key("content") {
+            found = true;
+            if !response.contains_key("content") {
                 response.insert(
                     "content".into(),
                     json!({"application/json": {"schema": reference("ApiError")}}),
@@ -131,13 +176,13 @@ fn error_bodies_described(doc: &mut Value) {
         }
     }
     if !described {
-        return;
+        return found;
     }
     let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
     else {
-        return;
+        return found;
     };
     schemas.entry("ApiError").or_insert_with(|| {
         json!({
@@ -171,16 +216,17 @@ fn error_bodies_described(doc: &mut Value) {
             }
         })
     });
+    found
 }
 
 /// Adds `400` to `getByContract`'s responses; `error_bodies_described` then
-/// gives it the error body, like 401/403/500.
-fn bad_request_documented(doc: &mut Value) {
+/// gives it the error body, like 401/403/500. A `400` the spec lists wins.
+fn bad_request_documented(doc: &mut Value) -> bool {
     let Some(responses) = operation_mut(doc, "getByContract")
         .and_then(|operation| operation.get_mut("responses"))
         .and_then(Value::as_object_mut)
     else {
-        return;
+        return false;
     };
     responses.entry("400").or_insert_with(|| {
         json!({
@@ -188,6 +234,7 @@ fn bad_request_documented(doc: &mut Value) {
                             (wire rule `bad_request_documented`)"
         })
     });
+    true
 }
 
 /// The operation with `operation_id`, under any path and method.
@@ -200,9 +247,10 @@ fn operation_mut<'a>(doc: &'a mut Value, operation_id: &str) -> Option<&'a mut V
         .find(|operation| operation.get("operationId") == Some(&json!(operation_id)))
 }
 
-fn event_uuid(schemas: &mut Map<String, Value>) {
+/// Adds `@uuid` to `Activity`, unless the spec lists it.
+fn event_uuid(schemas: &mut Map<String, Value>) -> bool {
     let Some(properties) = properties_mut(schemas, "Activity") else {
-        return;
+        return false;
     };
     properties.entry("@uuid").or_insert_with(|| {
         json!({
@@ -210,9 +258,10 @@ fn event_uuid(schemas: &mut Map<String, Value>) {
             "description": "Unique identifier of the activity event."
         })
     });
+    true
 }
 
-fn contract_number_text_or_number(schemas: &mut Map<String, Value>) {
+fn contract_number_text_or_number(schemas: &mut Map<String, Value>) -> bool {
     alternatives(
         schemas,
         ("Identity", "contractNumber"),
@@ -221,10 +270,10 @@ fn contract_number_text_or_number(schemas: &mut Map<String, Value>) {
             ("Text", json!({"type": "string"})),
             ("Number", json!({"type": "integer", "format": "int64"})),
         ],
-    );
+    )
 }
 
-fn audit_version_text_or_number(schemas: &mut Map<String, Value>) {
+fn audit_version_text_or_number(schemas: &mut Map<String, Value>) -> bool {
     alternatives(
         schemas,
         ("Meta", "auditVersion"),
@@ -233,10 +282,10 @@ fn audit_version_text_or_number(schemas: &mut Map<String, Value>) {
             ("Text", json!({"type": "string"})),
             ("Number", json!({"type": "number"})),
         ],
-    );
+    )
 }
 
-fn queue_ref_id_number_or_text(schemas: &mut Map<String, Value>) {
+fn queue_ref_id_number_or_text(schemas: &mut Map<String, Value>) -> bool {
     alternatives(
         schemas,
         ("Meta", "queueRefId"),
@@ -245,7 +294,7 @@ fn queue_ref_id_number_or_text(schemas: &mut Map<String, Value>) {
             ("Number", json!({"type": "integer", "format": "int64"})),
             ("Text", json!({"type": "string"})),
         ],
-    );
+    )
 }
 
 /// Every string enum component `X` becomes `X::Known(XKnown)` (the listed
@@ -258,13 +307,18 @@ fn queue_ref_id_number_or_text(schemas: &mut Map<String, Value>) {
 /// values from `Other` (typify makes `Other` a checked newtype) keeps
 /// `X::Other(String)`, so the document stays as it is, and tools that validate
 /// against the normalized spec (`conformance/run.sh`) read these as `anyOf`.
-fn open_enums(schemas: &mut Map<String, Value>) {
+///
+/// The target is any string enum component, closed or already open.
+fn open_enums(schemas: &mut Map<String, Value>) -> bool {
+    let mut found = false;
     for (name, schema) in schemas.iter_mut() {
-        let is_closed_string_enum =
-            schema.get("enum").is_some() && schema.get("type") == Some(&json!("string"));
-        if !is_closed_string_enum {
+        if is_open_string_enum(schema) {
+            found = true;
+        }
+        if !is_string_enum(schema) {
             continue;
         }
+        found = true;
         let description = schema.get("description").cloned();
         let mut known = std::mem::take(schema);
         if let Some(map) = known.as_object_mut() {
@@ -288,9 +342,25 @@ fn open_enums(schemas: &mut Map<String, Value>) {
         }
         *schema = open;
     }
+    found
 }
 
-fn nullable_arrays(schemas: &mut Map<String, Value>) {
+/// A closed string enum: `{"type": "string", "enum": [...]}`.
+fn is_string_enum(schema: &Value) -> bool {
+    schema.get("enum").is_some() && schema.get("type") == Some(&json!("string"))
+}
+
+/// A string enum `open_enums` already opened (or upstream did the same way).
+fn is_open_string_enum(schema: &Value) -> bool {
+    schema
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .is_some_and(|alternatives| alternatives.iter().any(is_string_enum))
+}
+
+/// Makes every array property nullable. The target is any array property.
+fn nullable_arrays(schemas: &mut Map<String, Value>) -> bool {
+    let mut found = false;
     for schema in schemas.values_mut() {
         let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
             continue;
@@ -298,32 +368,45 @@ fn nullable_arrays(schemas: &mut Map<String, Value>) {
         for property in properties.values_mut() {
             if property.get("type") == Some(&json!("array")) {
                 property["nullable"] = json!(true);
+                found = true;
             }
         }
     }
+    found
 }
 
-fn unknown_fields_kept(schemas: &mut Map<String, Value>) {
+/// Lets every object keep unknown fields, unless the spec says what
+/// `additionalProperties` are. The target is any object with properties.
+fn unknown_fields_kept(schemas: &mut Map<String, Value>) -> bool {
+    let mut found = false;
     for schema in schemas.values_mut() {
-        if schema.get("properties").is_some() && schema.get("additionalProperties").is_none() {
+        if schema.get("properties").is_none() {
+            continue;
+        }
+        found = true;
+        if schema.get("additionalProperties").is_none() {
             schema["additionalProperties"] = json!({});
         }
     }
+    found
 }
 
 /// Moves the schema of `parent.property` into the component `name`, which
 /// accepts any of `variants` (each a titled alternative).
+///
+/// `false` when `parent.property` is absent; a property that is already a
+/// `$ref` (normalized before, or named upstream) is left alone.
 fn alternatives(
     schemas: &mut Map<String, Value>,
     (parent, property): (&str, &str),
     name: &str,
     variants: &[(&str, Value)],
-) {
+) -> bool {
     let Some(slot) = properties_mut(schemas, parent).and_then(|p| p.get_mut(property)) else {
-        return;
+        return false;
     };
     if slot.get("$ref").is_some() {
-        return;
+        return true;
     }
     let description = slot.get("description").cloned();
     *slot = reference(name);
@@ -340,6 +423,7 @@ fn alternatives(
         component["description"] = description;
     }
     schemas.insert(name.to_string(), component);
+    true
 }
 
 fn properties_mut<'a>(
@@ -365,9 +449,9 @@ mod tests {
     #[test]
     fn bad_request_is_added_once_and_never_overrides_the_spec() {
         let mut doc = spec_with(json!({"200": {"description": "ok"}}));
-        bad_request_documented(&mut doc);
+        assert!(bad_request_documented(&mut doc));
         let once = doc.clone();
-        bad_request_documented(&mut doc);
+        assert!(bad_request_documented(&mut doc));
         assert_eq!(doc, once);
         let responses =
             &doc["paths"]["/activitylog/v1/contracts/{contractNumber}"]["get"]["responses"];
@@ -375,21 +459,70 @@ mod tests {
 
         let upstream = json!({"description": "Bad Request", "content": {}});
         let mut doc = spec_with(json!({"400": upstream.clone()}));
-        bad_request_documented(&mut doc);
+        assert!(bad_request_documented(&mut doc), "fixed upstream: quiet");
         assert_eq!(
             doc["paths"]["/activitylog/v1/contracts/{contractNumber}"]["get"]["responses"]["400"],
             upstream
         );
-
-        let mut unrelated = json!({"paths": {}});
-        bad_request_documented(&mut unrelated);
-        assert_eq!(unrelated, json!({"paths": {}}));
     }
 
     #[test]
-    fn operation_rules_are_documented() {
+    fn a_rule_without_its_target_says_so_and_changes_nothing() {
+        let mut unrelated = json!({"paths": {}});
+        assert!(!bad_request_documented(&mut unrelated));
+        assert!(!error_bodies_described(&mut unrelated));
+        assert_eq!(unrelated, json!({"paths": {}}));
+
+        let mut schemas = Map::new();
+        schemas.insert(
+            "Meta".into(),
+            json!({"properties": {"time": {"type": "string"}}}),
+        );
+        let before = schemas.clone();
+        assert!(!queue_ref_id_number_or_text(&mut schemas));
+        assert!(!event_uuid(&mut schemas));
+        assert!(!open_enums(&mut schemas));
+        assert!(!nullable_arrays(&mut schemas));
+        assert_eq!(schemas, before);
+    }
+
+    #[test]
+    fn a_target_that_already_says_it_passes_quietly() {
+        let mut schemas = Map::new();
+        schemas.insert(
+            "Meta".into(),
+            json!({"properties": {"queueRefId": reference("QueueRefId")}}),
+        );
+        schemas.insert(
+            "Activity".into(),
+            json!({"properties": {"@uuid": {"type": "string", "format": "uuid"}}}),
+        );
+        let before = schemas.clone();
+        assert!(queue_ref_id_number_or_text(&mut schemas));
+        assert!(event_uuid(&mut schemas));
+        assert_eq!(schemas, before);
+    }
+
+    #[test]
+    fn a_missing_rule_names_itself_and_its_target() {
+        let missing = RuleMissing {
+            rule: "queue_ref_id_number_or_text",
+            target: "`Meta.queueRefId`",
+        };
+        assert_eq!(
+            missing.to_string(),
+            "wire rule `queue_ref_id_number_or_text`: `Meta.queueRefId` is not in the spec \
+             any more; remove or update the rule"
+        );
+    }
+
+    #[test]
+    fn every_rule_is_documented() {
         for rule in OPERATION_RULES {
-            assert!(!rule.observed.is_empty() && !rule.name.is_empty());
+            assert!(!rule.observed.is_empty() && !rule.name.is_empty() && !rule.target.is_empty());
+        }
+        for rule in RULES {
+            assert!(!rule.observed.is_empty() && !rule.name.is_empty() && !rule.target.is_empty());
         }
     }
 }

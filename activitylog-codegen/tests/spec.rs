@@ -50,7 +50,9 @@ fn spec_parses_as_openapi_3_0() {
 fn every_reference_resolves_before_and_after_normalization() {
     assert_refs_resolve(&spec_json());
     let spec = activitylog_codegen::load(activitylog_codegen::SPEC_PATH.as_ref()).unwrap();
-    assert_refs_resolve(&serde_json::to_value(activitylog_codegen::normalize(spec)).unwrap());
+    assert_refs_resolve(
+        &serde_json::to_value(activitylog_codegen::normalize(spec).unwrap()).unwrap(),
+    );
 }
 
 #[test]
