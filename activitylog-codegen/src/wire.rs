@@ -134,7 +134,47 @@ pub const OPERATION_RULES: &[OperationRule] = &[
         target: "an error answer (4xx or 5xx)",
         apply: error_bodies_described,
     },
+    OperationRule {
+        name: "contract_numbers_unsigned",
+        observed: "contract numbers are positive (`31721060`); the spec types the \
+               `contractNumber` path parameter and `ReferenceById.id` as any integer, \
+               which made the generated builders take `i64` while the SDK takes `u64`",
+        target: "the `contractNumber` parameter of `getByContract`",
+        apply: contract_numbers_unsigned,
+    },
 ];
+
+/// Types contract numbers as unsigned 64-bit integers (`u64` in Rust), in
+/// the `contractNumber` parameter and in `ReferenceById.id`, so that one
+/// contract-number type runs through the SDK and the generated builders.
+fn contract_numbers_unsigned(doc: &mut Value) -> bool {
+    let unsigned = |schema: &mut Value| {
+        if let Some(schema) = schema.as_object_mut()
+            && schema.get("type") == Some(&json!("integer"))
+        {
+            schema.insert("format".into(), json!("uint64"));
+            schema.insert("minimum".into(), json!(0));
+        }
+    };
+    let Some(parameter) = operation_mut(doc, "getByContract")
+        .and_then(|operation| operation.get_mut("parameters"))
+        .and_then(Value::as_array_mut)
+        .and_then(|parameters| {
+            parameters
+                .iter_mut()
+                .find(|p| p.get("name") == Some(&json!("contractNumber")))
+        })
+    else {
+        return false;
+    };
+    if let Some(schema) = parameter.get_mut("schema") {
+        unsigned(schema);
+    }
+    if let Some(id) = doc.pointer_mut("/components/schemas/ReferenceById/properties/id") {
+        unsigned(id);
+    }
+    true
+}
 
 /// Describes every 4xx/5xx answer without a body as the IONOS error body
 /// (`ApiError`), so that the generated builders hand callers what the

@@ -428,7 +428,7 @@ async fn pages_are_requested_as_the_generated_operation_builds_them() {
     let _ = log
         .client()
         .get_by_contract()
-        .contract_number(CONTRACT as i64)
+        .contract_number(CONTRACT) // the same u64 the SDK takes
         .date_start("2024-01-01T00:00:00Z")
         .date_end("2024-01-02T00:00:00Z")
         .offset(0)
