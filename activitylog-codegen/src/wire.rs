@@ -137,16 +137,17 @@ pub const OPERATION_RULES: &[OperationRule] = &[
     OperationRule {
         name: "contract_numbers_unsigned",
         observed: "contract numbers are positive (`31721060`); the spec types the \
-               `contractNumber` path parameter and `ReferenceById.id` as any integer, \
-               which made the generated builders take `i64` while the SDK takes `u64`",
+               `contractNumber` path parameter as any integer, which made the generated \
+               builders take `i64` while the SDK takes `u64`",
         target: "the `contractNumber` parameter of `getByContract`",
         apply: contract_numbers_unsigned,
     },
 ];
 
-/// Types contract numbers as unsigned 64-bit integers (`u64` in Rust), in
-/// the `contractNumber` parameter and in `ReferenceById.id`, so that one
-/// contract-number type runs through the SDK and the generated builders.
+/// Types the `contractNumber` parameter as an unsigned 64-bit integer (`u64`
+/// in Rust), so that one contract-number type runs through the SDK and the
+/// generated builders. Answers stay as lenient as the spec: `ReferenceById.id`
+/// remains any integer, since a page must never fail on what a server sends.
 fn contract_numbers_unsigned(doc: &mut Value) -> bool {
     let unsigned = |schema: &mut Value| {
         if let Some(schema) = schema.as_object_mut()
@@ -169,9 +170,6 @@ fn contract_numbers_unsigned(doc: &mut Value) -> bool {
     };
     if let Some(schema) = parameter.get_mut("schema") {
         unsigned(schema);
-    }
-    if let Some(id) = doc.pointer_mut("/components/schemas/ReferenceById/properties/id") {
-        unsigned(id);
     }
     true
 }
