@@ -492,6 +492,38 @@ mod tests {
     const EMPTY_PAGE: &str = r#"{"took":3,"timed_out":false,"hits":{"max_score":null,"hits":[]}}"#;
     const ONE_EVENT_PAGE: &str = r#"{"took":3,"timed_out":false,"hits":{"total":{"value":1000,"relation":"gte"},"max_score":null,"hits":[{"_index":"activitylog-31721060","_type":"_doc","_id":"2c8b2bed-f2a2-4914-aa53-7d69cd6fea6e","_score":null,"_source":{"@uuid":"2c8b2bed-f2a2-4914-aa53-7d69cd6fea6e","meta":{"auditVersion":"0.1","time":"2024-03-03T07:31:54.928Z","region":"de/fra"},"principal":{"sourceIP":"198.51.100.29","identity":{"contractNumber":31721060,"username":"dave@example.com"},"sourceService":"PUBLIC_REST_V6","geo":{"country":"DE"}},"event":{"param":{},"resources":[{"action":["vr.server.update"],"id":"882fd40f-8ba4-4b9a-add0-fae32432b99f","type":"server","name":"server-api-txl-1.cloud.ionos.internal"}],"type":"RequestAccepted","severity":"INFO"},"x-trace":"00-38277a385e73484127c03b2a2be979f4-9c707a1f4e6865b1-01"},"sort":[1709451114928,"2c8b2bed-f2a2-4914-aa53-7d69cd6fea6e"]}]}}"#;
 
+    /// Render speed, for comparing writers: 100 pages of 1,000 events, spec
+    /// shaped and with wire variants. `cargo test --release -p
+    /// activitylog-sandbox --lib render_speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn render_speed() {
+        let store = store(100_000);
+        let main = store.contract(MAIN_CONTRACT).unwrap();
+        let events = main.slice(0..main.len());
+        for wire in [0.0, 0.3] {
+            let mut best = std::time::Duration::MAX;
+            let mut bytes = 0;
+            for _ in 0..5 {
+                let started = std::time::Instant::now();
+                bytes = events
+                    .chunks(1_000)
+                    .map(|page| {
+                        let total = Total::new(events.len(), None, TotalForm::Integer);
+                        page_json(main, Some(total), page, wire).len()
+                    })
+                    .sum::<usize>();
+                best = best.min(started.elapsed());
+            }
+            let mib = bytes as f64 / f64::from(1 << 20);
+            println!(
+                "wire {wire}: {} events, {mib:.1} MiB in {best:.2?} (best of 5), {:.0} MiB/s",
+                events.len(),
+                mib / best.as_secs_f64()
+            );
+        }
+    }
+
     #[test]
     fn error_shape() {
         let v: Value = serde_json::from_slice(&error_json(400, "100", "bad")).unwrap();
