@@ -468,8 +468,9 @@ mod tests {
         assert_eq!(String::from_utf8(one).unwrap(), ONE_EVENT_PAGE);
     }
 
-    /// Strings a configuration supplies are escaped as before: quotes,
-    /// backslashes and control characters, everything else as it is.
+    /// Strings a configuration supplies are escaped exactly so: quotes,
+    /// backslashes and control characters (`\u0008`, not `\b`), everything
+    /// else as it is.
     #[test]
     fn configured_strings_are_escaped_byte_for_byte() {
         let config = SandboxConfig {
