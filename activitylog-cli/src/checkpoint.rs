@@ -16,8 +16,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::destination::{beside, io_failure, sync_dir};
 use crate::error::Failure;
-use crate::export::{beside, io_failure, sync_dir};
 use crate::filter::Filter;
 use crate::omitted::Omitted;
 use crate::output::Format;

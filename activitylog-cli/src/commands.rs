@@ -7,8 +7,8 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::args::Cli;
+use crate::destination::stdout_failure;
 use crate::error::Failure;
-use crate::export::stdout_failure;
 use crate::output::Format;
 use crate::output::records::Records;
 

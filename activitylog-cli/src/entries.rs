@@ -19,8 +19,8 @@ use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
 use crate::checkpoint::{Checkpoint, Job};
+use crate::destination::{Opened, Output};
 use crate::error::Failure;
-use crate::export::{Opened, Output};
 use crate::filter::Filter;
 use crate::omitted::Omitted;
 use crate::output::table::Table;

@@ -6,7 +6,8 @@
 //!
 //! One module per job: [`args`] (the command line), [`when`] (`--since` and
 //! `--until`), [`filter`] (client-side filters), [`output`] (formats),
-//! [`export`] (files and temporary files), [`checkpoint`] (resume
+//! [`destination`] (where the bytes go: stdout, or a temporary file renamed
+//! at the end, or `FILE.part` with `--resume`), [`checkpoint`] (resume
 //! checkpoints), [`lock`] (one export per file), [`entries`] (the download
 //! loop), [`omitted`] (entries that cannot be shown), [`signals`] (Ctrl-C
 //! and SIGTERM), [`commands`] (`info`, `contracts`, `completions`),
@@ -18,9 +19,9 @@ mod args;
 mod checkpoint;
 mod commands;
 mod connect;
+mod destination;
 mod entries;
 mod error;
-mod export;
 mod filter;
 mod lock;
 mod omitted;

@@ -12,8 +12,8 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use crate::destination::beside;
 use crate::error::Failure;
-use crate::export::beside;
 
 /// Attempts before giving up when the lock file keeps being replaced.
 const ATTEMPTS: usize = 10;

@@ -1,10 +1,12 @@
 //! Output formats: how events (and `info`/`contracts` answers) are written.
 //!
 //! One module per format: [`table`] for people, [`csv`] for spreadsheets,
-//! [`ndjson`] for `ndjson` and `json` (the raw events, every field kept).
+//! [`ndjson`] for `ndjson` and [`json_array`] for `json` (the raw events,
+//! every field kept).
 
 pub mod csv;
 pub mod fields;
+pub mod json_array;
 pub mod ndjson;
 pub mod records;
 pub mod table;
@@ -102,7 +104,7 @@ impl EventWriter {
         match self.format {
             Format::Table => self.table.write_header(out),
             Format::Csv => csv::write_header(out),
-            Format::Json => ndjson::write_array_start(out),
+            Format::Json => json_array::write_start(out),
             Format::Ndjson => Ok(()),
         }
     }
@@ -117,7 +119,7 @@ impl EventWriter {
     ) -> io::Result<()> {
         match (self.format, activity) {
             (Format::Ndjson, _) => ndjson::write_line(out, event.json())?,
-            (Format::Json, _) => ndjson::write_element(out, event.json(), self.written == 0)?,
+            (Format::Json, _) => json_array::write_element(out, event.json(), self.written == 0)?,
             (Format::Table, Some(activity)) => self.table.write_row(out, activity)?,
             (Format::Csv, Some(activity)) => csv::write_row(out, activity)?,
             (Format::Table | Format::Csv, None) => {
@@ -133,7 +135,7 @@ impl EventWriter {
     /// Writes what comes after the last event (`]`).
     pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
         match self.format {
-            Format::Json => ndjson::write_array_end(out),
+            Format::Json => json_array::write_end(out),
             _ => Ok(()),
         }
     }

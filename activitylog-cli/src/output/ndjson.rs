@@ -1,8 +1,8 @@
-//! `ndjson` and `json`: the events exactly as the server sent them.
+//! `ndjson`: the events exactly as the server sent them, one per line.
 //!
-//! `ndjson` writes each event's `_source` text byte for byte, one per line;
-//! `json` writes the same texts as the elements of one array. Every field is
-//! kept, including those this tool does not know.
+//! Each event's `_source` text is written byte for byte; every field is
+//! kept, including those this tool does not know. [`one_line`] is shared
+//! with [`super::json_array`].
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -25,23 +25,6 @@ pub fn write_line(out: &mut impl Write, json: &str) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Opens the `json` array.
-pub fn write_array_start(out: &mut impl Write) -> io::Result<()> {
-    out.write_all(b"[")
-}
-
-/// Writes one element of the `json` array; `first` tells whether it is the
-/// array's first element.
-pub fn write_element(out: &mut impl Write, json: &str, first: bool) -> io::Result<()> {
-    out.write_all(if first { b"\n" } else { b",\n" })?;
-    out.write_all(one_line(json).as_bytes())
-}
-
-/// Closes the `json` array.
-pub fn write_array_end(out: &mut impl Write) -> io::Result<()> {
-    out.write_all(b"\n]\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,19 +43,5 @@ mod tests {
         assert!(!line.contains('\n'));
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value, serde_json::json!({"a": "b"}));
-    }
-
-    #[test]
-    fn arrays_are_valid_json_empty_or_not() {
-        for events in [vec![], vec![r#"{"a":1}"#], vec![r#"{"a":1}"#, r#"{"b":2}"#]] {
-            let mut out = Vec::new();
-            write_array_start(&mut out).unwrap();
-            for (i, event) in events.iter().enumerate() {
-                write_element(&mut out, event, i == 0).unwrap();
-            }
-            write_array_end(&mut out).unwrap();
-            let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
-            assert_eq!(value.as_array().unwrap().len(), events.len());
-        }
     }
 }
