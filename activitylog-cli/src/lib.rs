@@ -4,16 +4,18 @@
 //! end-to-end tests build the same program from the current source, and the
 //! fuzz targets use its modules.
 //!
-//! One module per job: [`args`] (the command line), [`when`] (`--since` and
-//! `--until`), [`filter`] (client-side filters), [`output`] (formats),
-//! [`destination`] (where the bytes go: stdout, or a temporary file renamed
-//! at the end, or `FILE.part` with `--resume`), [`checkpoint`] (resume
-//! checkpoints), [`lock`] (one export per file), [`entries`] (the download
-//! loop), [`omitted`] (entries that cannot be shown), [`signals`] (Ctrl-C
-//! and SIGTERM), [`commands`] (`info`, `contracts`, `completions`),
-//! [`sandbox`] (`activitylog sandbox`), [`connect`] (credentials and
-//! `--sandbox`), [`progress`] (the progress bar) and [`error`] (messages and
+//! One module per job: `args` (the command line), [`when`] (`--since` and
+//! `--until`), `filter` (client-side filters), `output` (formats),
+//! `destination` (where the bytes go: stdout, or a temporary file renamed
+//! at the end, or `FILE.part` with `--resume`), `checkpoint` (resume
+//! checkpoints), `lock` (one export per file), `entries` (the download
+//! loop), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
+//! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
+//! `sandbox` (`activitylog sandbox`), `connect` (credentials and
+//! `--sandbox`), `progress` (the progress bar) and `error` (messages and
 //! exit codes).
+
+#![warn(missing_docs)]
 
 mod args;
 mod checkpoint;
