@@ -336,3 +336,30 @@ async fn a_users_own_http_client_sends_every_request_with_the_credentials() {
         );
     }
 }
+
+/// The README's SDK example is compiled code: the lines between the markers
+/// of `activitylog-client/examples/readme.rs`, word for word.
+#[test]
+fn the_readme_sdk_example_is_this_example() {
+    let normalize = |text: &str| {
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let readme = include_str!("../../README.md");
+    let block = readme
+        .split("## The SDK in five lines")
+        .nth(1)
+        .and_then(|rest| rest.split("```rust").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has the SDK example");
+    let example = include_str!("../../activitylog-client/examples/readme.rs");
+    let body = example
+        .split("// README begin")
+        .nth(1)
+        .and_then(|rest| rest.split("// README end").next())
+        .expect("the example marks the README's lines");
+    assert_eq!(normalize(block), normalize(body));
+}
