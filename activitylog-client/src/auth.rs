@@ -8,8 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
 
-/// How requests authenticate. `Debug` never shows the secret.
+/// How requests authenticate. `Debug` never shows the secret. More ways
+/// may come (profiles of the IONOS config file), hence `non_exhaustive`.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum Credentials {
     /// `Authorization: Bearer <token>`: works with 2-factor authentication.
     Token(SecretString),

@@ -142,6 +142,25 @@ impl fmt::Display for RawEvent {
     }
 }
 
+impl Activity {
+    /// The event's time (`meta.time`) as an instant, if it has one in
+    /// RFC 3339 form; the text as sent stays in `meta.time`.
+    ///
+    /// ```
+    /// use activitylog_client::RawEvent;
+    /// let event = RawEvent::parse(r#"{"meta":{"time":"2016-09-23T12:02:52.394Z"}}"#).unwrap();
+    /// let activity = event.decode().unwrap();
+    /// assert_eq!(activity.time().unwrap().timestamp_millis(), 1_474_632_172_394);
+    /// assert_eq!(activity.meta.unwrap().time.as_deref(), Some("2016-09-23T12:02:52.394Z"));
+    /// ```
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        let time = self.meta.as_ref()?.time.as_deref()?;
+        DateTime::parse_from_rfc3339(time)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
 impl EventStatus {
     /// The value as the server spells it (`DONE`, or an unknown value verbatim).
     pub fn as_str(&self) -> Cow<'_, str> {
