@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
-use crate::filter::Filter;
+use crate::filter::{Filter, Network, Pattern};
 use crate::output::Format;
 use crate::when::When;
 
@@ -203,6 +203,22 @@ pub struct FilterArgs {
     /// Keep entries with a resource action starting with this (`vr.` or `sec.user.create`).
     #[arg(long = "action", value_name = "PREFIX", value_delimiter = ',')]
     pub actions: Vec<String>,
+    /// Keep entries touching the resource with this id.
+    #[arg(long = "resource-id", value_name = "ID", value_delimiter = ',')]
+    pub resource_ids: Vec<String>,
+    /// Keep entries sent from this address or CIDR block (192.0.2.7, 192.0.2.0/24, 2001:db8::/32).
+    #[arg(long = "source-ip", value_name = "ADDR|CIDR", value_delimiter = ',', value_parser = parse_network)]
+    pub source_ips: Vec<Network>,
+    /// Keep entries of this request id (meta.requestId).
+    #[arg(long = "request-id", value_name = "ID", value_delimiter = ',')]
+    pub request_ids: Vec<String>,
+    /// Drop entries by this user name.
+    #[arg(long = "exclude-user", value_name = "USER", value_delimiter = ',')]
+    pub exclude_users: Vec<String>,
+    /// Keep entries whose URI (event.param.uri) or message (event.message) this regular
+    /// expression matches, ignoring case; no comma splitting, repeat the flag instead.
+    #[arg(long = "grep", value_name = "REGEX", value_parser = parse_pattern)]
+    pub grep: Vec<Pattern>,
 }
 
 impl FilterArgs {
@@ -222,6 +238,11 @@ impl FilterArgs {
             statuses: clean(&self.statuses),
             resource_types: clean(&self.resource_types),
             actions: clean(&self.actions),
+            resource_ids: clean(&self.resource_ids),
+            source_ips: self.source_ips.clone(),
+            request_ids: clean(&self.request_ids),
+            exclude_users: clean(&self.exclude_users),
+            grep: self.grep.clone(),
         }
     }
 }
@@ -282,6 +303,14 @@ pub fn parse_contract(text: &str) -> Result<u64, String> {
              (`activitylog contracts` lists yours)"
         )),
     }
+}
+
+fn parse_network(text: &str) -> Result<Network, String> {
+    text.parse()
+}
+
+fn parse_pattern(text: &str) -> Result<Pattern, String> {
+    text.parse()
 }
 
 fn parse_when(text: &str) -> Result<When, String> {

@@ -62,13 +62,37 @@ impl Job {
             ("--status", &filter.statuses),
             ("--resource-type", &filter.resource_types),
             ("--action", &filter.actions),
+            ("--resource-id", &filter.resource_ids),
+            ("--request-id", &filter.request_ids),
+            ("--exclude-user", &filter.exclude_users),
         ] {
             if !values.is_empty() {
                 words.push(format!("{flag} {}", values.join(",")));
             }
         }
+        if !filter.source_ips.is_empty() {
+            let blocks: Vec<String> = filter.source_ips.iter().map(|n| n.to_string()).collect();
+            words.push(format!("--source-ip {}", blocks.join(",")));
+        }
+        // A pattern may hold commas and spaces: one quoted flag each.
+        for pattern in &filter.grep {
+            words.push(format!("--grep {}", shell_quote(pattern.as_str())));
+        }
         words.push(format!("--out {} --resume", path.display()));
         words.join(" ")
+    }
+}
+
+/// `text` as one shell word: as is when plain, else in single quotes.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -264,6 +288,60 @@ mod tests {
         let mut state = Checkpoint::new(job, since, until, until);
         state.bytes = 100;
         state
+    }
+
+    #[test]
+    fn the_command_repeats_every_filter_and_parses_back() {
+        use clap::Parser;
+        let filter = Filter {
+            users: vec!["a@example.com".into()],
+            resource_ids: vec!["r-1".into(), "r-2".into()],
+            source_ips: vec![
+                "192.0.2.0/24".parse().unwrap(),
+                "2001:db8::1".parse().unwrap(),
+            ],
+            request_ids: vec!["q".into()],
+            exclude_users: vec!["b@example.com".into()],
+            grep: vec!["it's a,b".parse().unwrap(), "^/x$".parse().unwrap()],
+            ..Filter::default()
+        };
+        let job = Job {
+            filter: filter.clone(),
+            ..state().job
+        };
+        let command = job.command(Path::new("out.ndjson"));
+        assert!(
+            command.contains(
+                "--resource-id r-1,r-2 --request-id q --exclude-user b@example.com \
+                 --source-ip 192.0.2.0/24,2001:db8::1 --grep 'it'\\''s a,b' --grep '^/x$'"
+            ),
+            "{command}"
+        );
+        // What a shell would pass for those words.
+        let words = [
+            "activitylog",
+            "entries",
+            "31721060",
+            "--user",
+            "a@example.com",
+            "--resource-id",
+            "r-1,r-2",
+            "--request-id",
+            "q",
+            "--exclude-user",
+            "b@example.com",
+            "--source-ip",
+            "192.0.2.0/24,2001:db8::1",
+            "--grep",
+            "it's a,b",
+            "--grep",
+            "^/x$",
+        ];
+        let cli = crate::args::Cli::try_parse_from(words).unwrap();
+        let crate::args::Command::Entries(args) = cli.command else {
+            panic!("not entries")
+        };
+        assert_eq!(args.filters.to_filter(), filter);
     }
 
     const fn found(part: Option<u64>, file: Option<u64>) -> Found {

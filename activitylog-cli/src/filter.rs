@@ -2,10 +2,18 @@
 //!
 //! Values of one filter are alternatives (`--type A --type B` keeps either);
 //! different filters must all match. Comparisons ignore ASCII case, except
-//! `--action`, a case-insensitive prefix of any resource action.
+//! `--action`, a case-insensitive prefix of any resource action,
+//! `--source-ip`, an address or CIDR block ([`network`]), and `--grep`, a
+//! regular expression ([`pattern`]).
+
+pub mod network;
+pub mod pattern;
 
 use activitylog_client::types::Activity;
 use serde::{Deserialize, Serialize};
+
+pub use network::Network;
+pub use pattern::Pattern;
 
 /// The filters of one `entries` run. Serialized into checkpoints, so that a
 /// resumed export keeps the same selection.
@@ -23,6 +31,21 @@ pub struct Filter {
     pub resource_types: Vec<String>,
     /// Keep events with a resource action starting with one of these.
     pub actions: Vec<String>,
+    /// Keep events touching a resource with one of these ids (`event.resources[].id`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_ids: Vec<String>,
+    /// Keep events sent from an address in one of these blocks (`principal.sourceIP`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_ips: Vec<Network>,
+    /// Keep events whose `meta.requestId` is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_ids: Vec<String>,
+    /// Drop events by one of these users.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_users: Vec<String>,
+    /// Keep events whose `event.param.uri` or `event.message` one of these matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grep: Vec<Pattern>,
 }
 
 impl Filter {
@@ -34,6 +57,11 @@ impl Filter {
             && self.statuses.is_empty()
             && self.resource_types.is_empty()
             && self.actions.is_empty()
+            && self.resource_ids.is_empty()
+            && self.source_ips.is_empty()
+            && self.request_ids.is_empty()
+            && self.exclude_users.is_empty()
+            && self.grep.is_empty()
     }
 
     /// Whether `activity` passes every filter.
@@ -49,6 +77,15 @@ impl Filter {
         let resources = event
             .and_then(|e| e.resources.as_deref())
             .unwrap_or_default();
+        let source_ip = activity
+            .principal
+            .as_ref()
+            .and_then(|p| p.source_ip.as_deref());
+        let request_id = activity.meta.as_ref().and_then(|m| m.request_id.as_deref());
+        let uri = event
+            .and_then(|e| e.param.as_ref())
+            .and_then(|p| p.uri.as_deref());
+        let message = event.and_then(|e| e.message.as_deref());
 
         one_of(&self.types, event_type)
             && !event_type
@@ -68,6 +105,19 @@ impl Filter {
                             .iter()
                             .any(|prefix| starts_with_ignore_case(action, prefix))
                     }))
+            && (self.resource_ids.is_empty()
+                || resources
+                    .iter()
+                    .any(|r| one_of(&self.resource_ids, r.id.as_deref())))
+            && (self.source_ips.is_empty()
+                || source_ip.is_some_and(|ip| self.source_ips.iter().any(|n| n.contains_text(ip))))
+            && one_of(&self.request_ids, request_id)
+            && !user.is_some_and(|u| self.exclude_users.iter().any(|x| x.eq_ignore_ascii_case(u)))
+            && (self.grep.is_empty()
+                || self.grep.iter().any(|pattern| {
+                    uri.is_some_and(|t| pattern.is_match(t))
+                        || message.is_some_and(|t| pattern.is_match(t))
+                }))
     }
 }
 
@@ -212,6 +262,180 @@ mod tests {
         ] {
             assert!(!filter.matches(&bare), "{filter:?}");
         }
+    }
+
+    fn detailed() -> Activity {
+        event(
+            r#"{"@uuid":"2","meta":{"requestId":"REQ-1"},
+                "principal":{"sourceIP":"2001:db8::7","identity":{"username":"bob@example.com"}},
+                "event":{"message":"Server created","param":{"uri":"/cloudapi/v6/datacenters/d/servers"},
+                         "resources":[{"type":"server","id":"S-1"},{"type":"nic","id":"n-2"}]}}"#,
+        )
+    }
+
+    #[test]
+    fn new_filters_match_their_fields() {
+        let cases: Vec<(Filter, bool)> = vec![
+            (
+                Filter {
+                    resource_ids: strings(&["s-1"]),
+                    ..Filter::default()
+                },
+                true,
+            ),
+            (
+                Filter {
+                    resource_ids: strings(&["x", "N-2"]),
+                    ..Filter::default()
+                },
+                true,
+            ),
+            (
+                Filter {
+                    resource_ids: strings(&["s"]),
+                    ..Filter::default()
+                },
+                false,
+            ),
+            (
+                Filter {
+                    source_ips: vec!["2001:db8::/32".parse().unwrap()],
+                    ..Filter::default()
+                },
+                true,
+            ),
+            (
+                Filter {
+                    source_ips: vec!["192.0.2.0/24".parse().unwrap()],
+                    ..Filter::default()
+                },
+                false,
+            ),
+            (
+                Filter {
+                    request_ids: strings(&["req-1"]),
+                    ..Filter::default()
+                },
+                true,
+            ),
+            (
+                Filter {
+                    request_ids: strings(&["req-2"]),
+                    ..Filter::default()
+                },
+                false,
+            ),
+            (
+                Filter {
+                    exclude_users: strings(&["BOB@example.com"]),
+                    ..Filter::default()
+                },
+                false,
+            ),
+            (
+                Filter {
+                    exclude_users: strings(&["alice@example.com"]),
+                    ..Filter::default()
+                },
+                true,
+            ),
+            (
+                Filter {
+                    grep: vec!["servers$".parse().unwrap()],
+                    ..Filter::default()
+                },
+                true,
+            ),
+            (
+                Filter {
+                    grep: vec!["^server CREATED$".parse().unwrap()],
+                    ..Filter::default()
+                },
+                true,
+            ),
+            (
+                Filter {
+                    grep: vec!["volume".parse().unwrap(), "nic".parse().unwrap()],
+                    ..Filter::default()
+                },
+                false,
+            ),
+        ];
+        for (filter, expected) in cases {
+            assert!(!filter.is_empty());
+            assert_eq!(filter.matches(&detailed()), expected, "{filter:?}");
+        }
+    }
+
+    #[test]
+    fn new_filters_combine_with_the_others() {
+        let filter = Filter {
+            users: strings(&["bob@example.com"]),
+            resource_ids: strings(&["S-1"]),
+            grep: vec!["servers".parse().unwrap()],
+            ..Filter::default()
+        };
+        assert!(filter.matches(&detailed()));
+        let filter = Filter {
+            request_ids: strings(&["other"]),
+            ..filter
+        };
+        assert!(!filter.matches(&detailed()));
+    }
+
+    #[test]
+    fn missing_fields_fail_the_new_positive_filters_and_pass_exclude_user() {
+        let bare = event("{}");
+        assert!(
+            !Filter {
+                resource_ids: strings(&["x"]),
+                ..Filter::default()
+            }
+            .matches(&bare)
+        );
+        assert!(
+            !Filter {
+                source_ips: vec!["::/0".parse().unwrap()],
+                ..Filter::default()
+            }
+            .matches(&bare)
+        );
+        assert!(
+            !Filter {
+                request_ids: strings(&["x"]),
+                ..Filter::default()
+            }
+            .matches(&bare)
+        );
+        assert!(
+            !Filter {
+                grep: vec![".*".parse().unwrap()],
+                ..Filter::default()
+            }
+            .matches(&bare)
+        );
+        assert!(
+            Filter {
+                exclude_users: strings(&["x"]),
+                ..Filter::default()
+            }
+            .matches(&bare)
+        );
+    }
+
+    #[test]
+    fn old_checkpoints_without_the_new_filters_still_load() {
+        let old = r#"{"types":[],"exclude_types":[],"users":["a"],"statuses":[],"resource_types":[],"actions":[]}"#;
+        let filter: Filter = serde_json::from_str(old).unwrap();
+        assert_eq!(filter.users, ["a"]);
+        assert_eq!(serde_json::to_string(&filter).unwrap(), old);
+        let new = Filter {
+            source_ips: vec!["192.0.2.0/24".parse().unwrap()],
+            grep: vec!["a,b".parse().unwrap()],
+            ..Filter::default()
+        };
+        let json = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<Filter>(&json).unwrap(), new);
     }
 
     #[test]

@@ -1,0 +1,272 @@
+//! The `activitylog entries` filters and views end to end, over real HTTP on
+//! 127.0.0.1 against a sandbox started in this test process: each filter
+//! keeps exactly the entries a direct look at the unfiltered NDJSON export
+//! keeps.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use activitylog_sandbox::Sandbox;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+/// The `activitylog` program, built by cargo from the current source for
+/// this test run (as in `cli.rs`).
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_activitylog-under-test"))
+}
+
+/// A command for the binary pointed at the sandbox, no other IONOS_ variable inherited.
+fn at(sandbox: &Sandbox) -> Command {
+    let mut command = Command::new(binary());
+    for name in ["IONOS_USERNAME", "IONOS_PASSWORD"] {
+        command.env_remove(name);
+    }
+    command
+        .env("COLUMNS", "160")
+        .env("IONOS_API_URL", sandbox.url())
+        .env("IONOS_TOKEN", &sandbox.credentials().token)
+        .stdin(Stdio::null());
+    command
+}
+
+/// What a finished run left.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `command` with `args` without blocking the runtime the sandbox serves on.
+async fn run(mut command: Command, args: &[&str]) -> Run {
+    command.args(args);
+    let output: Output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the runner thread finished")
+        .expect("the activitylog binary runs");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `entries` over the sandbox's whole range with `extra` flags; fails the
+/// test unless it exits 0.
+async fn entries(sandbox: &Sandbox, extra: &[&str]) -> String {
+    let since = rfc3339(sandbox.span_start());
+    let until = rfc3339(sandbox.end());
+    let mut args = vec!["entries", "31721060", "--since", &since, "--until", &until];
+    args.extend_from_slice(extra);
+    let result = run(at(sandbox), &args).await;
+    assert_eq!(result.code, Some(0), "{extra:?}: {}", result.stderr);
+    result.stdout
+}
+
+/// The unfiltered NDJSON export, parsed.
+async fn everything(sandbox: &Sandbox) -> Vec<Value> {
+    entries(sandbox, &["--format", "ndjson"])
+        .await
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect()
+}
+
+/// The uuids of NDJSON lines.
+fn uuids(ndjson: &str) -> Vec<String> {
+    ndjson
+        .lines()
+        .map(|line| {
+            let event: Value = serde_json::from_str(line).expect("each line is JSON");
+            uuid(&event)
+        })
+        .collect()
+}
+
+fn uuid(event: &Value) -> String {
+    event["@uuid"].as_str().unwrap_or_default().to_string()
+}
+
+fn text<'a>(event: &'a Value, pointer: &str) -> &'a str {
+    event.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether a sandbox `sourceIP` starts with the given textual prefix (what a
+/// /24 of IPv4 or a /32 of `2001:db8::` selects for the addresses it makes).
+fn ip_starts(event: &Value, prefix: &str) -> bool {
+    text(event, "/principal/sourceIP").starts_with(prefix)
+}
+
+fn resource_ids(event: &Value) -> Vec<&str> {
+    event["event"]["resources"]
+        .as_array()
+        .map(|rs| rs.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+type Expectation = Box<dyn Fn(&Value) -> bool>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_filter_keeps_what_the_raw_export_says() {
+    let sandbox = Sandbox::builder().events(3_000).start().await.unwrap();
+    let all = everything(&sandbox).await;
+    assert_eq!(all.len(), 3_000);
+    let some = &all[7];
+    let other = &all[1_234];
+    let some_resource = resource_ids(some)[0].to_string();
+    let other_resource = resource_ids(other)[0].to_string();
+    let some_request = text(some, "/meta/requestId").to_string();
+    let other_request = text(other, "/meta/requestId").to_string();
+    let some_ip = text(some, "/principal/sourceIP").to_string();
+
+    let cases: Vec<(Vec<String>, Expectation)> = vec![
+        (
+            vec!["--resource-id".into(), some_resource.to_uppercase()],
+            Box::new({
+                let id = some_resource.clone();
+                move |e| resource_ids(e).contains(&id.as_str())
+            }),
+        ),
+        (
+            vec![
+                "--resource-id".into(),
+                some_resource.clone(),
+                "--resource-id".into(),
+                other_resource.clone(),
+            ],
+            Box::new({
+                let (a, b) = (some_resource.clone(), other_resource.clone());
+                move |e| {
+                    let ids = resource_ids(e);
+                    ids.contains(&a.as_str()) || ids.contains(&b.as_str())
+                }
+            }),
+        ),
+        (
+            vec!["--source-ip".into(), "192.0.2.0/24".into()],
+            Box::new(|e| ip_starts(e, "192.0.2.")),
+        ),
+        (
+            vec!["--source-ip".into(), "2001:db8::/32".into()],
+            Box::new(|e| ip_starts(e, "2001:db8:")),
+        ),
+        (
+            vec!["--source-ip".into(), "203.0.113.0/24,2001:db8::/32".into()],
+            Box::new(|e| ip_starts(e, "203.0.113.") || ip_starts(e, "2001:db8:")),
+        ),
+        (
+            vec!["--source-ip".into(), some_ip.clone()],
+            Box::new({
+                let ip = some_ip.clone();
+                move |e| text(e, "/principal/sourceIP") == ip
+            }),
+        ),
+        (
+            vec![
+                "--request-id".into(),
+                format!("{some_request},{other_request}"),
+            ],
+            Box::new({
+                let (a, b) = (some_request.clone(), other_request.clone());
+                move |e| {
+                    let id = text(e, "/meta/requestId");
+                    id == a || id == b
+                }
+            }),
+        ),
+        (
+            vec![
+                "--exclude-user".into(),
+                "ALICE@example.com".into(),
+                "--exclude-user".into(),
+                "bob@example.com".into(),
+            ],
+            Box::new(|e| {
+                let user = text(e, "/principal/identity/username");
+                user != "alice@example.com" && user != "bob@example.com"
+            }),
+        ),
+        (
+            vec![
+                "--grep".into(),
+                "IPBLOCKS".into(),
+                "--grep".into(),
+                "^request accepted$".into(),
+            ],
+            Box::new(|e| {
+                let uri = text(e, "/event/param/uri").to_lowercase();
+                let message = text(e, "/event/message").to_lowercase();
+                uri.contains("ipblocks")
+                    || message.contains("ipblocks")
+                    || message == "request accepted"
+            }),
+        ),
+        (
+            // AND across filters, OR within one.
+            vec![
+                "--source-ip".into(),
+                "198.51.100.0/24,192.0.2.0/24".into(),
+                "--exclude-user".into(),
+                "alice@example.com".into(),
+                "--grep".into(),
+                "/servers".into(),
+                "--type".into(),
+                "Provision".into(),
+            ],
+            Box::new(|e| {
+                (ip_starts(e, "198.51.100.") || ip_starts(e, "192.0.2."))
+                    && text(e, "/principal/identity/username") != "alice@example.com"
+                    && (text(e, "/event/param/uri").contains("/servers")
+                        || text(e, "/event/message").contains("/servers"))
+                    && text(e, "/event/type") == "Provision"
+            }),
+        ),
+    ];
+    for (flags, keep) in cases {
+        let expected: Vec<String> = all.iter().filter(|e| keep(e)).map(uuid).collect();
+        assert!(
+            !expected.is_empty(),
+            "{flags:?} selects nothing in the data"
+        );
+        assert!(expected.len() < all.len(), "{flags:?} selects everything");
+        let mut args: Vec<&str> = vec!["--format", "ndjson"];
+        args.extend(flags.iter().map(String::as_str));
+        let got = uuids(&entries(&sandbox, &args).await);
+        assert_eq!(got, expected, "{flags:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_filter_and_view_values_exit_2_with_one_line_before_any_request() {
+    let sandbox = Sandbox::builder().events(100).start().await.unwrap();
+    for args in [
+        &["entries", "31721060", "--grep", "("][..],
+        &["entries", "31721060", "--grep", "[a-"],
+        &["entries", "31721060", "--source-ip", "192.0.2.0/33"],
+        &["entries", "31721060", "--source-ip", "not-an-ip"],
+        &["entries", "31721060", "--source-ip", "2001:db8::/129"],
+    ] {
+        let result = run(at(&sandbox), args).await;
+        assert_eq!(result.code, Some(2), "{args:?}: {}", result.stderr);
+        assert_eq!(
+            result.stderr.lines().count(),
+            1,
+            "{args:?}: {}",
+            result.stderr
+        );
+        assert!(
+            result.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            result.stderr
+        );
+        assert!(result.stdout.is_empty(), "{args:?}: {}", result.stdout);
+    }
+    assert!(
+        sandbox.requests().is_empty(),
+        "usage errors are found before any request"
+    );
+}
