@@ -175,6 +175,11 @@ pub struct EntriesArgs {
     #[arg(long, requires = "out")]
     pub resume: bool,
 
+    /// Stop after writing N entries (after filtering); nothing more is fetched.
+    #[arg(short = 'n', long, value_name = "N", conflicts_with = "resume",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+
     /// Which entries to keep.
     #[command(flatten)]
     pub filters: FilterArgs,
@@ -388,6 +393,23 @@ mod tests {
         assert_eq!(parse_settle("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_settle("0"), Ok(Duration::ZERO));
         assert!(parse_settle("soon").unwrap_err().contains("not a duration"));
+    }
+
+    #[test]
+    fn limit_is_positive_and_not_for_resumed_exports() {
+        let cli = Cli::try_parse_from(["activitylog", "entries", "1", "-n", "5"]).unwrap();
+        let Command::Entries(args) = cli.command else {
+            panic!("not entries")
+        };
+        assert_eq!(args.limit, Some(5));
+        for bad in [
+            &["-n", "0"][..],
+            &["--limit", "-1"],
+            &["--limit", "5", "--out", "x.ndjson", "--resume"],
+        ] {
+            let words = ["activitylog", "entries", "1"].iter().chain(bad);
+            assert!(Cli::try_parse_from(words).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub async fn run(
                 filter: &filter,
                 decode: format.needs_decoding() || !filter.is_empty(),
                 bar: &bar,
+                limit: args.limit,
             };
             sink.download(entries, &mut tally).await
         };
@@ -353,11 +354,14 @@ struct Sink<'a> {
     /// Whether the format or the filters need decoded entries.
     decode: bool,
     bar: &'a ProgressBar,
+    /// `--limit`: stop once this many entries are written.
+    limit: Option<u64>,
 }
 
 impl Sink<'_> {
     /// Streams the download into the output, checkpointing after every
-    /// completed stretch of time, until done or failed.
+    /// completed stretch of time, until done, failed, or `--limit` entries
+    /// are written (then the download is dropped: nothing more is fetched).
     async fn download(&mut self, entries: Entries, tally: &mut Tally) -> Result<(), Stop> {
         let mut updates = entries.updates();
         while let Some(update) = updates.next().await {
@@ -373,6 +377,10 @@ impl Sink<'_> {
                         self.page(&events, &mut tally.omitted)
                     };
                     written.map_err(|e| Stop::Write(self.output.failure(e)))?;
+                    if self.full() {
+                        tracing::debug!(written = self.writer.written(), "--limit reached");
+                        return Ok(());
+                    }
                 }
                 Update::Completed { through } => {
                     self.output
@@ -388,9 +396,18 @@ impl Sink<'_> {
         Ok(())
     }
 
-    /// Writes one page's entries; stdout is flushed after each page.
+    /// Whether `--limit` entries are written.
+    fn full(&self) -> bool {
+        self.limit
+            .is_some_and(|limit| self.writer.written() >= limit)
+    }
+
+    /// Writes one page's entries (up to `--limit`); stdout is flushed after each page.
     fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
         for event in events {
+            if self.full() {
+                break;
+            }
             let activity = if self.decode {
                 match event.decode() {
                     Ok(activity) => Some(activity),

@@ -249,6 +249,8 @@ async fn bad_filter_and_view_values_exit_2_with_one_line_before_any_request() {
         &["entries", "31721060", "--source-ip", "192.0.2.0/33"],
         &["entries", "31721060", "--source-ip", "not-an-ip"],
         &["entries", "31721060", "--source-ip", "2001:db8::/129"],
+        &["entries", "31721060", "--limit", "0"],
+        &["entries", "31721060", "-n", "many"],
     ] {
         let result = run(at(&sandbox), args).await;
         assert_eq!(result.code, Some(2), "{args:?}: {}", result.stderr);
@@ -269,4 +271,53 @@ async fn bad_filter_and_view_values_exit_2_with_one_line_before_any_request() {
         sandbox.requests().is_empty(),
         "usage errors are found before any request"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_writes_exactly_n_entries_exits_0_and_stops_fetching() {
+    let sandbox = Sandbox::builder().events(3_000).start().await.unwrap();
+    let all = everything(&sandbox).await;
+    let before = sandbox.requests().len();
+    let paged = entries(&sandbox, &["--format", "ndjson", "--page-size", "100"]).await;
+    assert_eq!(paged.lines().count(), all.len());
+    let full_run = sandbox.requests().len() - before;
+    let first_five: Vec<String> = all.iter().take(5).map(uuid).collect();
+
+    let before = sandbox.requests().len();
+    let out = entries(
+        &sandbox,
+        &["--format", "ndjson", "--limit", "5", "--page-size", "100"],
+    )
+    .await;
+    let limited_run = sandbox.requests().len() - before;
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert_eq!(uuids(&out), first_five);
+    eprintln!("{limited_run} requests for 5 entries, {full_run} for all of them");
+    assert!(
+        full_run >= 30 && limited_run * 3 < full_run,
+        "{limited_run} requests for 5 entries, {full_run} for all of them"
+    );
+
+    // After filtering, and in every format: -n counts written entries.
+    let alice: Vec<String> = all
+        .iter()
+        .filter(|e| text(e, "/principal/identity/username") == "alice@example.com")
+        .take(3)
+        .map(uuid)
+        .collect();
+    let out = entries(
+        &sandbox,
+        &[
+            "--format",
+            "ndjson",
+            "-n",
+            "3",
+            "--user",
+            "alice@example.com",
+        ],
+    )
+    .await;
+    assert_eq!(uuids(&out), alice);
+    let csv = entries(&sandbox, &["--format", "csv", "-n", "5"]).await;
+    assert_eq!(csv.lines().count(), 6, "a header and 5 rows: {csv}");
 }
