@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
 use crate::filter::{Filter, Network, Pattern};
-use crate::output::Format;
+use crate::output::columns::Columns;
+use crate::output::zone::Zone;
+use crate::output::{Format, View};
 use crate::when::When;
 
 const ABOUT: &str =
@@ -175,7 +177,7 @@ pub struct EntriesArgs {
     #[arg(long, requires = "out")]
     pub resume: bool,
 
-    /// Stop after writing N entries (after filtering); nothing more is fetched.
+    /// Stop after writing N entries (after filtering), fetching no more; not with --resume.
     #[arg(short = 'n', long, value_name = "N", conflicts_with = "resume",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
@@ -183,6 +185,41 @@ pub struct EntriesArgs {
     /// Which entries to keep.
     #[command(flatten)]
     pub filters: FilterArgs,
+
+    /// How the table and CSV show them.
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// How the table and CSV show entries; NDJSON and JSON stay exactly as received.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "View (table and CSV)")]
+pub struct ViewArgs {
+    /// Show times in this IANA time zone (Europe/Berlin, Asia/Tokyo) instead of UTC.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub tz: Option<Zone>,
+    /// Show times in this machine's time zone instead of UTC.
+    #[arg(long, conflicts_with = "tz")]
+    pub local: bool,
+    /// Show these columns, in this order, by their CSV names (time,user,uri,...; `--help`
+    /// lists them).
+    #[arg(long, value_name = "NAME,...", value_parser = parse_columns)]
+    pub columns: Option<Columns>,
+}
+
+impl ViewArgs {
+    /// The view these flags describe.
+    pub fn to_view(&self) -> View {
+        let zone = match (self.tz, self.local) {
+            (Some(zone), _) => zone,
+            (None, true) => Zone::Local,
+            (None, false) => Zone::Utc,
+        };
+        View {
+            columns: self.columns.clone(),
+            zone,
+        }
+    }
 }
 
 /// Client-side filters. Values of one flag are alternatives (repeat the flag
@@ -220,8 +257,8 @@ pub struct FilterArgs {
     /// Drop entries by this user name.
     #[arg(long = "exclude-user", value_name = "USER", value_delimiter = ',')]
     pub exclude_users: Vec<String>,
-    /// Keep entries whose URI (event.param.uri) or message (event.message) this regular
-    /// expression matches, ignoring case; no comma splitting, repeat the flag instead.
+    /// Keep entries whose URI or message matches this regular expression (case ignored;
+    /// commas are part of it: repeat the flag for alternatives).
     #[arg(long = "grep", value_name = "REGEX", value_parser = parse_pattern)]
     pub grep: Vec<Pattern>,
 }
@@ -315,6 +352,14 @@ fn parse_network(text: &str) -> Result<Network, String> {
 }
 
 fn parse_pattern(text: &str) -> Result<Pattern, String> {
+    text.parse()
+}
+
+fn parse_zone(text: &str) -> Result<Zone, String> {
+    Zone::named(text)
+}
+
+fn parse_columns(text: &str) -> Result<Columns, String> {
     text.parse()
 }
 

@@ -21,6 +21,7 @@ use crate::error::Failure;
 use crate::filter::Filter;
 use crate::omitted::Omitted;
 use crate::output::Format;
+use crate::output::View;
 
 /// The layout version this tool writes.
 pub const VERSION: u32 = 2;
@@ -41,6 +42,35 @@ pub struct Job {
     pub format: Format,
     /// The filters.
     pub filter: Filter,
+    /// How a table or CSV shows the entries (`--columns`, `--tz`/`--local`),
+    /// when not the usual way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<JobView>,
+}
+
+/// `--columns` and `--tz`/`--local` of a table or CSV export, as written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    /// `--columns`, comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<String>,
+    /// The zone's name, or `local` for `--local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+}
+
+impl JobView {
+    /// What `view` changes in `format`'s output: `None` for the usual
+    /// view, and always for NDJSON and JSON, which it does not change.
+    pub fn of(format: Format, view: &View) -> Option<JobView> {
+        if !format.needs_decoding() || (view.columns.is_none() && view.zone.is_utc()) {
+            return None;
+        }
+        Some(JobView {
+            columns: view.columns.as_ref().map(ToString::to_string),
+            zone: (!view.zone.is_utc()).then(|| view.zone.label()),
+        })
+    }
 }
 
 impl Job {
@@ -77,6 +107,16 @@ impl Job {
         // A pattern may hold commas and spaces: one quoted flag each.
         for pattern in &filter.grep {
             words.push(format!("--grep {}", shell_quote(pattern.as_str())));
+        }
+        if let Some(view) = &self.view {
+            if let Some(columns) = &view.columns {
+                words.push(format!("--columns {columns}"));
+            }
+            match view.zone.as_deref() {
+                Some("local") => words.push("--local".to_string()),
+                Some(zone) => words.push(format!("--tz {zone}")),
+                None => {}
+            }
         }
         words.push(format!("--out {} --resume", path.display()));
         words.join(" ")
@@ -282,6 +322,7 @@ mod tests {
             until: None,
             format: Format::Ndjson,
             filter: Filter::default(),
+            view: None,
         };
         let since = "2024-01-01T00:00:00Z".parse().unwrap();
         let until = "2024-02-01T00:00:00Z".parse().unwrap();
@@ -342,6 +383,43 @@ mod tests {
             panic!("not entries")
         };
         assert_eq!(args.filters.to_filter(), filter);
+    }
+
+    #[test]
+    fn a_table_or_csv_view_is_part_of_the_job_and_repeated() {
+        let view = View {
+            columns: Some("time,uri".parse().unwrap()),
+            zone: crate::output::zone::Zone::named("Asia/Tokyo").unwrap(),
+        };
+        assert_eq!(
+            JobView::of(Format::Ndjson, &view),
+            None,
+            "NDJSON is as received"
+        );
+        assert_eq!(JobView::of(Format::Csv, &View::default()), None);
+        let job = Job {
+            format: Format::Csv,
+            view: JobView::of(Format::Csv, &view),
+            ..state().job
+        };
+        let command = job.command(Path::new("out.csv"));
+        assert!(
+            command.contains("--format csv --columns time,uri --tz Asia/Tokyo --out"),
+            "{command}"
+        );
+        let local = View {
+            zone: crate::output::zone::Zone::Local,
+            ..View::default()
+        };
+        let job = Job {
+            view: JobView::of(Format::Table, &local),
+            ..job
+        };
+        assert!(job.command(Path::new("t")).contains(" --local --out"));
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
+        let old = serde_json::to_string(&state().job).unwrap();
+        assert!(!old.contains("view"), "{old}");
     }
 
     const fn found(part: Option<u64>, file: Option<u64>) -> Found {

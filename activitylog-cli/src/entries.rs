@@ -18,7 +18,7 @@ use futures::StreamExt;
 use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
-use crate::checkpoint::{Checkpoint, Job};
+use crate::checkpoint::{Checkpoint, Job, JobView};
 use crate::destination::{Opened, Output};
 use crate::error::Failure;
 use crate::filter::Filter;
@@ -111,6 +111,14 @@ pub async fn run(
     let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
+    let view = args.view.to_view();
+    if view.columns.is_some() && !format.needs_decoding() {
+        return Err(Failure::usage(format!(
+            "--columns picks table and CSV columns, and the output is {}: add --format csv \
+             or --format table",
+            format.name()
+        )));
+    }
 
     let mut base = log.entries(args.contract).settle(args.settle);
     if let Some(size) = args.page_size {
@@ -132,6 +140,7 @@ pub async fn run(
         until: args.until.as_ref().map(|w| w.text().to_string()),
         format,
         filter: filter.clone(),
+        view: JobView::of(format, &view),
     };
     let (mut output, resumed) = match &args.out {
         None => (Output::stdout(), None),
@@ -156,7 +165,7 @@ pub async fn run(
         ),
         None => (range.since(), range.until(), 0, Omitted::default()),
     };
-    let mut writer = EventWriter::new(format, written, Table::terminal_width());
+    let mut writer = EventWriter::new(format, written, Table::terminal_width(), view);
     if fresh {
         writer.begin(&mut output).map_err(|e| output.failure(e))?;
         if output.is_stdout() {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use activitylog_sandbox::Sandbox;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde_json::Value;
 
 /// The `activitylog` program, built by cargo from the current source for
@@ -251,6 +251,25 @@ async fn bad_filter_and_view_values_exit_2_with_one_line_before_any_request() {
         &["entries", "31721060", "--source-ip", "2001:db8::/129"],
         &["entries", "31721060", "--limit", "0"],
         &["entries", "31721060", "-n", "many"],
+        &[
+            "entries",
+            "31721060",
+            "--columns",
+            "time,nope",
+            "--format",
+            "csv",
+        ],
+        &["entries", "31721060", "--columns", "", "--format", "csv"],
+        &[
+            "entries",
+            "31721060",
+            "--columns",
+            "time",
+            "--format",
+            "ndjson",
+        ],
+        &["entries", "31721060", "--tz", "Mars/Olympus_Mons"],
+        &["entries", "31721060", "--tz", "Asia/Tokyo", "--local"],
     ] {
         let result = run(at(&sandbox), args).await;
         assert_eq!(result.code, Some(2), "{args:?}: {}", result.stderr);
@@ -320,4 +339,130 @@ async fn limit_writes_exactly_n_entries_exits_0_and_stops_fetching() {
     assert_eq!(uuids(&out), alice);
     let csv = entries(&sandbox, &["--format", "csv", "-n", "5"]).await;
     assert_eq!(csv.lines().count(), 6, "a header and 5 rows: {csv}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_pick_exactly_those_csv_headers_in_that_order() {
+    let sandbox = Sandbox::builder().events(500).start().await.unwrap();
+    let all = everything(&sandbox).await;
+    let csv = entries(
+        &sandbox,
+        &[
+            "--format",
+            "csv",
+            "--columns",
+            "uuid,source_ip,request_id,time",
+        ],
+    )
+    .await;
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("uuid,source_ip,request_id,time"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), all.len());
+    for (row, event) in rows.iter().zip(&all) {
+        let expected = [
+            uuid(event),
+            text(event, "/principal/sourceIP").to_string(),
+            text(event, "/meta/requestId").to_string(),
+            text(event, "/meta/time").to_string(),
+        ]
+        .join(",");
+        assert_eq!(*row, expected);
+    }
+
+    // The table takes the same names, in the same order.
+    let table = entries(
+        &sandbox,
+        &[
+            "--format",
+            "table",
+            "--columns",
+            "request_id,user",
+            "-n",
+            "2",
+        ],
+    )
+    .await;
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("REQUEST ID"), "{header}");
+    assert!(header.trim_end().ends_with("USER"), "{header}");
+    let first = lines.next().unwrap();
+    assert!(
+        first.starts_with(text(&all[0], "/meta/requestId")),
+        "{first}"
+    );
+    assert!(
+        first
+            .trim_end()
+            .ends_with(text(&all[0], "/principal/identity/username")),
+        "{first}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tz_shifts_table_and_csv_times_and_never_ndjson() {
+    let sandbox = Sandbox::builder().events(200).start().await.unwrap();
+    let all = everything(&sandbox).await;
+    let table_times = |table: &str| -> Vec<DateTime<chrono::FixedOffset>> {
+        table
+            .lines()
+            .skip(1)
+            .map(|row| {
+                let cell = row.split_whitespace().next().unwrap_or_default();
+                DateTime::parse_from_rfc3339(cell).unwrap_or_else(|_| panic!("{row}"))
+            })
+            .collect()
+    };
+    let utc = entries(&sandbox, &["--format", "table"]).await;
+    let tokyo = entries(&sandbox, &["--format", "table", "--tz", "Asia/Tokyo"]).await;
+    assert!(utc.starts_with("TIME (UTC)"), "{utc}");
+    assert!(tokyo.starts_with("TIME (Asia/Tokyo)"), "{tokyo}");
+    let (utc_times, tokyo_times) = (table_times(&utc), table_times(&tokyo));
+    assert_eq!(utc_times.len(), all.len());
+    assert_eq!(utc_times, tokyo_times, "the same instants");
+    for (u, t) in utc_times.iter().zip(&tokyo_times) {
+        assert_eq!(u.offset().local_minus_utc(), 0);
+        assert_eq!(t.offset().local_minus_utc(), 9 * 3600);
+        assert_eq!(
+            t.naive_local() - u.naive_local(),
+            chrono::TimeDelta::hours(9)
+        );
+    }
+    let sent: DateTime<Utc> = text(&all[0], "/meta/time").parse().unwrap();
+    assert_eq!(utc_times[0], sent.with_nanosecond(0).unwrap());
+
+    // --local follows TZ; CSV converts too, keeping the milliseconds.
+    let mut command = at(&sandbox);
+    command.env("TZ", "Asia/Tokyo");
+    let since = rfc3339(sandbox.span_start());
+    let until = rfc3339(sandbox.end());
+    let local = run(
+        command,
+        &[
+            "entries",
+            "31721060",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "--local",
+            "--format",
+            "csv",
+            "--columns",
+            "time",
+            "-n",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(local.code, Some(0), "{}", local.stderr);
+    let expected = sent
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .to_rfc3339_opts(SecondsFormat::AutoSi, false);
+    assert_eq!(local.stdout, format!("time\n{expected}\n"));
+
+    let ndjson = entries(&sandbox, &["--format", "ndjson", "--tz", "Asia/Tokyo"]).await;
+    let plain = entries(&sandbox, &["--format", "ndjson"]).await;
+    assert_eq!(ndjson, plain, "NDJSON stays exactly as received");
 }

@@ -1,7 +1,8 @@
 //! `csv`: one row per event in a fixed set of columns (RFC 4180 quoting).
 //!
-//! The columns are [`COLUMNS`], always all of them, always in that order;
-//! `activitylog entries --help` lists them. Multi-valued fields are joined
+//! The columns are [`COLUMNS`], all of them in that order unless `--columns`
+//! picks some ([`super::columns`]); `activitylog entries --help` lists them.
+//! Times are as sent unless `--tz`/`--local` asks for a zone ([`super::zone`]). Multi-valued fields are joined
 //! with `;`. For every field as sent, use `ndjson`.
 //!
 //! Cells a spreadsheet would evaluate as a formula (CSV injection, see
@@ -11,11 +12,16 @@ use std::io::{self, Write};
 
 use activitylog_client::types::Activity;
 
+use super::columns::Columns;
 use super::fields;
+use super::zone::Zone;
 
 /// The CSV columns, each with the event field it holds.
 pub const COLUMNS: &[(&str, &str)] = &[
-    ("time", "meta.time, as sent (RFC 3339, UTC)"),
+    (
+        "time",
+        "meta.time, as sent (RFC 3339, UTC; --tz/--local convert it)",
+    ),
     ("uuid", "@uuid"),
     ("contract", "principal.identity.contractNumber"),
     ("user", "principal.identity.username"),
@@ -42,7 +48,9 @@ pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// The column list for `--help`.
 pub fn help() -> String {
-    let mut text = String::from("CSV columns (always all, in this order; empty when absent):\n");
+    let mut text = String::from(
+        "CSV columns (all, in this order, unless --columns picks some; empty when absent):\n",
+    );
     for (name, field) in COLUMNS {
         text.push_str(&format!("  {name:<15} {field}\n"));
     }
@@ -104,15 +112,42 @@ fn join<'a>(values: impl Iterator<Item = &'a str>) -> String {
     values.collect::<Vec<_>>().join(";")
 }
 
-/// Writes the header row.
-pub fn write_header(out: &mut impl Write) -> io::Result<()> {
-    write_record(out, COLUMNS.iter().map(|(name, _)| *name))
+/// [`row`] with the time shown in `zone` (as sent when UTC).
+pub fn row_in(activity: &Activity, zone: &Zone) -> Vec<String> {
+    let mut values = row(activity);
+    if let Some(time) = values.first_mut()
+        && !zone.is_utc()
+    {
+        *time = zone.full(time);
+    }
+    values
 }
 
-/// Writes one event's row.
-pub fn write_row(out: &mut impl Write, activity: &Activity) -> io::Result<()> {
-    let values = row(activity);
-    write_record(out, values.iter().map(String::as_str))
+/// Writes the header row.
+pub fn write_header(out: &mut impl Write) -> io::Result<()> {
+    write_header_of(out, &Columns::all())
+}
+
+/// Writes the header row of the `columns` picked.
+pub fn write_header_of(out: &mut impl Write, columns: &Columns) -> io::Result<()> {
+    write_record(out, columns.names())
+}
+
+/// Writes one event's row: the `columns` picked, times in `zone`.
+pub fn write_row_of(
+    out: &mut impl Write,
+    activity: &Activity,
+    columns: &Columns,
+    zone: &Zone,
+) -> io::Result<()> {
+    let values = row_in(activity, zone);
+    write_record(
+        out,
+        columns
+            .indexes()
+            .iter()
+            .map(|&i| values.get(i).map(String::as_str).unwrap_or_default()),
+    )
 }
 
 /// Writes one record: fields separated by commas, quoted when needed, CRLF-free
@@ -169,7 +204,7 @@ mod tests {
     fn header_and_rows_have_every_column_in_order() {
         let mut out = Vec::new();
         write_header(&mut out).unwrap();
-        write_row(&mut out, &activity()).unwrap();
+        write_row_of(&mut out, &activity(), &Columns::all(), &Zone::Utc).unwrap();
         let text = String::from_utf8(out).unwrap();
         let mut lines = text.lines();
         assert_eq!(
@@ -191,6 +226,19 @@ mod tests {
         let bare: Activity = serde_json::from_str("{}").unwrap();
         assert_eq!(row(&bare), vec![String::new(); COLUMNS.len()]);
         assert_eq!(row(&activity()).len(), COLUMNS.len());
+    }
+
+    #[test]
+    fn picked_columns_in_a_zone() {
+        let columns: Columns = "request_id,time,user".parse().unwrap();
+        let zone = Zone::named("Asia/Tokyo").unwrap();
+        let mut out = Vec::new();
+        write_header_of(&mut out, &columns).unwrap();
+        write_row_of(&mut out, &activity(), &columns, &zone).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "request_id,time,user\nr-1,2024-05-01T21:00:00.123+09:00,alice@example.com\n"
+        );
     }
 
     #[test]

@@ -4,12 +4,14 @@
 //! [`ndjson`] for `ndjson` and [`json_array`] for `json` (the raw events,
 //! every field kept).
 
+pub mod columns;
 pub mod csv;
 pub mod fields;
 pub mod json_array;
 pub mod ndjson;
 pub mod records;
 pub mod table;
+pub mod zone;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -28,7 +30,7 @@ pub enum Format {
     Json,
     /// One event per line, exactly as received (the default when piped).
     Ndjson,
-    /// Fixed columns, listed in `activitylog entries --help`.
+    /// Columns listed in `activitylog entries --help` (--columns picks some).
     Csv,
 }
 
@@ -74,22 +76,35 @@ impl Format {
     }
 }
 
+/// How the table and CSV show events (`--columns`, `--tz`/`--local`);
+/// NDJSON and JSON ignore it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    /// The columns picked, else the format's usual ones.
+    pub columns: Option<columns::Columns>,
+    /// The zone times are shown in.
+    pub zone: zone::Zone,
+}
+
 /// Writes a stream of events in one format: [`begin`](Self::begin) once per
 /// file, [`write`](Self::write) per event, [`finish`](Self::finish) at the end.
 #[derive(Debug)]
 pub struct EventWriter {
     format: Format,
     table: table::Table,
+    view: View,
     written: u64,
 }
 
 impl EventWriter {
     /// A writer for `format`, continuing after `written` events already in
-    /// the output (a resumed export), with tables fitted to `width`.
-    pub fn new(format: Format, written: u64, width: usize) -> Self {
+    /// the output (a resumed export), with tables fitted to `width` and
+    /// table and CSV rows shown as `view` says.
+    pub fn new(format: Format, written: u64, width: usize, view: View) -> Self {
         EventWriter {
             format,
-            table: table::Table::fit(width),
+            table: table::Table::view(width, view.columns.as_ref(), view.zone),
+            view,
             written,
         }
     }
@@ -103,7 +118,10 @@ impl EventWriter {
     pub fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
         match self.format {
             Format::Table => self.table.write_header(out),
-            Format::Csv => csv::write_header(out),
+            Format::Csv => match &self.view.columns {
+                Some(columns) => csv::write_header_of(out, columns),
+                None => csv::write_header(out),
+            },
             Format::Json => json_array::write_start(out),
             Format::Ndjson => Ok(()),
         }
@@ -121,7 +139,11 @@ impl EventWriter {
             (Format::Ndjson, _) => ndjson::write_line(out, event.json())?,
             (Format::Json, _) => json_array::write_element(out, event.json(), self.written == 0)?,
             (Format::Table, Some(activity)) => self.table.write_row(out, activity)?,
-            (Format::Csv, Some(activity)) => csv::write_row(out, activity)?,
+            (Format::Csv, Some(activity)) => {
+                let all = columns::Columns::all();
+                let columns = self.view.columns.as_ref().unwrap_or(&all);
+                csv::write_row_of(out, activity, columns, &self.view.zone)?
+            }
             (Format::Table | Format::Csv, None) => {
                 return Err(io::Error::other(
                     "internal: this format needs the decoded event",
@@ -164,11 +186,11 @@ mod tests {
     fn json_resumed_after_events_continues_the_array() {
         let event = RawEvent::parse(r#"{"a":1}"#).unwrap();
         let mut first = Vec::new();
-        let mut writer = EventWriter::new(Format::Json, 0, 120);
+        let mut writer = EventWriter::new(Format::Json, 0, 120, View::default());
         writer.begin(&mut first).unwrap();
         writer.write(&mut first, &event, None).unwrap();
         let mut rest = Vec::new();
-        let mut resumed = EventWriter::new(Format::Json, writer.written(), 120);
+        let mut resumed = EventWriter::new(Format::Json, writer.written(), 120, View::default());
         resumed.write(&mut rest, &event, None).unwrap();
         resumed.finish(&mut rest).unwrap();
         first.extend(rest);

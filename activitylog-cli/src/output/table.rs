@@ -8,45 +8,137 @@
 use std::io::{self, Write};
 
 use activitylog_client::types::Activity;
-use chrono::{DateTime, SecondsFormat, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use super::fields;
+use super::columns::Columns;
+use super::zone::Zone;
+use super::{csv, fields};
 
 /// Width used when the output is not a terminal and `COLUMNS` is not set.
 pub const DEFAULT_WIDTH: usize = 120;
 
-/// Columns: header, preferred width, narrowest width.
-const TIME: (&str, usize, usize) = ("TIME (UTC)", 20, 20);
-const USER: (&str, usize, usize) = ("USER", 24, 8);
-const SOURCE_IP: (&str, usize, usize) = ("SOURCE IP", 15, 9);
-const TYPE: (&str, usize, usize) = ("TYPE", 19, 8);
-const STATUS: (&str, usize, usize) = ("STATUS", 7, 6);
-const RESOURCES: (&str, usize, usize) = ("RESOURCES / ACTIONS", 40, 14);
 const GAP: &str = "  ";
+
+/// What a column shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    /// `meta.time`, to the second, in the table's zone.
+    Time,
+    /// The acting user.
+    User,
+    /// `principal.sourceIP`.
+    SourceIp,
+    /// `event.type`.
+    Type,
+    /// `event.status`.
+    Status,
+    /// Each resource's type with its actions.
+    Resources,
+    /// The CSV column of this index (`--columns`).
+    Csv(usize),
+}
+
+/// One column: what it shows, its header, preferred and narrowest width.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Column {
+    cell: Cell,
+    header: String,
+    preferred: usize,
+    narrowest: usize,
+}
+
+impl Column {
+    fn new(cell: Cell, header: &str, preferred: usize, narrowest: usize) -> Self {
+        Column {
+            cell,
+            header: header.to_string(),
+            preferred,
+            narrowest,
+        }
+    }
+}
+
+/// Preferred and narrowest widths of each CSV column shown in a table.
+fn csv_widths(name: &str) -> (usize, usize) {
+    match name {
+        "uuid" | "resource_ids" | "request_id" => (36, 8),
+        "contract" => (8, 8),
+        "user" => (24, 8),
+        "source_ip" => (15, 9),
+        "source_service" => (14, 6),
+        "type" => (19, 8),
+        "status" | "method" => (7, 6),
+        "uri" | "actions" => (40, 10),
+        "resource_types" => (16, 6),
+        "error_code" => (10, 6),
+        _ => (30, 8),
+    }
+}
 
 /// A table layout for one terminal width.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Table {
-    widths: [usize; 6],
+    columns: Vec<Column>,
+    widths: Vec<usize>,
+    zone: Zone,
 }
 
 impl Table {
-    /// Fits the columns into `width` terminal columns: the resources column takes
-    /// what is left, and shrinks first, then user, type and source IP.
-    pub fn fit(width: usize) -> Self {
-        let columns = [TIME, USER, SOURCE_IP, TYPE, STATUS, RESOURCES];
-        let mut widths = columns.map(|(_, preferred, _)| preferred);
-        let used = |widths: &[usize; 6]| widths.iter().sum::<usize>() + GAP.len() * 5;
-        if used(&widths) <= width {
-            widths[5] += width - used(&widths);
+    /// A table of the `columns` picked (else the usual ones) with times in
+    /// `zone`, fitted into `width` terminal columns: the last column takes
+    /// what is left, and shrinks first; the time column never shrinks.
+    pub fn view(width: usize, columns: Option<&Columns>, zone: Zone) -> Self {
+        let time = zone.short_width();
+        let time_header = format!("TIME ({})", zone.label());
+        let (columns, shrink) = match columns {
+            None => (
+                vec![
+                    Column::new(Cell::Time, &time_header, time, time),
+                    Column::new(Cell::User, "USER", 24, 8),
+                    Column::new(Cell::SourceIp, "SOURCE IP", 15, 9),
+                    Column::new(Cell::Type, "TYPE", 19, 8),
+                    Column::new(Cell::Status, "STATUS", 7, 6),
+                    Column::new(Cell::Resources, "RESOURCES / ACTIONS", 40, 14),
+                ],
+                vec![5, 1, 3, 2, 4],
+            ),
+            Some(picked) => {
+                let columns: Vec<Column> = picked
+                    .indexes()
+                    .iter()
+                    .zip(picked.names())
+                    .map(|(&index, name)| {
+                        if index == 0 {
+                            Column::new(Cell::Time, &time_header, time, time)
+                        } else {
+                            let (preferred, narrowest) = csv_widths(name);
+                            let header = name.replace('_', " ").to_ascii_uppercase();
+                            Column::new(Cell::Csv(index), &header, preferred, narrowest)
+                        }
+                    })
+                    .collect();
+                let shrink = (0..columns.len()).rev().collect();
+                (columns, shrink)
+            }
+        };
+        let mut widths: Vec<usize> = columns.iter().map(|c| c.preferred).collect();
+        let gaps = GAP.len() * columns.len().saturating_sub(1);
+        let used = |widths: &[usize]| widths.iter().sum::<usize>() + gaps;
+        if let Some(last) = widths.len().checked_sub(1)
+            && used(&widths) <= width
+        {
+            widths[last] += width - used(&widths);
         }
-        for index in [5, 1, 3, 2, 4] {
+        for index in shrink {
             let over = used(&widths).saturating_sub(width);
-            let room = widths[index] - columns[index].2;
+            let room = widths[index].saturating_sub(columns[index].narrowest);
             widths[index] -= over.min(room);
         }
-        Table { widths }
+        Table {
+            columns,
+            widths,
+            zone,
+        }
     }
 
     /// The width of the terminal on stdout, else `COLUMNS`, else [`DEFAULT_WIDTH`].
@@ -60,8 +152,8 @@ impl Table {
 
     /// Writes the header line.
     pub fn write_header(&self, out: &mut impl Write) -> io::Result<()> {
-        let names = [TIME, USER, SOURCE_IP, TYPE, STATUS, RESOURCES].map(|(name, _, _)| name);
-        self.write_cells(out, names.map(String::from))
+        let names: Vec<String> = self.columns.iter().map(|c| c.header.clone()).collect();
+        self.write_cells(out, &names)
     }
 
     /// Writes one event's line.
@@ -69,28 +161,44 @@ impl Table {
         let meta = activity.meta.as_ref();
         let principal = activity.principal.as_ref();
         let event = activity.event.as_ref();
-        let cells = [
-            meta.and_then(|m| m.time.as_deref())
-                .map(short_time)
-                .unwrap_or_default(),
-            fields::user(activity).unwrap_or_default().to_string(),
-            principal
-                .and_then(|p| p.source_ip.clone())
-                .unwrap_or_default(),
-            event.and_then(|e| e.type_.clone()).unwrap_or_default(),
-            event
-                .and_then(|e| e.status.as_ref())
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            resources_cell(activity),
-        ];
-        self.write_cells(out, cells)
+        // The CSV cells, only when a picked column needs them.
+        let csv_cells = self
+            .columns
+            .iter()
+            .any(|c| matches!(c.cell, Cell::Csv(_)))
+            .then(|| csv::row(activity));
+        let cells: Vec<String> = self
+            .columns
+            .iter()
+            .map(|column| match column.cell {
+                Cell::Time => meta
+                    .and_then(|m| m.time.as_deref())
+                    .map(|t| self.zone.short(t))
+                    .unwrap_or_default(),
+                Cell::User => fields::user(activity).unwrap_or_default().to_string(),
+                Cell::SourceIp => principal
+                    .and_then(|p| p.source_ip.clone())
+                    .unwrap_or_default(),
+                Cell::Type => event.and_then(|e| e.type_.clone()).unwrap_or_default(),
+                Cell::Status => event
+                    .and_then(|e| e.status.as_ref())
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                Cell::Resources => resources_cell(activity),
+                Cell::Csv(index) => csv_cells
+                    .as_ref()
+                    .and_then(|cells| cells.get(index))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        self.write_cells(out, &cells)
     }
 
-    fn write_cells(&self, out: &mut impl Write, cells: [String; 6]) -> io::Result<()> {
+    fn write_cells(&self, out: &mut impl Write, cells: &[String]) -> io::Result<()> {
         let mut line = String::new();
-        for (i, (cell, width)) in cells.iter().zip(self.widths).enumerate() {
-            let cell = fit(cell, width);
+        for (i, (cell, width)) in cells.iter().zip(&self.widths).enumerate() {
+            let cell = fit(cell, *width);
             line.push_str(&cell);
             if i + 1 < cells.len() {
                 pad(&mut line, width.saturating_sub(cell.width()));
@@ -101,16 +209,6 @@ impl Table {
         line.push('\n');
         out.write_all(line.as_bytes())
     }
-}
-
-/// `2024-05-01T12:00:00.123Z` → `2024-05-01T12:00:00Z`; other text as is.
-fn short_time(time: &str) -> String {
-    DateTime::parse_from_rfc3339(time)
-        .map(|t| {
-            t.with_timezone(&Utc)
-                .to_rfc3339_opts(SecondsFormat::Secs, true)
-        })
-        .unwrap_or_else(|_| time.to_string())
 }
 
 /// `server vr.server.create,vr.nic.create; datacenter vr.datacenter.update`.
@@ -186,7 +284,7 @@ mod tests {
     }
 
     fn render(width: usize) -> String {
-        let table = Table::fit(width);
+        let table = Table::view(width, None, Zone::Utc);
         let mut out = Vec::new();
         table.write_header(&mut out).unwrap();
         table.write_row(&mut out, &activity()).unwrap();
@@ -221,8 +319,58 @@ mod tests {
 
     #[test]
     fn too_narrow_keeps_the_minimum_widths() {
-        let table = Table::fit(10);
+        let table = Table::view(10, None, Zone::Utc);
         assert_eq!(table.widths, [20, 8, 9, 8, 6, 14]);
+        let columns: Columns = "uri,time".parse().unwrap();
+        let table = Table::view(10, Some(&columns), Zone::Utc);
+        assert_eq!(table.widths, [10, 20]);
+    }
+
+    #[test]
+    fn a_zone_shifts_the_times_and_names_itself_in_the_header() {
+        let zone = Zone::named("Asia/Tokyo").unwrap();
+        let table = Table::view(200, None, zone);
+        let mut out = Vec::new();
+        table.write_header(&mut out).unwrap();
+        table.write_row(&mut out, &activity()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("TIME (Asia/Tokyo)"), "{text}");
+        assert!(
+            text.contains("\n2024-05-01T21:00:00+09:00  alice@example.com"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn picked_columns_show_csv_values_under_upper_case_headers() {
+        let columns: Columns = "status,source_ip,time,actions".parse().unwrap();
+        let table = Table::view(200, Some(&columns), Zone::Utc);
+        let mut out = Vec::new();
+        table.write_header(&mut out).unwrap();
+        table.write_row(&mut out, &activity()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        assert!(
+            header.starts_with("STATUS   SOURCE IP        TIME (UTC)"),
+            "{header}"
+        );
+        assert!(header.ends_with("ACTIONS"), "{header}");
+        let row = lines.next().unwrap();
+        assert!(
+            row.starts_with("DONE     192.0.2.1        2024-05-01T12:00:00Z  vr.server.create;"),
+            "{row}"
+        );
+        for width in [20, 60, 120] {
+            let table = Table::view(width, Some(&columns), Zone::Utc);
+            let mut out = Vec::new();
+            table.write_row(&mut out, &activity()).unwrap();
+            let line = String::from_utf8(out).unwrap();
+            assert!(
+                super::width(line.trim_end()) <= width.max(60),
+                "{width}: {line}"
+            );
+        }
     }
 
     #[test]
@@ -264,7 +412,7 @@ mod tests {
 
     #[test]
     fn cjk_and_emoji_users_keep_the_columns_aligned() {
-        let table = Table::fit(120);
+        let table = Table::view(120, None, Zone::Utc);
         let mut out = Vec::new();
         table.write_header(&mut out).unwrap();
         for user in [
