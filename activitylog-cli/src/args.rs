@@ -64,7 +64,11 @@ An entry that cannot be shown (it does not decode, and the table, CSV or a filte
 decoded) is never dropped silently: the others are written, then the run fails naming it.
 
 Filters are applied to the downloaded entries: repeat a filter (or separate values with commas)
-to accept any of its values; entries must pass every filter given; case is ignored.";
+to accept any of its values; entries must pass every filter given; case is ignored. -n stops
+after that many entries, fetching no more.
+
+--tz, --local and --columns change only the table and CSV: NDJSON and JSON stay exactly as
+received.";
 
 /// `activitylog`: the command line.
 #[derive(Debug, Parser)]

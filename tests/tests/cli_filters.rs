@@ -339,6 +339,18 @@ async fn limit_writes_exactly_n_entries_exits_0_and_stops_fetching() {
     assert_eq!(uuids(&out), alice);
     let csv = entries(&sandbox, &["--format", "csv", "-n", "5"]).await;
     assert_eq!(csv.lines().count(), 6, "a header and 5 rows: {csv}");
+
+    // A limited export to a file is a complete file of N entries.
+    let dir = std::env::temp_dir().join(format!("activitylog-filters-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("five.json");
+    let _ = std::fs::remove_file(&file);
+    let path = file.to_string_lossy().into_owned();
+    entries(&sandbox, &["--out", &path, "-n", "5"]).await;
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let got: Vec<String> = json.as_array().unwrap().iter().map(uuid).collect();
+    assert_eq!(got, first_five);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
