@@ -18,10 +18,14 @@ pub struct Network {
 
 impl Network {
     /// Whether `address` lies in this block. An IPv4-mapped IPv6 address
-    /// (`::ffff:192.0.2.1`) counts as its IPv4 address; IPv4 and IPv6 never
-    /// match each other otherwise.
+    /// (`::ffff:192.0.2.1`) is in both its IPv6 blocks and its IPv4 address's;
+    /// IPv4 and IPv6 never match each other otherwise.
     pub fn contains(&self, address: IpAddr) -> bool {
-        match (self.base, address.to_canonical()) {
+        self.holds(address) || self.holds(address.to_canonical())
+    }
+
+    fn holds(&self, address: IpAddr) -> bool {
+        match (self.base, address) {
             (IpAddr::V4(base), IpAddr::V4(address)) => {
                 let mask = mask32(self.prefix);
                 u32::from(address) & mask == u32::from(base)
@@ -157,6 +161,8 @@ mod tests {
         assert!(!block.contains_text("192.0.2.1"));
         assert!(network("::/0").contains_text("::1"));
         assert!(network("192.0.2.0/24").contains_text("::ffff:192.0.2.9"));
+        assert!(network("::ffff:0:0/96").contains_text("::ffff:192.0.2.9"));
+        assert!(!network("::ffff:0:0/96").contains_text("192.0.2.9"));
         assert!(network("2001:db8:abcd:12::/63").contains_text("2001:db8:abcd:13::9"));
         assert!(!network("2001:db8:abcd:12::/63").contains_text("2001:db8:abcd:14::"));
     }
