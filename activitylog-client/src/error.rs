@@ -82,6 +82,16 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 
+    /// The IONOS config file does not parse, or lacks the profile or
+    /// environment asked for. The reason never contains a secret.
+    #[error("config file {}: {reason}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, with the line where the YAML is at fault.
+        reason: String,
+    },
+
     /// A date range that cannot be asked for.
     #[error("invalid date range: {0}")]
     InvalidRange(String),
