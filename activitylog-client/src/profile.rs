@@ -188,11 +188,14 @@ impl ConfigFile {
                     .filter(|line| !line.is_empty())
                     .collect::<Vec<_>>()
                     .join("; ");
-                let at = error
-                    .location()
-                    .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
-                    .unwrap_or_default();
-                return Err(file_error(path, format!("{at}{message}")));
+                let Some(location) = error.location() else {
+                    return Err(file_error(path, message));
+                };
+                let at = format!("line {}, column {}", location.line(), location.column());
+                let message = message
+                    .strip_suffix(&format!(" at {at}"))
+                    .unwrap_or(&message);
+                return Err(file_error(path, format!("{at}: {message}")));
             }
         };
         file.path = path.to_path_buf();
