@@ -11,8 +11,9 @@ use std::time::Duration;
 pub enum Error {
     /// The server rejected the credentials (HTTP 401).
     #[error(
-        "unauthorized (HTTP 401): check IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD \
-         (Basic auth does not work for accounts with 2-factor authentication: use a token)"
+        "unauthorized (HTTP 401): check IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD, \
+         or the credentials of the config file's profile (`activitylog config` shows which are \
+         used); Basic auth does not work for accounts with 2-factor authentication: use a token"
     )]
     Unauthorized,
 
