@@ -23,7 +23,7 @@ Credentials come from the environment (or --token-stdin), never from a flag:
   IONOS_LOG_LEVEL                 off, debug or trace: the SDK's log on stderr (without -v)
 or else from a profile of the IONOS config file (the one ionosctl and the IONOS SDKs read):
   IONOS_CONFIG_FILE               the file (default ~/.ionos/config, or ~/.ionos/config.yaml)
-  IONOS_CURRENT_PROFILE           the profile (default: --profile, else the file's currentProfile)
+  IONOS_CURRENT_PROFILE           the profile, unless --profile names one (else currentProfile)
 Flags win over the environment, the environment over the file. `activitylog config` shows what
 is in force and where each setting comes from.
 
@@ -94,7 +94,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// The API's base URL [default: $IONOS_API_URL, else https://api.ionos.com].
+    /// The API's base URL [default: $IONOS_API_URL, else the config file profile's endpoint,
+    /// else https://api.ionos.com].
     #[arg(long, global = true, value_name = "URL", conflicts_with = "sandbox")]
     pub api_url: Option<String>,
 
