@@ -18,10 +18,16 @@ const ABOUT: &str =
 const LONG_ABOUT: &str = "\
 Read the IONOS Cloud Activity Log: who did what, when, from where, to which resource.
 
-Credentials come only from the environment (or --token-stdin), never from a flag:
+Credentials come from the environment (or --token-stdin), never from a flag:
   IONOS_TOKEN                     a token (works with 2-factor authentication), or
   IONOS_USERNAME, IONOS_PASSWORD  Basic auth (not for 2-factor accounts)
   IONOS_API_URL                   the API (default https://api.ionos.com)
+  IONOS_LOG_LEVEL                 off, debug or trace: the SDK's log on stderr (without -v)
+or else from a profile of the IONOS config file (the one ionosctl and the IONOS SDKs read):
+  IONOS_CONFIG_FILE               the file (default ~/.ionos/config, or ~/.ionos/config.yaml)
+  IONOS_CURRENT_PROFILE           the profile, unless --profile names one (else currentProfile)
+Flags win over the environment, the environment over the file. `activitylog config` shows what
+is in force and where each setting comes from.
 
 Try it without an account: --sandbox runs every command against a built-in fake of the API.";
 
@@ -94,13 +100,19 @@ pub struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// The API's base URL [default: $IONOS_API_URL, else https://api.ionos.com].
+    /// The API's base URL [default: $IONOS_API_URL, else the config file profile's endpoint,
+    /// else https://api.ionos.com].
     #[arg(long, global = true, value_name = "URL", conflicts_with = "sandbox")]
     pub api_url: Option<String>,
 
     /// Read a token from the first line of stdin instead of IONOS_TOKEN.
     #[arg(long, global = true, conflicts_with = "sandbox")]
     pub token_stdin: bool,
+
+    /// The profile of the IONOS config file to use [default: $IONOS_CURRENT_PROFILE, else the
+    /// file's currentProfile].
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "sandbox")]
+    pub profile: Option<String>,
 
     /// Start the built-in sandbox on 127.0.0.1 and run the command against it
     /// (10,000 generated entries in contract 31721060; see `activitylog sandbox`).
@@ -136,6 +148,8 @@ pub enum Command {
                       (or another shell) can use it."
     )]
     Sandbox(SandboxArgs),
+    /// Show the settings in force (URL, profile, credentials redacted) and where each comes from.
+    Config,
     /// Print a shell completion script (e.g. `activitylog completions bash > /etc/bash_completion.d/activitylog`).
     Completions {
         /// The shell.

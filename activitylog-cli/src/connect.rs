@@ -1,10 +1,12 @@
-//! Connecting: credentials and URL from the environment and the global flags,
-//! or a sandbox started in this process (`--sandbox`).
+//! Connecting: credentials and URL from the global flags, the environment
+//! and the IONOS config file, or a sandbox started in this process
+//! (`--sandbox`).
 
 use std::io::BufRead;
 
-use activitylog_client::{ActivityLog, Config, Credentials, ENV_API_URL};
+use activitylog_client::{ActivityLog, Config, ConfigFile, Credentials, Overrides, Settings};
 use activitylog_sandbox::Sandbox;
+use secrecy::SecretString;
 
 use crate::args::Global;
 use crate::error::Failure;
@@ -34,32 +36,17 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
             _sandbox: Some(sandbox),
         });
     }
-    let config = if global.token_stdin {
-        // On a blocking thread, so that Ctrl-C still ends a wait for input.
-        let token = tokio::task::spawn_blocking(token_from_stdin)
-            .await
-            .map_err(|e| Failure::other(format!("--token-stdin could not read stdin: {e}")))??;
-        let config = Config::new(Credentials::token(token));
-        match std::env::var(ENV_API_URL) {
-            Ok(url) if !url.trim().is_empty() => config.api_url(url),
-            _ => config,
+    let settings = settings(global).await?;
+    let config = settings.into_config().map_err(|error| {
+        let message = error.to_string();
+        if message.contains("no credentials") {
+            Failure::other(format!(
+                "{message} (or pipe a token to --token-stdin, or try --sandbox)"
+            ))
+        } else {
+            Failure::from(error)
         }
-    } else {
-        Config::from_env().map_err(|error| {
-            let message = error.to_string();
-            if message.contains("no credentials") {
-                Failure::other(format!(
-                    "{message} (or pipe a token to --token-stdin, or try --sandbox)"
-                ))
-            } else {
-                Failure::from(error)
-            }
-        })?
-    };
-    let config = match &global.api_url {
-        Some(url) => config.api_url(url.as_str()),
-        None => config,
-    };
+    })?;
     tracing::debug!(url = config.base_url(), "using the API");
     Ok(Connection {
         log: ActivityLog::new(config)?,
@@ -67,8 +54,31 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
     })
 }
 
+/// The settings in force and where each comes from: the flags (`--api-url`,
+/// `--profile`, `--token-stdin`, which reads stdin), then the environment,
+/// then the config file's profile, then the defaults.
+pub async fn settings(global: &Global) -> Result<Settings, Failure> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let file = ConfigFile::from_lookup(lookup)?;
+    let mut overrides = Overrides::default();
+    if let Some(url) = &global.api_url {
+        overrides = overrides.api_url(url.as_str(), "--api-url");
+    }
+    if let Some(profile) = &global.profile {
+        overrides = overrides.profile(profile.as_str(), "--profile");
+    }
+    if global.token_stdin {
+        // On a blocking thread, so that Ctrl-C still ends a wait for input.
+        let token = tokio::task::spawn_blocking(token_from_stdin)
+            .await
+            .map_err(|e| Failure::other(format!("--token-stdin could not read stdin: {e}")))??;
+        overrides = overrides.token(token, "--token-stdin");
+    }
+    Ok(Settings::resolve(&overrides, lookup, file.as_ref())?)
+}
+
 /// The first line of stdin, trimmed.
-fn token_from_stdin() -> Result<String, Failure> {
+fn token_from_stdin() -> Result<SecretString, Failure> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -80,5 +90,5 @@ fn token_from_stdin() -> Result<String, Failure> {
             "--token-stdin read no token: pipe one in, e.g. `printf %s \"$TOKEN\" | activitylog --token-stdin info`",
         ));
     }
-    Ok(token)
+    Ok(SecretString::from(token))
 }

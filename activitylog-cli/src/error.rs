@@ -69,7 +69,8 @@ impl fmt::Display for Failure {
 impl From<activitylog_client::Error> for Failure {
     fn from(error: activitylog_client::Error) -> Self {
         match error {
-            activitylog_client::Error::InvalidRange(_) => Failure::usage(error.to_string()),
+            activitylog_client::Error::InvalidRange(_)
+            | activitylog_client::Error::ConfigFile { .. } => Failure::usage(error.to_string()),
             other => Failure::other(other.to_string()),
         }
     }

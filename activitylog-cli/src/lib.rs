@@ -11,8 +11,8 @@
 //! checkpoints), `lock` (one export per file), `entries` (the download
 //! loop), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
-//! `sandbox` (`activitylog sandbox`), `connect` (credentials and
-//! `--sandbox`), `progress` (the progress bar) and `error` (messages and
+//! `sandbox` (`activitylog sandbox`), `connect` (credentials, the
+//! IONOS config file and `--sandbox`), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
 //! exit codes).
 
 #![warn(missing_docs)]
@@ -20,6 +20,7 @@
 mod args;
 mod checkpoint;
 mod commands;
+mod config_command;
 mod connect;
 mod destination;
 mod entries;
@@ -68,7 +69,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, std::env::var(LOG_LEVEL).ok().as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -120,25 +121,42 @@ fn parse() -> Result<Cli, ExitCode> {
     })
 }
 
+/// Environment variable of the IONOS SDKs: `off`, `debug` or `trace` (any
+/// case) sends the SDK's log to stderr when no `-v` is given.
+const LOG_LEVEL: &str = "IONOS_LOG_LEVEL";
+
 /// `-v` logs what happens (retries included) to stderr, `-vv` details
 /// (windows, checkpoints), `-vvv` everything (HTTP internals included).
-fn init_tracing(verbose: u8) {
+/// Without `-v`, `IONOS_LOG_LEVEL=debug` logs the SDK's requests and
+/// statuses, `trace` their headers too (`Authorization` redacted).
+fn init_tracing(verbose: u8, log_level: Option<&str>) {
     use tracing::level_filters::LevelFilter;
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let (ours, others) = match verbose {
-        0 => return,
-        1 => (LevelFilter::INFO, LevelFilter::WARN),
-        2 => (LevelFilter::DEBUG, LevelFilter::WARN),
-        _ => (LevelFilter::TRACE, LevelFilter::DEBUG),
+    let targets = match (verbose, log_level_filter(log_level)) {
+        (0, Ok(None)) => return,
+        (0, Ok(Some(sdk))) => Targets::new()
+            .with_target("activitylog_client", sdk)
+            .with_default(LevelFilter::WARN),
+        (0, Err(message)) => {
+            let _ = writeln!(std::io::stderr(), "warning: {message}");
+            return;
+        }
+        (verbose, _) => {
+            let (ours, others) = match verbose {
+                1 => (LevelFilter::INFO, LevelFilter::WARN),
+                2 => (LevelFilter::DEBUG, LevelFilter::WARN),
+                _ => (LevelFilter::TRACE, LevelFilter::DEBUG),
+            };
+            Targets::new()
+                .with_target("activitylog", ours)
+                .with_target("activitylog_client", ours)
+                .with_target("activitylog_sandbox", ours)
+                .with_default(others)
+        }
     };
-    let targets = Targets::new()
-        .with_target("activitylog", ours)
-        .with_target("activitylog_client", ours)
-        .with_target("activitylog_sandbox", ours)
-        .with_default(others);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
@@ -148,16 +166,35 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
+/// The SDK's level `IONOS_LOG_LEVEL` asks for: `None` for off or unset.
+fn log_level_filter(
+    value: Option<&str>,
+) -> Result<Option<tracing::level_filters::LevelFilter>, String> {
+    use tracing::level_filters::LevelFilter;
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "off" => Ok(None),
+        "debug" => Ok(Some(LevelFilter::DEBUG)),
+        "trace" => Ok(Some(LevelFilter::TRACE)),
+        _ => Err(format!(
+            "{LOG_LEVEL}=`{value}` is not off, debug or trace; not logging"
+        )),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     let global = &cli.global;
     // Caught before anything is created, so that nothing is left behind.
     let signals = match &cli.command {
-        Command::Completions { .. } | Command::Sandbox(_) => Signals::none(),
+        Command::Completions { .. } | Command::Sandbox(_) | Command::Config => Signals::none(),
         _ => Signals::install()?,
     };
     match &cli.command {
         Command::Completions { shell } => commands::completions(*shell),
         Command::Sandbox(args) => sandbox::serve(args).await,
+        Command::Config => config_command::run(global).await,
         Command::Info => {
             signals
                 .or_stop(async {
@@ -179,5 +216,30 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let connection = signals.or_stop(connect::connect(global)).await?;
             entries::run(&connection.log, request, global.format, &signals).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::level_filters::LevelFilter;
+
+    #[test]
+    fn the_log_level_is_off_debug_or_trace_in_any_case() {
+        assert_eq!(log_level_filter(None), Ok(None));
+        assert_eq!(log_level_filter(Some("OFF")), Ok(None));
+        assert_eq!(
+            log_level_filter(Some("Debug")),
+            Ok(Some(LevelFilter::DEBUG))
+        );
+        assert_eq!(
+            log_level_filter(Some(" trace ")),
+            Ok(Some(LevelFilter::TRACE))
+        );
+        assert!(
+            log_level_filter(Some("loud"))
+                .unwrap_err()
+                .contains("IONOS_LOG_LEVEL")
+        );
     }
 }

@@ -26,7 +26,8 @@ pub struct ActivityLog {
 
 impl ActivityLog {
     /// A client configured from `IONOS_TOKEN` or `IONOS_USERNAME`/`IONOS_PASSWORD`,
-    /// and `IONOS_API_URL`.
+    /// and `IONOS_API_URL`, then the profile of the IONOS config file
+    /// (`~/.ionos/config`); see [`Config::from_env`].
     pub fn from_env() -> Result<Self> {
         Self::new(Config::from_env()?)
     }

@@ -1,11 +1,16 @@
-//! Configuration: explicit settings, or the IONOS environment variables.
+//! Configuration: explicit settings, or the IONOS environment variables and
+//! config file.
 
+use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Url;
+use secrecy::SecretString;
 
 use crate::auth::Credentials;
 use crate::error::{Error, Result};
+use crate::profile::{ConfigFile, ENV_CONFIG_FILE, ENV_CURRENT_PROFILE, Endpoint};
 use crate::retry::RetryPolicy;
 
 /// The public endpoint of the IONOS Cloud API.
@@ -76,12 +81,16 @@ impl Config {
     }
 
     /// Reads `IONOS_TOKEN` (preferred) or `IONOS_USERNAME` + `IONOS_PASSWORD`,
-    /// and `IONOS_API_URL`.
+    /// and `IONOS_API_URL`; what they leave unset comes from the profile of
+    /// the IONOS config file (`IONOS_CONFIG_FILE`, else `~/.ionos/config`;
+    /// see [`Settings::resolve`]).
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let lookup = |name: &str| std::env::var(name).ok();
+        let file = ConfigFile::from_lookup(lookup)?;
+        Settings::resolve(&Overrides::default(), lookup, file.as_ref())?.into_config()
     }
 
-    /// Like [`Config::from_env`], reading variables through `lookup`.
+    /// Reads the environment variables only (no config file) through `lookup`.
     ///
     /// ```
     /// use activitylog_client::Config;
@@ -247,7 +256,7 @@ impl Config {
     }
 }
 
-fn normalize_api_url(raw: &str) -> String {
+pub(crate) fn normalize_api_url(raw: &str) -> String {
     let trimmed = raw.trim().trim_end_matches('/');
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
@@ -268,6 +277,248 @@ fn is_loopback(url: &Url) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Where a setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// A command-line flag (or another explicit override), by name.
+    Flag(String),
+    /// An environment variable (or two), by name.
+    Env(String),
+    /// The config file, and the profile in it (none: the file's top level).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The profile.
+        profile: Option<String>,
+    },
+    /// The built-in default.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(name) | Source::Env(name) => f.write_str(name),
+            Source::File {
+                path,
+                profile: Some(profile),
+            } => write!(f, "{}, profile {profile}", path.display()),
+            Source::File {
+                path,
+                profile: None,
+            } => write!(f, "{}", path.display()),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// Settings given explicitly (command-line flags), ahead of the environment
+/// and the config file. Each carries the name of the flag it came from.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    api_url: Option<(String, String)>,
+    profile: Option<(String, String)>,
+    token: Option<(SecretString, String)>,
+}
+
+impl Overrides {
+    /// The API's base URL, from `flag`.
+    pub fn api_url(mut self, url: impl Into<String>, flag: impl Into<String>) -> Self {
+        self.api_url = Some((url.into(), flag.into()));
+        self
+    }
+
+    /// The profile of the config file to use, from `flag`.
+    pub fn profile(mut self, name: impl Into<String>, flag: impl Into<String>) -> Self {
+        self.profile = Some((name.into(), flag.into()));
+        self
+    }
+
+    /// A token, from `flag`.
+    pub fn token(mut self, token: SecretString, flag: impl Into<String>) -> Self {
+        self.token = Some((token, flag.into()));
+        self
+    }
+}
+
+/// The resolved settings and where each came from: overrides (flags), then
+/// the environment (`IONOS_TOKEN` before `IONOS_USERNAME`/`IONOS_PASSWORD`;
+/// `IONOS_API_URL`), then the config file's profile, then the defaults.
+/// `Debug` redacts secrets.
+///
+/// ```
+/// use std::path::Path;
+/// use activitylog_client::{ConfigFile, Overrides, Settings, Source};
+/// let file = ConfigFile::parse(
+///     "currentProfile: p\nprofiles:\n  - name: p\n    credentials:\n      token: file-token\n",
+///     Path::new("/home/me/.ionos/config"),
+/// )?;
+/// let vars = [("IONOS_API_URL", "https://example.com")];
+/// let lookup = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+/// let settings = Settings::resolve(&Overrides::default(), lookup, Some(&file))?;
+/// assert_eq!(settings.api_url.1, Source::Env("IONOS_API_URL".into()));
+/// assert_eq!(settings.credentials.as_ref().unwrap().1.to_string(), "/home/me/.ionos/config, profile p");
+/// let config = settings.into_config()?;
+/// assert_eq!(config.base_url(), "https://example.com");
+/// # Ok::<(), activitylog_client::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Settings {
+    /// The config file read, and how it was found (`IONOS_CONFIG_FILE` or the default location).
+    pub file: Option<(PathBuf, Source)>,
+    /// The profile used, if any.
+    pub profile: Option<(String, Source)>,
+    /// The normalized base URL.
+    pub api_url: (String, Source),
+    /// The credentials, if any were found.
+    pub credentials: Option<(Credentials, Source)>,
+    /// The config file's `activitylog` endpoint of the profile's environment
+    /// (its TLS settings are not applied yet).
+    pub endpoint: Option<Endpoint>,
+}
+
+impl Settings {
+    /// Resolves the settings from `overrides`, the variables `lookup` reads
+    /// and the config `file`. Errors: `IONOS_USERNAME` without
+    /// `IONOS_PASSWORD`, a profile asked for that the file lacks (or with no
+    /// file), a profile's environment that the file lacks.
+    pub fn resolve(
+        overrides: &Overrides,
+        lookup: impl Fn(&str) -> Option<String>,
+        file: Option<&ConfigFile>,
+    ) -> Result<Settings> {
+        let non_empty = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let env = |name: &str| Source::Env(name.to_string());
+
+        let file_source = file.map(|file| {
+            let how = if file.named_by_env() {
+                env(ENV_CONFIG_FILE)
+            } else {
+                Source::Default
+            };
+            (file.path().to_path_buf(), how)
+        });
+
+        // The profile: flag, IONOS_CURRENT_PROFILE, the file's currentProfile.
+        let chosen = match (&overrides.profile, non_empty(ENV_CURRENT_PROFILE)) {
+            (Some((name, flag)), _) => Some((name.clone(), Source::Flag(flag.clone()))),
+            (None, Some(name)) => Some((name, env(ENV_CURRENT_PROFILE))),
+            (None, None) => file.and_then(|file| {
+                let name = file.current_profile.clone()?;
+                (!name.trim().is_empty()).then(|| {
+                    (
+                        name,
+                        Source::File {
+                            path: file.path().to_path_buf(),
+                            profile: None,
+                        },
+                    )
+                })
+            }),
+        };
+        let profile = match (&chosen, file) {
+            (None, _) => None,
+            (Some((name, _)), Some(file)) => Some(file.profile(name)?),
+            (Some((name, source)), None) => {
+                let path = crate::profile::default_dir(&lookup)
+                    .map(|dir| dir.join("config"))
+                    .unwrap_or_else(|| PathBuf::from("~/.ionos/config"));
+                return Err(crate::profile::file_error(
+                    &path,
+                    format!(
+                        "not found, so there is no profile `{name}` ({source} asks for it; \
+                         {ENV_CONFIG_FILE} names another file)"
+                    ),
+                ));
+            }
+        };
+        let from_file = || Source::File {
+            path: file.map(|f| f.path().to_path_buf()).unwrap_or_default(),
+            profile: profile.map(|p| p.name.clone()),
+        };
+        let endpoint = match (profile, file) {
+            (Some(profile), Some(file)) => file.endpoint(profile)?.cloned(),
+            _ => None,
+        };
+
+        let credentials = match (
+            &overrides.token,
+            non_empty(ENV_TOKEN),
+            non_empty(ENV_USERNAME),
+            non_empty(ENV_PASSWORD),
+        ) {
+            (Some((token, flag)), _, _, _) => Some((
+                Credentials::Token(token.clone()),
+                Source::Flag(flag.clone()),
+            )),
+            (None, Some(token), _, _) => Some((Credentials::token(token), env(ENV_TOKEN))),
+            (None, None, Some(username), Some(password)) => Some((
+                Credentials::basic(username, password),
+                env(&format!("{ENV_USERNAME}, {ENV_PASSWORD}")),
+            )),
+            (None, None, Some(_), None) => {
+                return Err(Error::Config(format!(
+                    "{ENV_USERNAME} is set but {ENV_PASSWORD} is not: set both, or set {ENV_TOKEN}"
+                )));
+            }
+            (None, None, None, _) => match profile.map(|p| &p.credentials) {
+                Some(given) => match (&given.token, &given.username, &given.password) {
+                    (Some(token), _, _) => Some((Credentials::Token(token.clone()), from_file())),
+                    (None, Some(username), Some(password)) => Some((
+                        Credentials::Basic {
+                            username: username.clone(),
+                            password: password.clone(),
+                        },
+                        from_file(),
+                    )),
+                    (None, Some(_), None) => {
+                        return Err(crate::profile::file_error(
+                            file.map(ConfigFile::path).unwrap_or_else(|| "".as_ref()),
+                            format!(
+                                "profile `{}` has a username but no password: add one, or a token",
+                                profile.map(|p| p.name.as_str()).unwrap_or_default()
+                            ),
+                        ));
+                    }
+                    (None, None, _) => None,
+                },
+                None => None,
+            },
+        };
+
+        let api_url = if let Some((url, flag)) = &overrides.api_url {
+            (normalize_api_url(url), Source::Flag(flag.clone()))
+        } else if let Some(url) = non_empty(ENV_API_URL) {
+            (normalize_api_url(&url), env(ENV_API_URL))
+        } else if let Some(endpoint) = &endpoint {
+            (endpoint.url(), from_file())
+        } else {
+            (DEFAULT_API_URL.to_string(), Source::Default)
+        };
+
+        Ok(Settings {
+            file: file_source,
+            profile: chosen,
+            api_url,
+            credentials,
+            endpoint,
+        })
+    }
+
+    /// The configuration these settings make; an error if there are no credentials.
+    pub fn into_config(self) -> Result<Config> {
+        let Some((credentials, _)) = self.credentials else {
+            return Err(Error::Config(format!(
+                "no credentials: set {ENV_TOKEN}, or {ENV_USERNAME} and {ENV_PASSWORD}, \
+                 or a profile in the IONOS config file ({ENV_CONFIG_FILE}, default ~/.ionos/config)"
+            )));
+        };
+        Ok(Config::new(credentials).api_url(self.api_url.0))
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +589,133 @@ mod tests {
         for local in ["http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1"] {
             let config = Config::new(Credentials::token("t")).api_url(local);
             assert!(config.validated_url().is_ok(), "{local}");
+        }
+    }
+
+    const FILE: &str = "\
+currentProfile: user
+profiles:
+  - name: user
+    environment: sandbox
+    credentials:
+      username: me@example.com
+      password: hunter2
+  - name: robot
+    credentials:
+      token: robot-token
+environments:
+  - name: sandbox
+    products:
+      - name: activitylog
+        endpoints:
+          - name: 127.0.0.1:9/activitylog/v1
+";
+
+    fn settings(
+        overrides: &Overrides,
+        vars: &[(&str, &str)],
+        file: Option<&str>,
+    ) -> Result<Settings> {
+        let file = file
+            .map(|text| ConfigFile::parse(text, std::path::Path::new("/h/.ionos/config")))
+            .transpose()?;
+        Settings::resolve(
+            overrides,
+            |name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            },
+            file.as_ref(),
+        )
+    }
+
+    fn in_file(profile: &str) -> Source {
+        Source::File {
+            path: "/h/.ionos/config".into(),
+            profile: Some(profile.into()),
+        }
+    }
+
+    #[test]
+    fn the_current_profile_gives_credentials_and_endpoint() {
+        let settings = settings(&Overrides::default(), &[], Some(FILE)).unwrap();
+        let (credentials, source) = settings.credentials.clone().unwrap();
+        assert!(matches!(credentials, Credentials::Basic { .. }));
+        assert_eq!(source, in_file("user"));
+        assert_eq!(
+            settings.api_url,
+            ("https://127.0.0.1:9".to_string(), in_file("user"))
+        );
+        assert_eq!(
+            settings.profile.as_ref().unwrap().1.to_string(),
+            "/h/.ionos/config"
+        );
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_environment_beats_the_file_and_flags_beat_both() {
+        let vars = [
+            ("IONOS_TOKEN", "env-token"),
+            ("IONOS_API_URL", "env.example.com"),
+        ];
+        let s = settings(&Overrides::default(), &vars, Some(FILE)).unwrap();
+        assert_eq!(s.credentials.unwrap().1, Source::Env("IONOS_TOKEN".into()));
+        assert_eq!(
+            s.api_url,
+            (
+                "https://env.example.com".to_string(),
+                Source::Env("IONOS_API_URL".into())
+            )
+        );
+        let flags = Overrides::default()
+            .api_url("flag.example.com", "--api-url")
+            .token(SecretString::from("flag-token"), "--token-stdin");
+        let s = settings(&flags, &vars, Some(FILE)).unwrap();
+        assert_eq!(
+            s.credentials.unwrap().1,
+            Source::Flag("--token-stdin".into())
+        );
+        assert_eq!(s.api_url.0, "https://flag.example.com");
+        let basic = [("IONOS_USERNAME", "u"), ("IONOS_PASSWORD", "p")];
+        let s = settings(&Overrides::default(), &basic, Some(FILE)).unwrap();
+        assert_eq!(
+            s.credentials.unwrap().1,
+            Source::Env("IONOS_USERNAME, IONOS_PASSWORD".into())
+        );
+    }
+
+    #[test]
+    fn the_profile_flag_beats_the_variable_which_beats_current_profile() {
+        let vars = [("IONOS_CURRENT_PROFILE", "robot")];
+        let s = settings(&Overrides::default(), &vars, Some(FILE)).unwrap();
+        assert_eq!(s.credentials.unwrap().1, in_file("robot"));
+        assert_eq!(s.api_url, (DEFAULT_API_URL.to_string(), Source::Default));
+        let flag = Overrides::default().profile("user", "--profile");
+        let s = settings(&flag, &vars, Some(FILE)).unwrap();
+        assert_eq!(s.credentials.unwrap().1, in_file("user"));
+        assert_eq!(s.profile.unwrap().1, Source::Flag("--profile".into()));
+    }
+
+    #[test]
+    fn a_missing_profile_or_file_is_a_config_file_error() {
+        let flag = Overrides::default().profile("nope", "--profile");
+        let error = settings(&flag, &[], Some(FILE)).unwrap_err();
+        assert!(matches!(error, Error::ConfigFile { .. }), "{error}");
+        assert!(error.to_string().contains("user, robot"), "{error}");
+        let error = settings(&flag, &[("HOME", "/h")], None).unwrap_err();
+        assert!(matches!(error, Error::ConfigFile { .. }), "{error}");
+        assert!(error.to_string().contains("/h/.ionos/config"), "{error}");
+    }
+
+    #[test]
+    fn no_credentials_anywhere_names_every_place() {
+        let s = settings(&Overrides::default(), &[], Some("profiles: []\n")).unwrap();
+        assert!(s.credentials.is_none() && s.profile.is_none());
+        let error = s.into_config().unwrap_err().to_string();
+        for name in [ENV_TOKEN, ENV_USERNAME, ENV_CONFIG_FILE, "~/.ionos/config"] {
+            assert!(error.contains(name), "{error}");
         }
     }
 }

@@ -11,8 +11,9 @@ use std::time::Duration;
 pub enum Error {
     /// The server rejected the credentials (HTTP 401).
     #[error(
-        "unauthorized (HTTP 401): check IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD \
-         (Basic auth does not work for accounts with 2-factor authentication: use a token)"
+        "unauthorized (HTTP 401): check IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD, \
+         or the credentials of the config file's profile (`activitylog config` shows which are \
+         used); Basic auth does not work for accounts with 2-factor authentication: use a token"
     )]
     Unauthorized,
 
@@ -81,6 +82,16 @@ pub enum Error {
     /// The configuration is incomplete or inconsistent.
     #[error("configuration: {0}")]
     Config(String),
+
+    /// The IONOS config file does not parse, or lacks the profile or
+    /// environment asked for. The reason never contains a secret.
+    #[error("config file {}: {reason}", path.display())]
+    ConfigFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong, with the line where the YAML is at fault.
+        reason: String,
+    },
 
     /// A date range that cannot be asked for.
     #[error("invalid date range: {0}")]

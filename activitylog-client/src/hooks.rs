@@ -143,7 +143,7 @@ impl ClientHooks<Hooks> for Client {
         };
         let hooks = self.inner();
         let Some(template) = request.try_clone() else {
-            let result = self.client().execute(request).await;
+            let result = execute(self.client(), request, info.operation_id).await;
             record_outcome(Outcome {
                 attempts: 1,
                 waited: Duration::ZERO,
@@ -162,7 +162,7 @@ impl ClientHooks<Hooks> for Client {
                 let Some(request) = request else {
                     return Attempt::Done(Ok::<(), ()>(()));
                 };
-                let result = self.client().execute(request).await;
+                let result = execute(self.client(), request, info.operation_id).await;
                 let fault = match &result {
                     Ok(response) if retry::is_retryable_status(response.status()) => Fault {
                         status: Some(response.status().as_u16()),
@@ -201,6 +201,68 @@ impl ClientHooks<Hooks> for Client {
         });
         result
     }
+}
+
+/// Sends `request` once, logging it: at debug level the method, URL, status
+/// and time taken; at trace level the headers too, `Authorization` and
+/// cookies redacted. Bodies are not logged (downloads read them as streams).
+async fn execute(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return client.execute(request).await;
+    }
+    let method = request.method().clone();
+    let url = request.url().to_string();
+    tracing::trace!(
+        operation,
+        %method,
+        url,
+        headers = ?redacted(request.headers()),
+        "sending"
+    );
+    let started = std::time::Instant::now();
+    let result = client.execute(request).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(response) => {
+            tracing::debug!(
+                operation,
+                %method,
+                url,
+                status = response.status().as_u16(),
+                elapsed_ms,
+                "answered"
+            );
+            tracing::trace!(operation, headers = ?redacted(response.headers()), "answer headers");
+        }
+        Err(error) => {
+            tracing::debug!(operation, %method, url, error = %error, elapsed_ms, "no answer");
+        }
+    }
+    result
+}
+
+/// Headers for the log: names and values, secrets replaced.
+fn redacted(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let secret = value.is_sensitive()
+                || matches!(
+                    name.as_str(),
+                    "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+                );
+            let shown = if secret {
+                "[REDACTED]".to_string()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_string(), shown)
+        })
+        .collect()
 }
 
 fn store<T>(slot: &Mutex<Option<T>>, value: T) {
