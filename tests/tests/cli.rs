@@ -26,10 +26,19 @@ fn bare() -> Command {
         "IONOS_USERNAME",
         "IONOS_PASSWORD",
         "IONOS_API_URL",
+        "IONOS_CONFIG_FILE",
+        "IONOS_CURRENT_PROFILE",
+        "IONOS_LOG_LEVEL",
     ] {
         command.env_remove(name);
     }
-    command.env("COLUMNS", "160").stdin(Stdio::null());
+    // No developer's ~/.ionos/config may leak into a test.
+    let home = std::env::temp_dir().join("activitylog-cli-tests-home");
+    let _ = std::fs::create_dir_all(&home);
+    command
+        .env("HOME", home)
+        .env("COLUMNS", "160")
+        .stdin(Stdio::null());
     command
 }
 
