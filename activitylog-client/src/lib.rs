@@ -77,7 +77,7 @@ pub use config::{
     Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME,
 };
 pub use dates::{DateBound, DateRange};
-pub use download::{DEFAULT_LOOKBACK, Entries, Events, RawEvents, Update, Updates};
+pub use download::{DEFAULT_LOOKBACK, Entries, Events, Follow, RawEvents, Update, Updates};
 pub use error::{Error, Result};
 pub use event::RawEvent;
 pub use generated::{Client, types};
