@@ -41,6 +41,9 @@ pub struct Job {
     pub format: Format,
     /// The filters.
     pub filter: Filter,
+    /// `--follow`: a tail with no end (absent in checkpoints of exports).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow: bool,
 }
 
 impl Job {
@@ -52,6 +55,9 @@ impl Job {
         }
         if let Some(until) = &self.until {
             words.push(format!("--until {until}"));
+        }
+        if self.follow {
+            words.push("--follow".to_string());
         }
         words.push(format!("--format {}", self.format.name()));
         let filter = &self.filter;
@@ -258,6 +264,7 @@ mod tests {
             until: None,
             format: Format::Ndjson,
             filter: Filter::default(),
+            follow: false,
         };
         let since = "2024-01-01T00:00:00Z".parse().unwrap();
         let until = "2024-02-01T00:00:00Z".parse().unwrap();

@@ -545,6 +545,7 @@ mod tests {
             until: None,
             format: Format::Ndjson,
             filter: Filter::default(),
+            follow: false,
         }
     }
 

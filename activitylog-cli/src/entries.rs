@@ -52,9 +52,9 @@ struct Tally {
 /// The checked arguments of one `entries` run, resolved against one "now".
 #[derive(Debug)]
 pub struct Request<'a> {
-    args: &'a EntriesArgs,
-    since: Option<DateBound>,
-    until: DateBound,
+    pub(crate) args: &'a EntriesArgs,
+    pub(crate) since: Option<DateBound>,
+    pub(crate) until: DateBound,
 }
 
 /// Resolves `--since`/`--until` and checks the range, before any connection
@@ -108,6 +108,9 @@ pub async fn run(
     format: Option<Format>,
     signals: &Signals,
 ) -> Result<(), Failure> {
+    if request.args.follow {
+        return crate::follow::run(log, request, format, signals).await;
+    }
     let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
@@ -132,6 +135,7 @@ pub async fn run(
         until: args.until.as_ref().map(|w| w.text().to_string()),
         format,
         filter: filter.clone(),
+        follow: false,
     };
     let (mut output, resumed) = match &args.out {
         None => (Output::stdout(), None),
@@ -278,7 +282,7 @@ fn stopped(
 }
 
 /// What a `--resume` run that continues an earlier one says first.
-fn resuming(checkpoint: &Checkpoint, path: &Path) -> String {
+pub(crate) fn resuming(checkpoint: &Checkpoint, path: &Path) -> String {
     format!(
         "resuming the export of contract {} from {} to {} {}: {} entries before {} are in {}.part",
         checkpoint.job.contract,
@@ -335,7 +339,7 @@ fn started(checkpoint: &Checkpoint) -> String {
     }
 }
 
-fn rfc3339(instant: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
@@ -346,13 +350,13 @@ fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>,
 }
 
 /// Where downloaded entries go: filtered, decoded when needed, written.
-struct Sink<'a> {
-    output: &'a mut Output,
-    writer: &'a mut EventWriter,
-    filter: &'a Filter,
+pub(crate) struct Sink<'a> {
+    pub(crate) output: &'a mut Output,
+    pub(crate) writer: &'a mut EventWriter,
+    pub(crate) filter: &'a Filter,
     /// Whether the format or the filters need decoded entries.
-    decode: bool,
-    bar: &'a ProgressBar,
+    pub(crate) decode: bool,
+    pub(crate) bar: &'a ProgressBar,
 }
 
 impl Sink<'_> {
@@ -389,7 +393,7 @@ impl Sink<'_> {
     }
 
     /// Writes one page's entries; stdout is flushed after each page.
-    fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
+    pub(crate) fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
         for event in events {
             let activity = if self.decode {
                 match event.decode() {

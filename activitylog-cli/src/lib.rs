@@ -25,6 +25,7 @@ mod destination;
 mod entries;
 mod error;
 mod filter;
+mod follow;
 mod lock;
 mod omitted;
 mod output;

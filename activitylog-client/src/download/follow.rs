@@ -35,12 +35,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::engine::AbortOnDrop;
-use super::{Entries, Update};
+use super::{DEFAULT_LOOKBACK, Entries, Update};
 use crate::dates::DateBound;
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
@@ -180,17 +180,21 @@ impl Follower {
     async fn run(&mut self) {
         let mut failures: u32 = 0;
         loop {
-            let range = match self.entries.range() {
-                Ok(range) => range,
-                Err(error) => {
-                    let _ = self.sender.send(Err(error)).await;
-                    return;
-                }
+            let Some(end) = settled_now(self.entries.settle) else {
+                let error = Error::Config("the settle time reaches back too far".into());
+                let _ = self.sender.send(Err(error)).await;
+                return;
             };
-            let since = *self.since.get_or_insert(range.since());
-            let end = range.until();
+            let since = *self.since.get_or_insert_with(|| {
+                let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
+                match self.entries.since {
+                    Some(since) => since.instant(),
+                    None => end.checked_sub_signed(lookback).unwrap_or(end),
+                }
+            });
             let from = match self.through {
-                None => Some(since),
+                None if end > since => Some(since),
+                None => None, // the start is not final yet
                 Some(through) if end > through => Some(
                     through
                         .checked_sub_signed(self.overlap)
@@ -273,6 +277,12 @@ impl Follower {
             self.recent.forget_before(horizon);
         }
     }
+}
+
+/// `now − settle`, whole seconds: the end of the stretch that is final now.
+fn settled_now(settle: Duration) -> Option<DateTime<Utc>> {
+    let settle = TimeDelta::from_std(settle).ok()?;
+    Utc::now().trunc_subsecs(0).checked_sub_signed(settle)
 }
 
 /// The wait after `failures` transient errors in a row: the interval
