@@ -154,8 +154,8 @@ pub struct EntriesArgs {
     pub until: Option<When>,
 
     /// After the range, keep polling for new entries until Ctrl-C (each poll
-    /// reads up to now minus --settle); with --out FILE --resume, a rerun
-    /// continues where a stopped one left off.
+    /// reads up to now minus --settle; `--since now` shows only new ones); with
+    /// --out FILE --resume, a rerun continues where a stopped one left off.
     #[arg(long, short)]
     pub follow: bool,
 

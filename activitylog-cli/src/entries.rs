@@ -74,6 +74,10 @@ fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
     };
     let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
     let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    if args.follow {
+        // A follow waits for a start that is not final yet.
+        return Ok(Request { args, since, until });
+    }
     if args.until.is_none() && start.instant() >= until.instant() {
         return Err(Failure::usage(format!(
             "--since {} is less than --settle {} ago, and entries that young may not be \

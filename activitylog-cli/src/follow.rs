@@ -29,7 +29,8 @@
 
 use std::io::{self, IsTerminal};
 
-use activitylog_client::{ActivityLog, DateBound, Update};
+use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, Update};
+use chrono::TimeDelta;
 use futures::StreamExt;
 use indicatif::ProgressBar;
 
@@ -59,11 +60,14 @@ pub async fn run(
     if let Some(pages) = args.concurrency {
         base = base.concurrency(usize::from(pages));
     }
-    let mut first = base.clone();
-    if let Some(since) = since {
-        first = first.since(since);
-    }
-    let range = first.until(until).range()?;
+    // The first range; its start may lie after its end (`--since now`):
+    // the follow then waits until the start is final.
+    let end = until.instant();
+    let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
+    let begin = match since {
+        Some(since) => since.instant(),
+        None => end.checked_sub_signed(lookback).unwrap_or(end),
+    };
     let job = Job {
         contract: args.contract,
         since: args.since.as_ref().map(|w| w.text().to_string()),
@@ -74,7 +78,7 @@ pub async fn run(
     };
     let (mut output, resumed) = match &args.out {
         None => (Output::stdout(), None),
-        Some(path) => match Output::file(path, args.resume, &job, range.since(), range.until())? {
+        Some(path) => match Output::file(path, args.resume, &job, begin, end.max(begin))? {
             Opened::Ready { output, resumed } => (output, resumed),
             Opened::Complete { .. } => {
                 return Err(Failure::other(format!(
@@ -91,7 +95,7 @@ pub async fn run(
     let fresh = resumed.is_none();
     let (start, written, mut omitted) = match resumed {
         Some(checkpoint) => (checkpoint.through, checkpoint.events, checkpoint.omitted),
-        None => (range.since(), 0, Omitted::default()),
+        None => (begin, 0, Omitted::default()),
     };
     let mut writer = EventWriter::new(format, written, Table::terminal_width());
     if fresh {

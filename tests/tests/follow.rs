@@ -394,3 +394,50 @@ async fn follow_with_until_is_a_usage_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_follow_from_now_stopped_by_sigterm_is_a_complete_array() {
+    let sandbox = live_sandbox(None).await;
+    let dir = scratch("json");
+    let stdout = std::fs::File::create(dir.join("out.json")).unwrap();
+    let mut child = at(&sandbox)
+        .args([
+            "entries",
+            &MAIN_CONTRACT.to_string(),
+            "--since",
+            "now",
+            "-f",
+            "--interval",
+            "200ms",
+            "--settle",
+            "1s",
+            "--format",
+            "json",
+        ])
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    running_for(&mut child, Duration::from_secs(3)).await;
+    send(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, Some(143), "{stderr}");
+    let text = std::fs::read_to_string(dir.join("out.json")).unwrap();
+    let array: Vec<serde_json::Value> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a JSON array ({e}): {text}"));
+    assert!(!array.is_empty(), "entries after the start were followed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_ends_a_cli_follow_with_exit_1() {
+    let sandbox = live_sandbox(None).await;
+    let output = at(&sandbox)
+        .env("IONOS_TOKEN", "not-the-token")
+        .args(follow_args("1m"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unauthorized (HTTP 401)"), "{stderr}");
+}
