@@ -13,7 +13,8 @@
 //!   what the follow already yielded. Only keys whose time lies inside the
 //!   overlap (`time ≥ through − overlap`) are kept; older ones can never be
 //!   read again and are forgotten, so memory stays flat however long the
-//!   follow runs.
+//!   follow runs (they are forgotten at every checkpoint, so a long first
+//!   range does not pile them up either).
 //! - Checkpoints ([`Update::Completed`]) only move forward; the last of a
 //!   poll is its end.
 //! - A transient error ([`Error::is_transient`]) never ends the follow: it
@@ -253,6 +254,10 @@ impl Follower {
                 }
                 Update::Completed { through } if self.through.is_none_or(|t| through > t) => {
                     self.through = Some(through);
+                    // Windows complete in time order: what lies before the
+                    // overlap never comes again, not even in this poll (a
+                    // long first range stays flat in memory too).
+                    self.forget();
                     Some(Update::Completed { through })
                 }
                 Update::Completed { .. } => None,
