@@ -170,8 +170,18 @@ pub struct EntriesArgs {
     pub since: Option<When>,
 
     /// End of the range, exclusive [default: now minus --settle].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    #[arg(long, value_name = "WHEN", value_parser = parse_when, conflicts_with = "follow")]
     pub until: Option<When>,
+
+    /// After the range, keep polling for new entries until Ctrl-C (each poll
+    /// reads up to now minus --settle; `--since now` shows only new ones); with
+    /// --out FILE --resume, a rerun continues where a stopped one left off.
+    #[arg(long, short)]
+    pub follow: bool,
+
+    /// How often --follow polls (10s, 500ms, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval, requires = "follow")]
+    pub interval: Duration,
 
     /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
     /// --until the range ends this long before now.
@@ -391,6 +401,16 @@ fn parse_settle(text: &str) -> Result<Duration, String> {
     })
 }
 
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(interval) if interval >= Duration::from_millis(100) => Ok(interval),
+        Ok(_) => Err(format!("`{text}` is too short: poll at most every 100ms")),
+        Err(_) => Err(format!(
+            "`{text}` is not a duration: use e.g. 10s, 500ms or 1m"
+        )),
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
@@ -481,6 +501,32 @@ mod tests {
         assert_eq!(
             error.kind(),
             clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn follow_polls_every_10s_by_default_and_takes_no_until() {
+        let cli = Cli::try_parse_from(["activitylog", "entries", "1", "-f"]).unwrap();
+        let Command::Entries(args) = cli.command else {
+            panic!("not entries")
+        };
+        assert!(args.follow);
+        assert_eq!(args.interval, Duration::from_secs(10));
+        let with_until =
+            Cli::try_parse_from(["activitylog", "entries", "1", "--follow", "--until", "now"]);
+        assert_eq!(
+            with_until.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        let without_follow =
+            Cli::try_parse_from(["activitylog", "entries", "1", "--interval", "1s"]);
+        assert!(without_follow.is_err());
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_interval("1ms").unwrap_err().contains("too short"));
+        assert!(
+            parse_interval("often")
+                .unwrap_err()
+                .contains("not a duration")
         );
     }
 }

@@ -46,6 +46,9 @@ pub struct Job {
     /// when not the usual way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<JobView>,
+    /// `--follow`: a tail with no end (absent in checkpoints of exports).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow: bool,
 }
 
 /// `--columns` and `--tz`/`--local` of a table or CSV export, as written.
@@ -82,6 +85,9 @@ impl Job {
         }
         if let Some(until) = &self.until {
             words.push(format!("--until {until}"));
+        }
+        if self.follow {
+            words.push("--follow".to_string());
         }
         words.push(format!("--format {}", self.format.name()));
         let filter = &self.filter;
@@ -323,6 +329,7 @@ mod tests {
             format: Format::Ndjson,
             filter: Filter::default(),
             view: None,
+            follow: false,
         };
         let since = "2024-01-01T00:00:00Z".parse().unwrap();
         let until = "2024-02-01T00:00:00Z".parse().unwrap();

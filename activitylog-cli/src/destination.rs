@@ -546,6 +546,7 @@ mod tests {
             format: Format::Ndjson,
             filter: Filter::default(),
             view: None,
+            follow: false,
         }
     }
 

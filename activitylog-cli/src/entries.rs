@@ -52,9 +52,9 @@ struct Tally {
 /// The checked arguments of one `entries` run, resolved against one "now".
 #[derive(Debug)]
 pub struct Request<'a> {
-    args: &'a EntriesArgs,
-    since: Option<DateBound>,
-    until: DateBound,
+    pub(crate) args: &'a EntriesArgs,
+    pub(crate) since: Option<DateBound>,
+    pub(crate) until: DateBound,
 }
 
 /// Resolves `--since`/`--until` and checks the range, before any connection
@@ -74,6 +74,10 @@ fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
     };
     let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
     let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    if args.follow {
+        // A follow waits for a start that is not final yet.
+        return Ok(Request { args, since, until });
+    }
     if args.until.is_none() && start.instant() >= until.instant() {
         return Err(Failure::usage(format!(
             "--since {} is less than --settle {} ago, and entries that young may not be \
@@ -108,6 +112,9 @@ pub async fn run(
     format: Option<Format>,
     signals: &Signals,
 ) -> Result<(), Failure> {
+    if request.args.follow {
+        return crate::follow::run(log, request, format, signals).await;
+    }
     let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
@@ -141,6 +148,7 @@ pub async fn run(
         format,
         filter: filter.clone(),
         view: JobView::of(format, &view),
+        follow: false,
     };
     let (mut output, resumed) = match &args.out {
         None => (Output::stdout(), None),
@@ -288,7 +296,7 @@ fn stopped(
 }
 
 /// What a `--resume` run that continues an earlier one says first.
-fn resuming(checkpoint: &Checkpoint, path: &Path) -> String {
+pub(crate) fn resuming(checkpoint: &Checkpoint, path: &Path) -> String {
     format!(
         "resuming the export of contract {} from {} to {} {}: {} entries before {} are in {}.part",
         checkpoint.job.contract,
@@ -345,7 +353,7 @@ fn started(checkpoint: &Checkpoint) -> String {
     }
 }
 
-fn rfc3339(instant: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
@@ -356,15 +364,15 @@ fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>,
 }
 
 /// Where downloaded entries go: filtered, decoded when needed, written.
-struct Sink<'a> {
-    output: &'a mut Output,
-    writer: &'a mut EventWriter,
-    filter: &'a Filter,
+pub(crate) struct Sink<'a> {
+    pub(crate) output: &'a mut Output,
+    pub(crate) writer: &'a mut EventWriter,
+    pub(crate) filter: &'a Filter,
     /// Whether the format or the filters need decoded entries.
-    decode: bool,
-    bar: &'a ProgressBar,
+    pub(crate) decode: bool,
+    pub(crate) bar: &'a ProgressBar,
     /// `--limit`: stop once this many entries are written.
-    limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
 }
 
 impl Sink<'_> {
@@ -412,7 +420,7 @@ impl Sink<'_> {
     }
 
     /// Writes one page's entries (up to `--limit`); stdout is flushed after each page.
-    fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
+    pub(crate) fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
         for event in events {
             if self.full() {
                 break;

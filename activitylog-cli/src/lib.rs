@@ -9,7 +9,7 @@
 //! `destination` (where the bytes go: stdout, or a temporary file renamed
 //! at the end, or `FILE.part` with `--resume`), `checkpoint` (resume
 //! checkpoints), `lock` (one export per file), `entries` (the download
-//! loop), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
+//! loop), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
 //! `sandbox` (`activitylog sandbox`), `connect` (credentials, the
 //! IONOS config file and `--sandbox`), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
@@ -26,6 +26,7 @@ mod destination;
 mod entries;
 mod error;
 mod filter;
+mod follow;
 mod lock;
 mod omitted;
 mod output;

@@ -80,7 +80,7 @@ pub use config::{
     Overrides, Settings, Source,
 };
 pub use dates::{DateBound, DateRange};
-pub use download::{DEFAULT_LOOKBACK, Entries, Events, RawEvents, Update, Updates};
+pub use download::{DEFAULT_LOOKBACK, Entries, Events, Follow, RawEvents, Update, Updates};
 pub use error::{Error, Result};
 pub use event::RawEvent;
 pub use generated::{Client, types};

@@ -3,9 +3,11 @@
 //!
 //! [`Entries`] configures a download; [`Entries::stream`] gives typed
 //! events, [`Entries::raw`] the events as sent, and [`Entries::updates`]
-//! batches plus checkpoints for tools that resume.
+//! batches plus checkpoints for tools that resume; [`Entries::follow`]
+//! keeps polling for new entries.
 
 mod engine;
+mod follow;
 pub(crate) mod page;
 mod window;
 
@@ -18,6 +20,7 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use futures::Stream;
 use tokio::sync::mpsc;
 
+pub use follow::Follow;
 pub use window::Window;
 
 use crate::dates::{DateBound, DateRange};
@@ -168,6 +171,15 @@ impl Entries {
             engine: Some(guard),
             error: None,
         }
+    }
+
+    /// Follows the log live: the range from the start to `now − settle`,
+    /// then every `interval` (at least 100 ms) the entries that became final
+    /// since, each poll a complete download, each entry once; see
+    /// [`Follow`] for the guarantees. Ends only with a permanent error
+    /// (transient ones are retried with backoff); `until` must not be set.
+    pub fn follow(self, interval: Duration) -> Follow {
+        Follow::start(self, interval.max(Duration::from_millis(100)))
     }
 
     /// Each event's `_source` exactly as sent, every field kept.

@@ -1,0 +1,186 @@
+//! `activitylog entries --follow`: the range, then new entries as they
+//! become final, until Ctrl-C (exit 130) or SIGTERM (exit 143).
+//!
+//! Built on [`Entries::follow`](activitylog_client::Entries::follow): every
+//! poll is a complete download of `[last checkpoint − settle, now − settle)`
+//! deduplicated against what was written, so each entry is written once.
+//! Entries are written as they arrive and stdout is flushed after every page
+//! (a table fills in row by row; NDJSON and CSV can be piped on); filters
+//! apply as without `--follow`. Transient failures never stop the follow
+//! (`-v` reports them); a permanent one (401, 403, ...) ends it with its
+//! usual message and exit code.
+//!
+//! Stopped by a signal:
+//!
+//! - to stdout, the output is closed properly (a JSON array gets its `]`);
+//! - `--out FILE`, FILE is written with everything followed so far;
+//! - `--out FILE --resume`, `FILE.part` and `FILE.checkpoint` stay: the
+//!   checkpoint is written after every poll, recording `through`, the
+//!   instant before which every entry is in `FILE.part`, and its length
+//!   then. A rerun (after a signal or `kill -9`) cuts `FILE.part` to that
+//!   length and follows on from `through` without an overlap: the engine's
+//!   windows are exact (`[start, end)`, cut at whole seconds), and entries
+//!   before `through − settle` were final when read, so it continues with
+//!   no gap and no duplicate. The overlap dedupe within one run only adds
+//!   entries that took longer than `--settle` to show up; a rerun does not
+//!   look for those before its checkpoint. The checkpoint's recorded `until`
+//!   is the end of the first run's first range; a follow never finishes,
+//!   so it only says how far that first range went.
+
+use std::io::{self, IsTerminal};
+
+use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, Update};
+use chrono::TimeDelta;
+use futures::StreamExt;
+use indicatif::ProgressBar;
+
+use crate::checkpoint::{Job, JobView};
+use crate::destination::{Opened, Output};
+use crate::entries::{Request, Sink, resuming, rfc3339};
+use crate::error::Failure;
+use crate::omitted::Omitted;
+use crate::output::table::Table;
+use crate::output::{EventWriter, Format};
+use crate::signals::Signals;
+
+/// Runs `entries --follow` until a signal or a permanent error.
+pub async fn run(
+    log: &ActivityLog,
+    request: Request<'_>,
+    format: Option<Format>,
+    signals: &Signals,
+) -> Result<(), Failure> {
+    let Request { args, since, until } = request;
+    let format = Format::choose(format, args.out.as_deref(), io::stdout().is_terminal());
+    let filter = args.filters.to_filter();
+    let view = args.view.to_view();
+    let mut base = log.entries(args.contract).settle(args.settle);
+    if let Some(size) = args.page_size {
+        base = base.page_size(size);
+    }
+    if let Some(pages) = args.concurrency {
+        base = base.concurrency(usize::from(pages));
+    }
+    // The first range; its start may lie after its end (`--since now`):
+    // the follow then waits until the start is final.
+    let end = until.instant();
+    let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
+    let begin = match since {
+        Some(since) => since.instant(),
+        None => end.checked_sub_signed(lookback).unwrap_or(end),
+    };
+    let job = Job {
+        contract: args.contract,
+        since: args.since.as_ref().map(|w| w.text().to_string()),
+        until: None,
+        format,
+        filter: filter.clone(),
+        view: JobView::of(format, &view),
+        follow: true,
+    };
+    let (mut output, resumed) = match &args.out {
+        None => (Output::stdout(), None),
+        Some(path) => match Output::file(path, args.resume, &job, begin, end.max(begin))? {
+            Opened::Ready { output, resumed } => (output, resumed),
+            Opened::Complete { .. } => {
+                return Err(Failure::other(format!(
+                    "{} is left finished by an earlier run; a follow never finishes: \
+                     delete it and its checkpoint to start over",
+                    path.display()
+                )));
+            }
+        },
+    };
+    if let (Some(checkpoint), Some(path)) = (&resumed, &args.out) {
+        eprintln!("{}", resuming(checkpoint, path));
+    }
+    let fresh = resumed.is_none();
+    let (start, written, mut omitted) = match resumed {
+        Some(checkpoint) => (checkpoint.through, checkpoint.events, checkpoint.omitted),
+        None => (begin, 0, Omitted::default()),
+    };
+    let mut writer = EventWriter::new(format, written, Table::terminal_width(), view);
+    if fresh {
+        writer.begin(&mut output).map_err(|e| output.failure(e))?;
+        io::Write::flush(&mut output).map_err(|e| output.failure(e))?;
+        output.checkpoint(start, 0, &omitted)?;
+    }
+    tracing::info!(contract = args.contract, since = %start, interval = ?args.interval, format = format.name(), "following");
+
+    let mut through = start;
+    let bar = ProgressBar::hidden();
+    let mut updates = base.since(DateBound::Instant(start)).follow(args.interval);
+    let mut sink = Sink {
+        output: &mut output,
+        writer: &mut writer,
+        filter: &filter,
+        decode: format.needs_decoding() || !filter.is_empty(),
+        bar: &bar,
+        limit: None,
+    };
+    let ended = loop {
+        let update = tokio::select! {
+            biased;
+            caught = signals.caught() => break Ok(caught),
+            update = updates.next() => update,
+        };
+        let update = match update {
+            Some(Ok(update)) => update,
+            Some(Err(error)) => break Err(Failure::from(error)),
+            None => {
+                break Err(Failure::other(
+                    "the follow ended without saying why (a bug: please report it)",
+                ));
+            }
+        };
+        match update {
+            Update::Events(events) => sink
+                .page(&events, &mut omitted)
+                .map_err(|e| sink.output.failure(e))?,
+            Update::Completed { through: t } => {
+                io::Write::flush(sink.output).map_err(|e| sink.output.failure(e))?;
+                sink.output.checkpoint(t, sink.writer.written(), &omitted)?;
+                tracing::debug!(through = %t, written = sink.writer.written(), "checkpoint");
+                through = t;
+            }
+            _ => {}
+        }
+    };
+    drop(updates);
+    let caught = match ended {
+        Ok(caught) => caught,
+        Err(failure) => return Err(failed(failure, output.abandon())),
+    };
+    let detail = format!(
+        "followed contract {} through {}, {} entries written",
+        args.contract,
+        rfc3339(through),
+        writer.written()
+    );
+    let note = match (&args.out, args.resume) {
+        (Some(_), true) => output.abandon(),
+        (out, _) => {
+            writer.finish(&mut output).map_err(|e| output.failure(e))?;
+            output.commit(writer.written(), &omitted)?;
+            out.as_ref().map(|path| format!("wrote {}", path.display()))
+        }
+    };
+    let detail = match note {
+        Some(note) => format!("{detail}; {note}"),
+        None => detail,
+    };
+    Err(caught.failure(&detail))
+}
+
+/// A permanent error's failure, with what became of the output.
+fn failed(failure: Failure, note: Option<String>) -> Failure {
+    let Some(note) = note else {
+        return failure;
+    };
+    let message = format!("{}; {note}", failure.message());
+    if failure.code() == crate::error::EXIT_USAGE {
+        Failure::usage(message)
+    } else {
+        Failure::with_code(message, failure.code())
+    }
+}
