@@ -132,6 +132,25 @@ async fn a_follow_yields_every_live_entry_once_late_ones_included() {
     assert_exact(&sandbox, since, &followed).await;
 }
 
+/// Entries that show up later than the settle time (here up to 1.5 s late
+/// with a 1 s settle) are caught by the overlap each poll re-reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_later_than_the_settle_time_are_caught_by_the_overlap() {
+    let sandbox = Sandbox::builder()
+        .events(200)
+        .live(Duration::from_millis(20))
+        .ingestion_lag(Duration::from_millis(1_500))
+        .start()
+        .await
+        .unwrap();
+    let since = Utc::now() - TimeDelta::seconds(5);
+    let log = patient_log(&sandbox, &sandbox.credentials().token);
+    let mut followed = follow_for(&log, since, Duration::from_secs(4)).await;
+    // Those stamped in the last overlap may still be on their way.
+    followed.through -= TimeDelta::seconds(1);
+    assert_exact(&sandbox, since, &followed).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follow_keeps_going_through_faults_and_stays_exact() {
     let sandbox = live_sandbox(Some(Faults::rate(0.3))).await;
@@ -440,4 +459,42 @@ async fn a_rejected_token_ends_a_cli_follow_with_exit_1() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("unauthorized (HTTP 401)"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_follow_applies_filters_and_writes_the_header_once() {
+    let sandbox = live_sandbox(None).await;
+    let dir = scratch("csv");
+    let stdout = std::fs::File::create(dir.join("out.csv")).unwrap();
+    let since = rfc3339(Utc::now() - TimeDelta::seconds(5));
+    let mut args = follow_args(&since);
+    for arg in &mut args {
+        if arg == "ndjson" {
+            *arg = "csv".to_string();
+        }
+    }
+    args.extend(["--type", "Provision"].map(String::from));
+    let mut child = at(&sandbox)
+        .args(&args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    running_for(&mut child, Duration::from_secs(3)).await;
+    send(&child, libc::SIGINT);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, Some(130), "{stderr}");
+    let text = std::fs::read_to_string(dir.join("out.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().expect("a header");
+    assert!(header.starts_with("time,uuid,"), "{header}");
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    assert!(!rows.is_empty(), "no Provision entry was followed");
+    let uuids: HashSet<&str> = rows.iter().map(|row| row[1]).collect();
+    assert_eq!(uuids.len(), rows.len(), "a row was written twice");
+    for row in &rows {
+        assert!(row.contains(&"Provision"), "{row:?}");
+        assert_ne!(row[0], "time", "the header was written again");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
