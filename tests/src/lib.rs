@@ -279,3 +279,68 @@ pub fn fixture(name: &str) -> String {
     let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
+
+/// Running the `activitylog` program in end-to-end tests.
+pub mod cli {
+    use std::ffi::OsStr;
+    use std::path::Path;
+    use std::process::{Command, Output, Stdio};
+
+    /// Every variable the program reads its configuration from.
+    const CONFIGURATION: [&str; 7] = [
+        "IONOS_TOKEN",
+        "IONOS_USERNAME",
+        "IONOS_PASSWORD",
+        "IONOS_API_URL",
+        "IONOS_CONFIG_FILE",
+        "IONOS_CURRENT_PROFILE",
+        "IONOS_LOG_LEVEL",
+    ];
+
+    /// `program` with none of the caller's IONOS_ variables, `home` as HOME
+    /// (so no developer's `~/.ionos/config` leaks in), 160 columns and no stdin.
+    pub fn isolated(program: impl AsRef<OsStr>, home: &Path) -> Command {
+        let mut command = Command::new(program);
+        for name in CONFIGURATION {
+            command.env_remove(name);
+        }
+        command
+            .env("HOME", home)
+            .env_remove("USERPROFILE")
+            .env("COLUMNS", "160")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// A HOME shared by tests that need no config file of their own.
+    pub fn empty_home() -> std::path::PathBuf {
+        let home = std::env::temp_dir().join("activitylog-cli-tests-home");
+        let _ = std::fs::create_dir_all(&home);
+        home
+    }
+
+    /// What a finished run left.
+    #[derive(Debug)]
+    pub struct Run {
+        /// The exit code (`None` when a signal ended it).
+        pub code: Option<i32>,
+        /// Standard output, as text.
+        pub stdout: String,
+        /// Standard error, as text.
+        pub stderr: String,
+    }
+
+    /// Runs `command` with `args` without blocking the runtime a sandbox serves on.
+    pub async fn run(mut command: Command, args: &[&str]) -> Run {
+        command.args(args);
+        let output: Output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the runner thread finished")
+            .expect("the activitylog binary runs");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}

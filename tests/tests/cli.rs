@@ -6,10 +6,11 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use activitylog_sandbox::{ContractSpec, FOREIGN_CONTRACT, Faults, MAIN_CONTRACT, Sandbox};
+use activitylog_tests::cli::run;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 /// The `activitylog` program, built by cargo from the current source for
@@ -20,26 +21,7 @@ fn binary() -> PathBuf {
 
 /// A command for the binary with no IONOS_ variable inherited.
 fn bare() -> Command {
-    let mut command = Command::new(binary());
-    for name in [
-        "IONOS_TOKEN",
-        "IONOS_USERNAME",
-        "IONOS_PASSWORD",
-        "IONOS_API_URL",
-        "IONOS_CONFIG_FILE",
-        "IONOS_CURRENT_PROFILE",
-        "IONOS_LOG_LEVEL",
-    ] {
-        command.env_remove(name);
-    }
-    // No developer's ~/.ionos/config may leak into a test.
-    let home = std::env::temp_dir().join("activitylog-cli-tests-home");
-    let _ = std::fs::create_dir_all(&home);
-    command
-        .env("HOME", home)
-        .env("COLUMNS", "160")
-        .stdin(Stdio::null());
-    command
+    activitylog_tests::cli::isolated(binary(), &activitylog_tests::cli::empty_home())
 }
 
 /// A command for the binary pointed at `url` with `token`.
@@ -52,27 +34,6 @@ fn against(url: &str, token: &str) -> Command {
 /// A command for the binary pointed at the sandbox with its token.
 fn at(sandbox: &Sandbox) -> Command {
     against(sandbox.url(), &sandbox.credentials().token)
-}
-
-/// What a finished run left.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` with `args` without blocking the runtime the sandbox serves on.
-async fn run(mut command: Command, args: &[&str]) -> Run {
-    command.args(args);
-    let output: Output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("the runner thread finished")
-        .expect("the activitylog binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 fn rfc3339(instant: DateTime<Utc>) -> String {

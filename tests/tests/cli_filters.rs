@@ -4,9 +4,10 @@
 //! keeps.
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use activitylog_sandbox::Sandbox;
+use activitylog_tests::cli::run;
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
 use serde_json::Value;
 
@@ -18,37 +19,12 @@ fn binary() -> PathBuf {
 
 /// A command for the binary pointed at the sandbox, no other IONOS_ variable inherited.
 fn at(sandbox: &Sandbox) -> Command {
-    let mut command = Command::new(binary());
-    for name in ["IONOS_USERNAME", "IONOS_PASSWORD"] {
-        command.env_remove(name);
-    }
+    let mut command =
+        activitylog_tests::cli::isolated(binary(), &activitylog_tests::cli::empty_home());
     command
-        .env("COLUMNS", "160")
         .env("IONOS_API_URL", sandbox.url())
-        .env("IONOS_TOKEN", &sandbox.credentials().token)
-        .stdin(Stdio::null());
+        .env("IONOS_TOKEN", &sandbox.credentials().token);
     command
-}
-
-/// What a finished run left.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` with `args` without blocking the runtime the sandbox serves on.
-async fn run(mut command: Command, args: &[&str]) -> Run {
-    command.args(args);
-    let output: Output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("the runner thread finished")
-        .expect("the activitylog binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 fn rfc3339(instant: DateTime<Utc>) -> String {

@@ -3,9 +3,10 @@
 //! against a sandbox started in this test process.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use activitylog_sandbox::Sandbox;
+use activitylog_tests::cli::{Run, run};
 
 /// The `activitylog` program built from the current source.
 fn binary() -> PathBuf {
@@ -23,23 +24,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// A command with no IONOS_ variable inherited and `home` as HOME.
 fn bare(home: &Path) -> Command {
-    let mut command = Command::new(binary());
-    for name in [
-        "IONOS_TOKEN",
-        "IONOS_USERNAME",
-        "IONOS_PASSWORD",
-        "IONOS_API_URL",
-        "IONOS_CONFIG_FILE",
-        "IONOS_CURRENT_PROFILE",
-        "IONOS_LOG_LEVEL",
-    ] {
-        command.env_remove(name);
-    }
-    command
-        .env("HOME", home)
-        .env_remove("USERPROFILE")
-        .stdin(Stdio::null());
-    command
+    activitylog_tests::cli::isolated(binary(), home)
 }
 
 /// A command whose config file is `file` (through IONOS_CONFIG_FILE).
@@ -47,25 +32,6 @@ fn with_file(home: &Path, file: &Path) -> Command {
     let mut command = bare(home);
     command.env("IONOS_CONFIG_FILE", file);
     command
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(mut command: Command, args: &[&str]) -> Run {
-    command.args(args);
-    let output: Output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("the runner thread finished")
-        .expect("the activitylog binary runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 const WRONG: &str = "s3cr3t-wrong-token";

@@ -189,20 +189,11 @@ fn binary() -> PathBuf {
 
 /// A command for the binary pointed at the sandbox, no IONOS_ variable inherited.
 fn at(sandbox: &Sandbox) -> Command {
-    let mut command = Command::new(binary());
-    for name in [
-        "IONOS_TOKEN",
-        "IONOS_USERNAME",
-        "IONOS_PASSWORD",
-        "IONOS_API_URL",
-    ] {
-        command.env_remove(name);
-    }
+    let mut command =
+        activitylog_tests::cli::isolated(binary(), &activitylog_tests::cli::empty_home());
     command
-        .env("COLUMNS", "160")
         .env("IONOS_API_URL", sandbox.url())
-        .env("IONOS_TOKEN", &sandbox.credentials().token)
-        .stdin(Stdio::null());
+        .env("IONOS_TOKEN", &sandbox.credentials().token);
     command
 }
 
