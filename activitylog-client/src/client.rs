@@ -35,6 +35,15 @@ impl ActivityLog {
     /// A client for `config`.
     pub fn new(config: Config) -> Result<Self> {
         let url = config.validated_url()?;
+        if !config.allow_insecure_http {
+            crate::proxy::refuse_plain_http_through_proxy(&url)?;
+        }
+        if config.trust.accept_invalid {
+            tracing::warn!(
+                url = %url,
+                "TLS certificates are not verified (skipTlsVerify): anyone on the path can read the credentials"
+            );
+        }
         let mut hooks = Hooks::new(&config.credentials, config.retry.clone())?;
         if let Some(contract) = config.contract_number_header {
             hooks = hooks.contract_number_header(contract);
@@ -46,6 +55,7 @@ impl ActivityLog {
                 .connect_timeout(config.connect_timeout)
                 .timeout(config.request_timeout)
                 .pool_max_idle_per_host(config.concurrency.max(8))
+                .tls_backend_preconfigured(config.trust.client_config()?)
                 .build()
                 .map_err(|e| Error::Config(format!("could not set up HTTP: {e}")))?,
         };

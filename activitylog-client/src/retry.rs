@@ -247,7 +247,9 @@ fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<Stri
     while let Some(cause) = source {
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return match tls {
-                rustls::Error::InvalidCertificate(problem) => Some(format!("{problem:?}")),
+                rustls::Error::InvalidCertificate(problem) => {
+                    Some(crate::tls::refusal_message(problem))
+                }
                 _ => None,
             };
         }
@@ -476,10 +478,12 @@ mod tests {
         let refused = Wrapped(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnknownIssuer,
         ));
-        assert_eq!(
-            certificate_problem(&refused).as_deref(),
-            Some("UnknownIssuer")
+        let reason = certificate_problem(&refused).unwrap();
+        assert!(
+            reason.contains("CA this machine does not trust"),
+            "{reason}"
         );
+        assert!(reason.contains("IONOS_PINNED_CERT"), "{reason}");
         let other = Wrapped(rustls::Error::DecryptError);
         assert_eq!(certificate_problem(&other), None);
     }
