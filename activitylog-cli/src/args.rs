@@ -353,6 +353,9 @@ pub struct SandboxArgs {
     /// Ignore fractions of seconds in dateStart and dateEnd, as a service with second precision would.
     #[arg(long)]
     pub whole_second_dates: bool,
+    /// Serve HTTPS with a CA and certificate generated at start; prints the pin (IONOS_PINNED_CERT) and the CA (base64, for certificateAuthData).
+    #[arg(long)]
+    pub tls: bool,
     /// Add COUNT entries to contract 31721060 within the second of INSTANT (RFC 3339), as a burst of automation would; repeatable.
     #[arg(long, value_name = "INSTANT=COUNT", value_parser = crate::sandbox::parse_burst)]
     pub burst: Vec<crate::sandbox::Burst>,

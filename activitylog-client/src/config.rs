@@ -58,6 +58,7 @@ pub struct Config {
     pub(crate) contract_number_header: Option<u64>,
     pub(crate) allow_insecure_http: bool,
     pub(crate) trust: Trust,
+    pub(crate) env_proxies: bool,
     pub(crate) http_client: Option<reqwest::Client>,
 }
 
@@ -79,6 +80,7 @@ impl Config {
             contract_number_header: None,
             allow_insecure_http: false,
             trust: Trust::default(),
+            env_proxies: true,
             http_client: None,
         }
     }
@@ -256,6 +258,16 @@ impl Config {
     /// Whether [`Config::danger_accept_invalid_certs`] is on.
     pub fn accepts_invalid_certs(&self) -> bool {
         self.trust.accept_invalid
+    }
+
+    /// Whether requests go through the proxies of `HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (default true, as curl).
+    /// Through a proxy, https is tunnelled and stays encrypted; plain http
+    /// through a proxy is refused, so the credentials never reach it in
+    /// clear text (unless [`Config::allow_insecure_http`]).
+    pub fn proxies_from_env(mut self, honour: bool) -> Self {
+        self.env_proxies = honour;
+        self
     }
 
     /// Sends every request through `client` (your own connection

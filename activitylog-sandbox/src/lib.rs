@@ -108,6 +108,8 @@ mod requests;
 mod rng;
 mod sandbox;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 mod view;
 
 pub use bad_pages::{BadPageKind, BadPages};
@@ -124,3 +126,5 @@ pub use sandbox::{Sandbox, SandboxBuilder, SandboxError};
 pub use server::{
     ERR_FORBIDDEN, ERR_METHOD_NOT_ALLOWED, ERR_NOT_FOUND, ERR_SERVICE, ERR_UNAUTHORIZED,
 };
+#[cfg(feature = "tls")]
+pub use tls::SandboxTls;
