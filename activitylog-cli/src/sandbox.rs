@@ -142,7 +142,7 @@ pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
         use base64::Engine;
         let ca = base64::engine::general_purpose::STANDARD.encode(tls.ca_pem());
         lines.push_str(&format!(
-            "export {ENV_PINNED_CERT}={}\n# or, instead of the pin, trust the CA: in a config file's environment,\n# certificateAuthData: {ca}\n",
+            "export {ENV_PINNED_CERT}={}\n# or, instead of the pin, trust the CA: in a config file's environment, set\n# certificateAuthData: {ca}\n",
             tls.pin()
         ));
     }
