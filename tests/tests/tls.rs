@@ -391,14 +391,7 @@ async fn trace_logs_headers_redacted_and_bodies() {
         .env("IONOS_LOG_LEVEL", "trace");
     let out = run(
         command,
-        &[
-            "entries",
-            &MAIN_CONTRACT.to_string(),
-            "--since",
-            &since,
-            "-o",
-            "ndjson",
-        ],
+        &["entries", &MAIN_CONTRACT.to_string(), "--since", &since],
     )
     .await;
     assert_eq!(out.code, Some(0), "{out:?}");
