@@ -465,3 +465,66 @@ async fn sandbox_tls_prints_a_pin_and_a_ca_that_work() {
     assert!(listed_main_contract(&pinned), "{pinned:?}");
     assert!(listed_main_contract(&with_ca), "{with_ca:?}");
 }
+
+/// A server certificate that always resolves to `certified`.
+#[derive(Debug)]
+struct Always(Arc<tokio_rustls::rustls::sign::CertifiedKey>);
+
+impl tokio_rustls::rustls::server::ResolvesServerCert for Always {
+    fn resolve(
+        &self,
+        _: tokio_rustls::rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<tokio_rustls::rustls::sign::CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
+#[tokio::test]
+async fn a_pinned_certificate_presented_without_its_key_is_refused() {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    // An impostor presents the pinned certificate but signs the handshake
+    // with another key: the pin matches, the handshake signature does not.
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let pinned = params
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let signer = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            other_key.serialize_der(),
+        )))
+        .unwrap();
+    let certified = rustls::sign::CertifiedKey::new(vec![pinned.der().clone()], signer);
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Always(Arc::new(certified))));
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let handshakes = Arc::new(Mutex::new(0));
+    let counted = Arc::clone(&handshakes);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            *counted.lock().unwrap() += 1;
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(stream).await;
+            });
+        }
+    });
+    let pin = activitylog_client::certificate_sha256(pinned.der());
+    let log = ActivityLog::builder(Credentials::token("t"))
+        .api_url(&url)
+        .pinned_certificate(pin)
+        .build()
+        .unwrap();
+    let error = log.contracts().await.unwrap_err();
+    assert!(matches!(error, Error::Certificate { .. }), "{error}");
+    assert!(error.to_string().contains("signature"), "{error}");
+    assert_eq!(*handshakes.lock().unwrap(), 1);
+}
