@@ -820,6 +820,45 @@ environments:
     }
 
     #[test]
+    fn the_files_tls_settings_apply_to_its_endpoint_only() {
+        use base64::Engine;
+        let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+        let data = base64::engine::general_purpose::STANDARD.encode(pem);
+        let file = FILE.replace(
+            "          - name: 127.0.0.1:9/activitylog/v1\n",
+            &format!(
+                "          - name: 127.0.0.1:9/activitylog/v1\n            skipTlsVerify: true\n            certificateAuthData: {data}\n"
+            ),
+        );
+        let s = settings(&Overrides::default(), &[], Some(&file)).unwrap();
+        assert_eq!(
+            s.certificate_authority,
+            Some((pem.to_string(), in_file("user")))
+        );
+        assert_eq!(s.skip_tls_verify, Some(in_file("user")));
+        assert!(s.into_config().unwrap().accepts_invalid_certs());
+        // Another URL is not the endpoint the settings describe.
+        let vars = [("IONOS_API_URL", "https://elsewhere.example.com")];
+        let s = settings(&Overrides::default(), &vars, Some(&file)).unwrap();
+        assert!(s.certificate_authority.is_none() && s.skip_tls_verify.is_none());
+        let pin = [("IONOS_PINNED_CERT", "AB:CD")];
+        let s = settings(&Overrides::default(), &pin, Some(&file)).unwrap();
+        assert_eq!(
+            s.pinned_certificate.unwrap().1,
+            Source::Env("IONOS_PINNED_CERT".into())
+        );
+        let broken = file.replace(&data, "bm90IGEgcGVt");
+        let error = settings(&Overrides::default(), &[], Some(&broken)).unwrap_err();
+        assert!(matches!(error, Error::ConfigFile { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("certificateAuthData of the endpoint"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn no_credentials_anywhere_names_every_place() {
         let s = settings(&Overrides::default(), &[], Some("profiles: []\n")).unwrap();
         assert!(s.credentials.is_none() && s.profile.is_none());
