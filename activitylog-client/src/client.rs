@@ -49,6 +49,13 @@ impl ActivityLog {
             hooks = hooks.contract_number_header(contract);
         }
         let http = match &config.http_client {
+            Some(_) if config.trust.is_set() => {
+                return Err(Error::Config(
+                    "trusted CAs, pinned certificates and skip-verify are not applied to a \
+                     client given with http_client: set them on that reqwest::Client instead"
+                        .to_string(),
+                ));
+            }
             Some(http) => http.clone(),
             None => if config.env_proxies {
                 reqwest::Client::builder()

@@ -272,8 +272,8 @@ impl Config {
 
     /// Sends every request through `client` (your own connection
     /// settings). The credentials are added to each request; the user
-    /// agent, timeouts, proxies and TLS settings set here are then
-    /// `client`'s own.
+    /// agent, timeouts, proxies and TLS trust are then `client`'s own
+    /// (setting TLS trust here as well fails [`Config::build`]).
     ///
     /// ```
     /// use activitylog_client::{ActivityLog, Credentials};

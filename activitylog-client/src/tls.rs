@@ -110,6 +110,11 @@ pub(crate) struct Trust {
 }
 
 impl Trust {
+    /// Whether anything differs from the machine's roots alone.
+    pub(crate) fn is_set(&self) -> bool {
+        !self.roots_pem.is_empty() || !self.pins.is_empty() || self.accept_invalid
+    }
+
     /// The rustls configuration for this trust.
     pub(crate) fn client_config(&self) -> Result<rustls::ClientConfig> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

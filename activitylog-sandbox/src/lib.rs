@@ -90,6 +90,9 @@
 //!   * Crowded seconds ([`ContractSpec::burst`]): many events inside one second.
 //!   * Whole-second dates ([`SandboxBuilder::whole_second_dates`]): `dateStart` and `dateEnd`
 //!     lose their fractions before filtering, as a service with second precision would.
+//! * HTTPS (feature `tls`): `SandboxBuilder::tls` serves with a CA and a certificate for
+//!   `127.0.0.1` generated at start, which nothing trusts until a client is given the CA or
+//!   the pin (`Sandbox::tls`); [`Sandbox::connections`] counts the handshakes tried.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -227,6 +227,12 @@ async fn the_sdk_takes_a_pin_or_a_ca_and_names_certificate_errors() {
         .build()
         .unwrap();
     assert_eq!(with_ca.contracts().await.unwrap().len(), 2);
+    // Trust set here is not silently dropped for a client brought along.
+    let mixed = builder()
+        .http_client(reqwest::Client::new())
+        .pinned_certificate(tls.pin())
+        .build();
+    assert!(matches!(mixed, Err(Error::Config(_))), "{mixed:?}");
     let error = builder().build().unwrap().contracts().await.unwrap_err();
     assert!(matches!(error, Error::Certificate { .. }), "{error}");
     assert!(!error.is_transient());
