@@ -161,9 +161,9 @@ pub enum Command {
 /// `activitylog entries`.
 #[derive(Debug, Args)]
 pub struct EntriesArgs {
-    /// The contract number (`activitylog contracts` lists them).
-    #[arg(value_parser = parse_contract)]
-    pub contract: u64,
+    /// Which contracts.
+    #[command(flatten)]
+    pub contracts: ContractArgs,
 
     /// Start of the range, inclusive [default: 90 days before the end].
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
@@ -176,7 +176,8 @@ pub struct EntriesArgs {
     /// After the range, keep polling for new entries until Ctrl-C (each poll
     /// reads up to now minus --settle; `--since now` shows only new ones); with
     /// --out FILE --resume, a rerun continues where a stopped one left off.
-    #[arg(long, short)]
+    /// One contract only.
+    #[arg(long, short, conflicts_with = "all_contracts")]
     pub follow: bool,
 
     /// How often --follow polls (10s, 500ms, 1m).
@@ -217,6 +218,20 @@ pub struct EntriesArgs {
     /// How the table and CSV show them.
     #[command(flatten)]
     pub view: ViewArgs,
+}
+
+/// The contracts a command reads: CONTRACT arguments or `--all-contracts`;
+/// neither means `IONOS_CONTRACT_NUMBER`, else the only contract the
+/// credentials can read (`crate::contracts::resolve`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ContractArgs {
+    /// The contract numbers, read in this order (`activitylog contracts` lists them)
+    /// [default: $IONOS_CONTRACT_NUMBER, else the only contract the credentials can read].
+    #[arg(value_name = "CONTRACT", value_parser = parse_contract)]
+    pub numbers: Vec<u64>,
+    /// Read every contract the credentials can read, in ascending order.
+    #[arg(long, conflicts_with = "numbers")]
+    pub all_contracts: bool,
 }
 
 /// How the table and CSV show entries; NDJSON and JSON stay exactly as received.
