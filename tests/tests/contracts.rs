@@ -299,12 +299,18 @@ async fn an_unreadable_contract_fails_naming_it_and_nothing_is_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_of_several_contracts_killed_in_the_second_resumes_exactly() {
-    // 4,000 entries in 12345678 first, then 20,000 in 31721060, 100 a page,
-    // 20 ms each: killed once the checkpoint is inside the second contract.
+    // 4,000 entries in 12345678 first, then 20,000 in 31721060, then 2,000
+    // in 98765432, 100 a page, 20 ms each: killed once the checkpoint is
+    // inside the second contract, so that the resumed run finishes one
+    // contract from the checkpoint and reads the next one whole.
     let sandbox = Sandbox::builder()
         .events(20_000)
         .end(Utc::now() - TimeDelta::hours(1))
         .latency(Duration::from_millis(20))
+        .credentials(Credentials {
+            contracts: vec![MAIN_CONTRACT, SECOND_CONTRACT, FOREIGN_CONTRACT],
+            ..Credentials::default()
+        })
         .start()
         .await
         .unwrap();
@@ -312,7 +318,7 @@ async fn an_export_of_several_contracts_killed_in_the_second_resumes_exactly() {
     let out = dir.join("both.ndjson");
     let checkpoint = dir.join("both.ndjson.checkpoint");
     let range = whole_range(&sandbox);
-    let mut args: Vec<&str> = vec!["entries", "12345678", "31721060"];
+    let mut args: Vec<&str> = vec!["entries", "12345678", "31721060", "98765432"];
     args.extend(range.iter().map(String::as_str));
     args.extend([
         "--page-size",
@@ -360,7 +366,7 @@ async fn an_export_of_several_contracts_killed_in_the_second_resumes_exactly() {
     .unwrap();
     assert_eq!(
         state["job"]["more_contracts"],
-        serde_json::json!([MAIN_CONTRACT])
+        serde_json::json!([MAIN_CONTRACT, FOREIGN_CONTRACT])
     );
     assert!(!out.exists());
 
@@ -374,7 +380,7 @@ async fn an_export_of_several_contracts_killed_in_the_second_resumes_exactly() {
         refused.stderr.contains("different export")
             && refused
                 .stderr
-                .contains("activitylog entries 12345678 31721060 --since"),
+                .contains("activitylog entries 12345678 31721060 98765432 --since"),
         "{}",
         refused.stderr
     );
@@ -385,7 +391,7 @@ async fn an_export_of_several_contracts_killed_in_the_second_resumes_exactly() {
     assert!(
         resumed
             .stderr
-            .starts_with("resuming the export of contracts 12345678, 31721060 from ")
+            .starts_with("resuming the export of contracts 12345678, 31721060, 98765432 from ")
             && resumed.stderr.contains(" of contract 31721060 are in "),
         "{}",
         resumed.stderr
@@ -398,9 +404,10 @@ async fn an_export_of_several_contracts_killed_in_the_second_resumes_exactly() {
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
         format!(
-            "{}{}",
+            "{}{}{}",
             ndjson(&sandbox, SECOND_CONTRACT),
-            ndjson(&sandbox, MAIN_CONTRACT)
+            ndjson(&sandbox, MAIN_CONTRACT),
+            ndjson(&sandbox, FOREIGN_CONTRACT)
         )
     );
     assert_eq!(listing(&dir), ["both.ndjson"]);
