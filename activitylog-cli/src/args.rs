@@ -272,6 +272,7 @@ impl ViewArgs {
         View {
             columns: self.columns.clone(),
             zone,
+            contract: false,
         }
     }
 }

@@ -448,6 +448,7 @@ mod tests {
         let view = View {
             columns: Some("time,uri".parse().unwrap()),
             zone: crate::output::zone::Zone::named("Asia/Tokyo").unwrap(),
+            contract: false,
         };
         assert_eq!(
             JobView::of(Format::Ndjson, &view),

@@ -259,6 +259,35 @@ async fn several_contracts_make_one_output_in_the_order_given() {
         "one header"
     );
     assert_eq!(csv.stdout.lines().count(), total + 1);
+
+    // The table is one table, with a CONTRACT column saying whose entry each row is.
+    let mut table_args = vec!["entries", &foreign, &second, "--format", "table"];
+    table_args.extend(range.iter().map(String::as_str));
+    let table = run(at(&sandbox), &table_args).await;
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
+    let mut lines = table.stdout.lines();
+    let header = lines.next().unwrap();
+    assert!(header.contains(" CONTRACT "), "{header}");
+    assert_eq!(table.stdout.lines().filter(|l| *l == header).count(), 1);
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), total);
+    let whose = |row: &str| {
+        row.split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let in_foreign = total - in_second;
+    assert!(
+        rows[..in_foreign].iter().all(|r| whose(r) == foreign),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[in_foreign..].iter().all(|r| whose(r) == second),
+        "{}",
+        rows[in_foreign]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,20 +88,36 @@ impl Table {
     /// `zone`, fitted into `width` terminal columns: the last column takes
     /// what is left, and shrinks first; the time column never shrinks.
     pub fn view(width: usize, columns: Option<&Columns>, zone: Zone) -> Self {
+        Table::fitted(width, columns, zone, false)
+    }
+
+    /// Like [`Table::view`]; `contract` adds a CONTRACT column after the
+    /// time to the usual columns (a run over several contracts).
+    pub fn fitted(width: usize, columns: Option<&Columns>, zone: Zone, contract: bool) -> Self {
         let time = zone.short_width();
         let time_header = format!("TIME ({})", zone.label());
         let (columns, shrink) = match columns {
-            None => (
-                vec![
+            None => {
+                let mut usual = vec![
                     Column::new(Cell::Time, &time_header, time, time),
                     Column::new(Cell::User, "USER", 24, 8),
                     Column::new(Cell::SourceIp, "SOURCE IP", 15, 9),
                     Column::new(Cell::Type, "TYPE", 19, 8),
                     Column::new(Cell::Status, "STATUS", 7, 6),
                     Column::new(Cell::Resources, "RESOURCES / ACTIONS", 40, 14),
-                ],
-                vec![5, 1, 3, 2, 4],
-            ),
+                ];
+                let mut shrink = vec![5, 1, 3, 2, 4];
+                let index = super::csv::COLUMNS
+                    .iter()
+                    .position(|(name, _)| *name == "contract");
+                if let (true, Some(index)) = (contract, index) {
+                    let (preferred, narrowest) = csv_widths("contract");
+                    let column = Column::new(Cell::Csv(index), "CONTRACT", preferred, narrowest);
+                    usual.insert(1, column);
+                    shrink = vec![6, 2, 4, 3, 5, 1];
+                }
+                (usual, shrink)
+            }
             Some(picked) => {
                 let columns: Vec<Column> = picked
                     .indexes()
@@ -339,6 +355,26 @@ mod tests {
             text.contains("\n2024-05-01T21:00:00+09:00  alice@example.com"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_run_over_several_contracts_adds_a_contract_column_to_the_usual_ones() {
+        let mut header = Vec::new();
+        Table::fitted(160, None, Zone::Utc, true)
+            .write_header(&mut header)
+            .unwrap();
+        let header = String::from_utf8(header).unwrap();
+        let names: Vec<&str> = header.split_whitespace().collect();
+        assert_eq!(
+            names[..4],
+            ["TIME", "(UTC)", "CONTRACT", "USER"],
+            "{header}"
+        );
+        let mut usual = Vec::new();
+        Table::view(160, None, Zone::Utc)
+            .write_header(&mut usual)
+            .unwrap();
+        assert!(!String::from_utf8(usual).unwrap().contains("CONTRACT"));
     }
 
     #[test]
