@@ -105,7 +105,7 @@ impl EventWriter {
     pub fn new(format: Format, written: u64, width: usize, view: View) -> Self {
         EventWriter {
             format,
-            table: table::Table::fitted(width, view.columns.as_ref(), view.zone, view.contract),
+            table: table::Table::view(width, view.columns.as_ref(), view.zone, view.contract),
             view,
             written,
         }
