@@ -481,6 +481,35 @@ mod tests {
         assert!(!old.contains("view"), "{old}");
     }
 
+    #[test]
+    fn a_job_of_several_contracts_repeats_them_and_knows_which_are_pending() {
+        let job = Job::of_contracts(&[12345678, 31721060, 98765432], false, state().job);
+        assert_eq!(job.contracts(), [12345678, 31721060, 98765432]);
+        let command = job.command(Path::new("out.ndjson"));
+        assert!(
+            command.starts_with("activitylog entries 12345678 31721060 98765432 --since 30d"),
+            "{command}"
+        );
+        let all = Job::of_contracts(&[12345678, 31721060], true, state().job);
+        assert!(
+            all.command(Path::new("o"))
+                .starts_with("activitylog entries --all-contracts --since")
+        );
+        assert_ne!(all, Job::of_contracts(&[12345678], true, state().job));
+
+        let mut progress = Checkpoint { job, ..state() };
+        assert_eq!(progress.pending(), [12345678, 31721060, 98765432]);
+        progress.contract = Some(31721060);
+        assert_eq!(progress.pending(), [31721060, 98765432]);
+        let json = serde_json::to_string(&progress).unwrap();
+        assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), progress);
+        let one = serde_json::to_string(&state()).unwrap();
+        assert!(
+            !one.contains("contracts") && !one.contains("\"contract\":null"),
+            "one contract's checkpoint reads as version 2 did: {one}"
+        );
+    }
+
     const fn found(part: Option<u64>, file: Option<u64>) -> Found {
         Found { part, file }
     }

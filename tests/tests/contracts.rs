@@ -170,6 +170,19 @@ async fn several_readable_contracts_and_none_given_exit_2_listing_them() {
     }
     assert!(!result.stderr.contains(&FOREIGN_CONTRACT.to_string()));
 
+    // A contract given twice is a mistake.
+    let twice = run(
+        at(&sandbox),
+        &["entries", "31721060", "12345678", "31721060"],
+    )
+    .await;
+    assert_eq!(twice.code, Some(2), "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("contract 31721060 is given twice"),
+        "{}",
+        twice.stderr
+    );
+
     // --follow tails one contract.
     let refused = run(
         at(&sandbox),
