@@ -131,7 +131,8 @@ pub async fn run(
     let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
-    let view = args.view.to_view();
+    let mut view = args.view.to_view();
+    view.contract = contracts.len() > 1;
     if view.columns.is_some() && !format.needs_decoding() {
         return Err(Failure::usage(format!(
             "--columns picks table and CSV columns, and the output is {}: add --format csv \

@@ -72,6 +72,15 @@ fn ndjson(sandbox: &Sandbox, contract: u64) -> String {
         .collect()
 }
 
+/// How many times the contracts were listed (`GET /contracts`).
+fn listings(sandbox: &Sandbox) -> usize {
+    sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path() == "/activitylog/v1/contracts")
+        .count()
+}
+
 /// A fresh directory for one test's files.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -102,6 +111,7 @@ async fn the_variable_names_the_contract_and_an_argument_beats_it() {
     };
 
     let from_variable = entries(with_variable(), &sandbox, &[]).await;
+    assert_eq!(listings(&sandbox), 0, "the variable needs no lookup");
     assert_eq!(from_variable.code, Some(0), "{}", from_variable.stderr);
     assert_eq!(from_variable.stdout, ndjson(&sandbox, SECOND_CONTRACT));
     assert_eq!(
@@ -211,7 +221,13 @@ async fn several_contracts_make_one_output_in_the_order_given() {
     // NDJSON: the lines of each contract's own run, byte for byte, in the order given.
     let alone_second = entries(at(&sandbox), &sandbox, &[&second]).await;
     let alone_main = entries(at(&sandbox), &sandbox, &[&main]).await;
+    sandbox.clear_requests();
     let both = entries(at(&sandbox), &sandbox, &[&second, &main]).await;
+    assert_eq!(
+        listings(&sandbox),
+        1,
+        "several contracts are checked with one request"
+    );
     assert_eq!(both.code, Some(0), "{}", both.stderr);
     assert!(!alone_second.stdout.is_empty() && !alone_main.stdout.is_empty());
     assert_eq!(
