@@ -86,18 +86,6 @@ impl JobView {
 }
 
 impl Job {
-    /// The job of reading `contracts` (at least one), `--all-contracts` or not,
-    /// with everything else from `rest`.
-    pub fn of_contracts(contracts: &[u64], all_contracts: bool, rest: Job) -> Job {
-        let (first, more) = contracts.split_first().unwrap_or((&rest.contract, &[]));
-        Job {
-            contract: *first,
-            more_contracts: more.to_vec(),
-            all_contracts,
-            ..rest
-        }
-    }
-
     /// The contracts, in the order they are read.
     pub fn contracts(&self) -> Vec<u64> {
         let mut all = vec![self.contract];
@@ -483,19 +471,29 @@ mod tests {
 
     #[test]
     fn a_job_of_several_contracts_repeats_them_and_knows_which_are_pending() {
-        let job = Job::of_contracts(&[12345678, 31721060, 98765432], false, state().job);
+        let several = |contracts: &[u64], all_contracts| Job {
+            contract: contracts[0],
+            more_contracts: contracts[1..].to_vec(),
+            all_contracts,
+            ..state().job
+        };
+        let job = several(&[12345678, 31721060, 98765432], false);
         assert_eq!(job.contracts(), [12345678, 31721060, 98765432]);
         let command = job.command(Path::new("out.ndjson"));
         assert!(
             command.starts_with("activitylog entries 12345678 31721060 98765432 --since 30d"),
             "{command}"
         );
-        let all = Job::of_contracts(&[12345678, 31721060], true, state().job);
+        let all = several(&[12345678, 31721060], true);
         assert!(
             all.command(Path::new("o"))
                 .starts_with("activitylog entries --all-contracts --since")
         );
-        assert_ne!(all, Job::of_contracts(&[12345678], true, state().job));
+        assert_ne!(
+            all,
+            several(&[12345678], true),
+            "another list is another job"
+        );
 
         let mut progress = Checkpoint { job, ..state() };
         assert_eq!(progress.pending(), [12345678, 31721060, 98765432]);

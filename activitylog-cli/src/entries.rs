@@ -158,21 +158,17 @@ pub async fn run(
     asked = asked.until(until);
     let range = asked.range()?;
 
-    let job = Job::of_contracts(
-        contracts,
-        args.contracts.all_contracts,
-        Job {
-            contract: first,
-            more_contracts: Vec::new(),
-            all_contracts: false,
-            since: args.since.as_ref().map(|w| w.text().to_string()),
-            until: args.until.as_ref().map(|w| w.text().to_string()),
-            format,
-            filter: filter.clone(),
-            view: JobView::of(format, &view),
-            follow: false,
-        },
-    );
+    let job = Job {
+        contract: first,
+        more_contracts: contracts[1..].to_vec(),
+        all_contracts: args.contracts.all_contracts,
+        since: args.since.as_ref().map(|w| w.text().to_string()),
+        until: args.until.as_ref().map(|w| w.text().to_string()),
+        format,
+        filter: filter.clone(),
+        view: JobView::of(format, &view),
+        follow: false,
+    };
     let (mut output, resumed) = match &args.out {
         None => (Output::stdout(), None),
         Some(path) => match Output::file(path, args.resume, &job, range.since(), range.until())? {
