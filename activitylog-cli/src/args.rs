@@ -53,9 +53,9 @@ The contracts: the CONTRACT numbers given, in that order, or --all-contracts (ev
 `activitylog contracts` lists, in ascending order). Given none, IONOS_CONTRACT_NUMBER names it,
 else the only contract the credentials can read is used (stderr says which); when they can read
 several, the run exits 2 listing them. Several contracts make one output (NDJSON as each alone,
-one after the other; one JSON array; one CSV header; one table; -n counts across them), and are
-checked first: one the credentials cannot read fails the run before anything is written. --follow
-tails one contract.
+one after the other; one JSON array; one CSV header; one table, with a CONTRACT column; -n counts
+across them), and are checked first: one the credentials cannot read fails the run before anything
+is written. --follow tails one contract.
 
 Every entry in the range is fetched exactly once, however many there are: the range is cut into
 windows the API can page through, pages are fetched in parallel and retried when they fail, and a
