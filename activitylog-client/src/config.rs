@@ -25,6 +25,9 @@ pub const ENV_USERNAME: &str = "IONOS_USERNAME";
 pub const ENV_PASSWORD: &str = "IONOS_PASSWORD";
 /// Environment variable: the API's base URL (default [`DEFAULT_API_URL`]).
 pub const ENV_API_URL: &str = "IONOS_API_URL";
+/// Environment variable: the contract to read when a command is given none
+/// (a contract number given on the command line wins).
+pub const ENV_CONTRACT_NUMBER: &str = "IONOS_CONTRACT_NUMBER";
 
 /// Default ingestion lag allowed for: open-ended downloads end this long before now.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
@@ -441,13 +444,16 @@ pub struct Settings {
     pub certificate_authority: Option<(String, Source)>,
     /// The file's endpoint says `skipTlsVerify: true` (and the API URL is the file's).
     pub skip_tls_verify: Option<Source>,
+    /// The contract [`ENV_CONTRACT_NUMBER`] names, for commands given none.
+    pub contract: Option<(u64, Source)>,
 }
 
 impl Settings {
     /// Resolves the settings from `overrides`, the variables `lookup` reads
     /// and the config `file`. Errors: `IONOS_USERNAME` without
     /// `IONOS_PASSWORD`, a profile asked for that the file lacks (or with no
-    /// file), a profile's environment that the file lacks.
+    /// file), a profile's environment that the file lacks, an
+    /// `IONOS_CONTRACT_NUMBER` that is not a positive number.
     pub fn resolve(
         overrides: &Overrides,
         lookup: impl Fn(&str) -> Option<String>,
@@ -596,6 +602,10 @@ impl Settings {
                 skip_tls_verify = Some(from_file());
             }
         }
+        let contract = match non_empty(ENV_CONTRACT_NUMBER) {
+            Some(value) => Some((contract_number(&value)?, env(ENV_CONTRACT_NUMBER))),
+            None => None,
+        };
 
         Ok(Settings {
             file: file_source,
@@ -606,6 +616,7 @@ impl Settings {
             pinned_certificate,
             certificate_authority,
             skip_tls_verify,
+            contract,
         })
     }
 
@@ -628,6 +639,16 @@ impl Settings {
             config = config.danger_accept_invalid_certs(true);
         }
         Ok(config)
+    }
+}
+
+/// Parses the value of [`ENV_CONTRACT_NUMBER`]: a positive number.
+fn contract_number(value: &str) -> Result<u64> {
+    match value.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(Error::ContractNumber {
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -794,6 +815,24 @@ environments:
             s.credentials.unwrap().1,
             Source::Env("IONOS_USERNAME, IONOS_PASSWORD".into())
         );
+    }
+
+    #[test]
+    fn the_contract_variable_is_a_positive_number() {
+        let s = settings(&Overrides::default(), &[], None).unwrap();
+        assert_eq!(s.contract, None);
+        let vars = [("IONOS_CONTRACT_NUMBER", " 31721060 ")];
+        let s = settings(&Overrides::default(), &vars, None).unwrap();
+        assert_eq!(
+            s.contract,
+            Some((31721060, Source::Env(ENV_CONTRACT_NUMBER.into())))
+        );
+        for bad in ["abc", "0", "-5", "3.5"] {
+            let vars = [("IONOS_CONTRACT_NUMBER", bad)];
+            let error = settings(&Overrides::default(), &vars, None).unwrap_err();
+            assert!(matches!(error, Error::ContractNumber { .. }), "{error}");
+            assert!(error.to_string().contains(&format!("`{bad}`")), "{error}");
+        }
     }
 
     #[test]

@@ -287,7 +287,7 @@ pub mod cli {
     use std::process::{Command, Output, Stdio};
 
     /// Every variable the program reads its configuration from.
-    const CONFIGURATION: [&str; 16] = [
+    const CONFIGURATION: [&str; 17] = [
         "IONOS_TOKEN",
         "IONOS_USERNAME",
         "IONOS_PASSWORD",
@@ -304,6 +304,7 @@ pub mod cli {
         "all_proxy",
         "NO_PROXY",
         "no_proxy",
+        "IONOS_CONTRACT_NUMBER",
     ];
 
     /// `program` with none of the caller's IONOS_ or proxy variables, `home` as HOME
