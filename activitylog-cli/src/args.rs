@@ -22,11 +22,15 @@ Credentials come from the environment (or --token-stdin), never from a flag:
   IONOS_TOKEN                     a token (works with 2-factor authentication), or
   IONOS_USERNAME, IONOS_PASSWORD  Basic auth (not for 2-factor accounts)
   IONOS_API_URL                   the API (default https://api.ionos.com)
-  IONOS_LOG_LEVEL                 off, debug or trace: the SDK's log on stderr (without -v)
+  IONOS_LOG_LEVEL                 off, debug or trace (headers, Authorization redacted, and
+                                  bodies): the SDK's log on stderr (without -v)
+  IONOS_PINNED_CERT               SHA-256 (hex) of a server certificate to trust
+  HTTPS_PROXY, NO_PROXY           proxies, as curl reads them (plain http via a proxy: refused)
   IONOS_CONTRACT_NUMBER           the contract `entries` reads when given none (a CONTRACT wins)
 or else from a profile of the IONOS config file (the one ionosctl and the IONOS SDKs read):
   IONOS_CONFIG_FILE               the file (default ~/.ionos/config, or ~/.ionos/config.yaml)
   IONOS_CURRENT_PROFILE           the profile, unless --profile names one (else currentProfile)
+  (its environment's certificateAuthData adds a trusted CA; skipTlsVerify: true warns each run)
 Flags win over the environment, the environment over the file. `activitylog config` shows what
 is in force and where each setting comes from.
 
@@ -380,6 +384,9 @@ pub struct SandboxArgs {
     /// Ignore fractions of seconds in dateStart and dateEnd, as a service with second precision would.
     #[arg(long)]
     pub whole_second_dates: bool,
+    /// Serve HTTPS with a CA and certificate generated at start; prints the pin (IONOS_PINNED_CERT) and the CA (base64, for certificateAuthData).
+    #[arg(long)]
+    pub tls: bool,
     /// Add COUNT entries to contract 31721060 within the second of INSTANT (RFC 3339), as a burst of automation would; repeatable.
     #[arg(long, value_name = "INSTANT=COUNT", value_parser = crate::sandbox::parse_burst)]
     pub burst: Vec<crate::sandbox::Burst>,

@@ -78,13 +78,27 @@ pub fn render(settings: &Settings) -> String {
             ),
         ),
     }
-    if let Some(endpoint) = &settings.endpoint
-        && (endpoint.skip_tls_verify || endpoint.certificate_auth_data.is_some())
-    {
+    if let Some((pin, source)) = &settings.pinned_certificate {
+        line("pinned cert:", format!("{} (from {source})", pin.trim()));
+    }
+    if let Some((pem, source)) = &settings.certificate_authority {
+        let count = pem.matches("-----BEGIN CERTIFICATE-----").count();
         line(
-            "tls:",
-            "the file's skipTlsVerify and certificateAuthData are not applied yet".to_string(),
+            "trusted CA:",
+            format!("{count} certificate(s) from certificateAuthData (from {source})"),
         );
+    }
+    if let Some(source) = &settings.skip_tls_verify {
+        line(
+            "tls verify:",
+            format!("off: skipTlsVerify (from {source}); certificates are not checked"),
+        );
+    }
+    if settings.pinned_certificate.is_none()
+        && settings.certificate_authority.is_none()
+        && settings.skip_tls_verify.is_none()
+    {
+        line("tls:", "this machine's trusted roots".to_string());
     }
     let mut text = lines.join("\n");
     text.push('\n');

@@ -32,7 +32,8 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
             .map_err(|e| Failure::other(format!("could not start the sandbox: {e}")))?;
         tracing::info!(url = sandbox.url(), "using the built-in sandbox");
         let config = Config::new(Credentials::token(sandbox.credentials().token.clone()))
-            .api_url(sandbox.url());
+            .api_url(sandbox.url())
+            .proxies_from_env(false);
         return Ok(Connection {
             log: ActivityLog::new(config)?,
             contract: None,
@@ -51,6 +52,9 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
             Failure::from(error)
         }
     })?;
+    if config.accepts_invalid_certs() {
+        eprintln!("{SKIP_VERIFY_WARNING}");
+    }
     tracing::debug!(url = config.base_url(), "using the API");
     Ok(Connection {
         log: ActivityLog::new(config)?,
@@ -58,6 +62,11 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
         _sandbox: None,
     })
 }
+
+/// Said on stderr on every run with `skipTlsVerify: true`.
+pub const SKIP_VERIFY_WARNING: &str = "warning: skipTlsVerify is set in the config file: the \
+    server's TLS certificate is not verified, so anyone on the path can read the credentials; \
+    set IONOS_PINNED_CERT or certificateAuthData instead";
 
 /// The settings in force and where each comes from: the flags (`--api-url`,
 /// `--profile`, `--token-stdin`, which reads stdin), then the environment,

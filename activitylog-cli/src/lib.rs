@@ -130,7 +130,7 @@ const LOG_LEVEL: &str = "IONOS_LOG_LEVEL";
 /// `-v` logs what happens (retries included) to stderr, `-vv` details
 /// (windows, checkpoints), `-vvv` everything (HTTP internals included).
 /// Without `-v`, `IONOS_LOG_LEVEL=debug` logs the SDK's requests and
-/// statuses, `trace` their headers too (`Authorization` redacted).
+/// statuses, `trace` their headers too (`Authorization` redacted) and bodies.
 fn init_tracing(verbose: u8, log_level: Option<&str>) {
     use tracing::level_filters::LevelFilter;
     use tracing_subscriber::filter::Targets;

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
+use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_PINNED_CERT, ENV_TOKEN, ENV_USERNAME};
 use activitylog_sandbox::{BadPages, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -101,6 +101,9 @@ fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
         .unordered(args.unordered)
         .whole_second_dates(args.whole_second_dates)
         .span(args.span);
+    if args.tls {
+        builder = builder.tls();
+    }
     if let Some(end) = args.end {
         builder = builder.end(end);
     }
@@ -128,13 +131,21 @@ pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
     })?;
     let credentials = sandbox.credentials();
     let mut stdout = std::io::stdout().lock();
-    let lines = format!(
+    let mut lines = format!(
         "export {ENV_API_URL}={}\nexport {ENV_TOKEN}={}\nexport {ENV_USERNAME}={}\nexport {ENV_PASSWORD}={}\n",
         sandbox.url(),
         credentials.token,
         credentials.user,
         credentials.password,
     );
+    if let Some(tls) = sandbox.tls() {
+        use base64::Engine;
+        let ca = base64::engine::general_purpose::STANDARD.encode(tls.ca_pem());
+        lines.push_str(&format!(
+            "export {ENV_PINNED_CERT}={}\n# or, instead of the pin, trust the CA: in a config file's environment, set\n# certificateAuthData: {ca}\n",
+            tls.pin()
+        ));
+    }
     stdout
         .write_all(lines.as_bytes())
         .and_then(|()| stdout.flush())

@@ -35,19 +35,40 @@ impl ActivityLog {
     /// A client for `config`.
     pub fn new(config: Config) -> Result<Self> {
         let url = config.validated_url()?;
+        if config.env_proxies && !config.allow_insecure_http && config.http_client.is_none() {
+            crate::proxy::refuse_plain_http_through_proxy(&url)?;
+        }
+        if config.trust.accept_invalid {
+            tracing::warn!(
+                url = %url,
+                "TLS certificates are not verified (skipTlsVerify): anyone on the path can read the credentials"
+            );
+        }
         let mut hooks = Hooks::new(&config.credentials, config.retry.clone())?;
         if let Some(contract) = config.contract_number_header {
             hooks = hooks.contract_number_header(contract);
         }
         let http = match &config.http_client {
+            Some(_) if config.trust.is_set() => {
+                return Err(Error::Config(
+                    "trusted CAs, pinned certificates and skip-verify are not applied to a \
+                     client given with http_client: set them on that reqwest::Client instead"
+                        .to_string(),
+                ));
+            }
             Some(http) => http.clone(),
-            None => reqwest::Client::builder()
-                .user_agent(config.user_agent.clone())
-                .connect_timeout(config.connect_timeout)
-                .timeout(config.request_timeout)
-                .pool_max_idle_per_host(config.concurrency.max(8))
-                .build()
-                .map_err(|e| Error::Config(format!("could not set up HTTP: {e}")))?,
+            None => if config.env_proxies {
+                reqwest::Client::builder()
+            } else {
+                reqwest::Client::builder().no_proxy()
+            }
+            .user_agent(config.user_agent.clone())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(config.concurrency.max(8))
+            .tls_backend_preconfigured(config.trust.client_config()?)
+            .build()
+            .map_err(|e| Error::Config(format!("could not set up HTTP: {e}")))?,
         };
         let base = url.as_str().trim_end_matches('/');
         let client = Client::new_with_client(base, http, hooks);

@@ -12,6 +12,7 @@ use crate::auth::Credentials;
 use crate::error::{Error, Result};
 use crate::profile::{ConfigFile, ENV_CONFIG_FILE, ENV_CURRENT_PROFILE, Endpoint};
 use crate::retry::RetryPolicy;
+use crate::tls::{ENV_PINNED_CERT, Trust};
 
 /// The public endpoint of the IONOS Cloud API.
 pub const DEFAULT_API_URL: &str = "https://api.ionos.com";
@@ -59,6 +60,8 @@ pub struct Config {
     pub(crate) settle: Duration,
     pub(crate) contract_number_header: Option<u64>,
     pub(crate) allow_insecure_http: bool,
+    pub(crate) trust: Trust,
+    pub(crate) env_proxies: bool,
     pub(crate) http_client: Option<reqwest::Client>,
 }
 
@@ -79,6 +82,8 @@ impl Config {
             settle: DEFAULT_SETTLE,
             contract_number_header: None,
             allow_insecure_http: false,
+            trust: Trust::default(),
+            env_proxies: true,
             http_client: None,
         }
     }
@@ -122,11 +127,14 @@ impl Config {
                 )));
             }
         };
-        let config = Config::new(credentials);
-        Ok(match non_empty(ENV_API_URL) {
-            Some(url) => config.api_url(url),
-            None => config,
-        })
+        let mut config = Config::new(credentials);
+        if let Some(url) = non_empty(ENV_API_URL) {
+            config = config.api_url(url);
+        }
+        if let Some(pin) = non_empty(ENV_PINNED_CERT) {
+            config = config.pinned_certificate(pin);
+        }
+        Ok(config)
     }
 
     /// The API's base URL: with or without scheme (https is assumed), with or
@@ -218,10 +226,57 @@ impl Config {
         self
     }
 
-    /// Sends every request through `client` (proxies, extra root
-    /// certificates, your own connection settings). The credentials are
-    /// added to each request; the user agent and timeouts set here are then
-    /// `client`'s own.
+    /// Also trusts the CA certificates of `pem` (one or more
+    /// `-----BEGIN CERTIFICATE-----` blocks), besides this machine's roots.
+    /// A PEM that does not parse fails [`Config::build`].
+    ///
+    /// ```
+    /// use activitylog_client::{Config, Credentials};
+    /// let config = Config::new(Credentials::token("t")).add_root_certificate_pem("not a pem");
+    /// assert!(config.build().unwrap_err().to_string().contains("CA certificate"));
+    /// ```
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.trust.roots_pem.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Trusts the server when a non-CA certificate of its chain has this
+    /// SHA-256 (hex, any case; colons and spaces are ignored), even where
+    /// no root vouches for it; as `IONOS_PINNED_CERT` in the IONOS Go SDK.
+    /// With a pin set, a server whose chain does not match it is refused,
+    /// whatever the roots say. Handshake signatures are always verified.
+    pub fn pinned_certificate(mut self, sha256: impl Into<String>) -> Self {
+        self.trust.pins.push(sha256.into());
+        self
+    }
+
+    /// Accepts any server certificate (`skipTlsVerify` of the config file).
+    /// Anyone on the path can then read the credentials: for tests only.
+    /// Handshake signatures are still verified; a pin still applies.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.trust.accept_invalid = accept;
+        self
+    }
+
+    /// Whether [`Config::danger_accept_invalid_certs`] is on.
+    pub fn accepts_invalid_certs(&self) -> bool {
+        self.trust.accept_invalid
+    }
+
+    /// Whether requests go through the proxies of `HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (default true, as curl).
+    /// Through a proxy, https is tunnelled and stays encrypted; plain http
+    /// through a proxy is refused, so the credentials never reach it in
+    /// clear text (unless [`Config::allow_insecure_http`]).
+    pub fn proxies_from_env(mut self, honour: bool) -> Self {
+        self.env_proxies = honour;
+        self
+    }
+
+    /// Sends every request through `client` (your own connection
+    /// settings). The credentials are added to each request; the user
+    /// agent, timeouts, proxies and TLS trust are then `client`'s own
+    /// (setting TLS trust here as well fails [`Config::build`]).
     ///
     /// ```
     /// use activitylog_client::{ActivityLog, Credentials};
@@ -379,9 +434,16 @@ pub struct Settings {
     pub api_url: (String, Source),
     /// The credentials, if any were found.
     pub credentials: Option<(Credentials, Source)>,
-    /// The config file's `activitylog` endpoint of the profile's environment
-    /// (its TLS settings are not applied yet).
+    /// The config file's `activitylog` endpoint of the profile's environment.
     pub endpoint: Option<Endpoint>,
+    /// The SHA-256 of a certificate to trust (`IONOS_PINNED_CERT`).
+    pub pinned_certificate: Option<(String, Source)>,
+    /// CA certificates (PEM) to trust besides the machine's: the
+    /// `certificateAuthData` of the file's endpoint, else of its environment.
+    /// Only when the API URL is the file's: they describe that endpoint.
+    pub certificate_authority: Option<(String, Source)>,
+    /// The file's endpoint says `skipTlsVerify: true` (and the API URL is the file's).
+    pub skip_tls_verify: Option<Source>,
     /// The contract [`ENV_CONTRACT_NUMBER`] names, for commands given none.
     pub contract: Option<(u64, Source)>,
 }
@@ -506,6 +568,40 @@ impl Settings {
             (DEFAULT_API_URL.to_string(), Source::Default)
         };
 
+        let pinned_certificate = non_empty(ENV_PINNED_CERT).map(|pin| (pin, env(ENV_PINNED_CERT)));
+        let (mut certificate_authority, mut skip_tls_verify) = (None, None);
+        if let (Some(endpoint), Some(file), Some(profile), Source::File { .. }) =
+            (&endpoint, file, profile, &api_url.1)
+        {
+            let environment = file
+                .environments
+                .iter()
+                .find(|e| Some(&e.name) == profile.environment.as_ref());
+            let data = [
+                (endpoint.certificate_auth_data.as_deref(), "endpoint"),
+                (
+                    environment.and_then(|e| e.certificate_auth_data.as_deref()),
+                    "environment",
+                ),
+            ]
+            .into_iter()
+            .find_map(|(data, level)| data.filter(|d| !d.trim().is_empty()).map(|d| (d, level)));
+            if let Some((data, level)) = data {
+                let pem = crate::tls::decode_authority(data).map_err(|reason| {
+                    crate::profile::file_error(
+                        file.path(),
+                        format!(
+                            "the certificateAuthData of the {level} of profile `{}` {reason}",
+                            profile.name
+                        ),
+                    )
+                })?;
+                certificate_authority = Some((pem, from_file()));
+            }
+            if endpoint.skip_tls_verify {
+                skip_tls_verify = Some(from_file());
+            }
+        }
         let contract = match non_empty(ENV_CONTRACT_NUMBER) {
             Some(value) => Some((contract_number(&value)?, env(ENV_CONTRACT_NUMBER))),
             None => None,
@@ -517,6 +613,9 @@ impl Settings {
             api_url,
             credentials,
             endpoint,
+            pinned_certificate,
+            certificate_authority,
+            skip_tls_verify,
             contract,
         })
     }
@@ -529,7 +628,17 @@ impl Settings {
                  or a profile in the IONOS config file ({ENV_CONFIG_FILE}, default ~/.ionos/config)"
             )));
         };
-        Ok(Config::new(credentials).api_url(self.api_url.0))
+        let mut config = Config::new(credentials).api_url(self.api_url.0);
+        if let Some((pin, _)) = self.pinned_certificate {
+            config = config.pinned_certificate(pin);
+        }
+        if let Some((pem, _)) = self.certificate_authority {
+            config = config.add_root_certificate_pem(pem);
+        }
+        if self.skip_tls_verify.is_some() {
+            config = config.danger_accept_invalid_certs(true);
+        }
+        Ok(config)
     }
 }
 
@@ -747,6 +856,45 @@ environments:
         let error = settings(&flag, &[("HOME", "/h")], None).unwrap_err();
         assert!(matches!(error, Error::ConfigFile { .. }), "{error}");
         assert!(error.to_string().contains("/h/.ionos/config"), "{error}");
+    }
+
+    #[test]
+    fn the_files_tls_settings_apply_to_its_endpoint_only() {
+        use base64::Engine;
+        let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+        let data = base64::engine::general_purpose::STANDARD.encode(pem);
+        let file = FILE.replace(
+            "          - name: 127.0.0.1:9/activitylog/v1\n",
+            &format!(
+                "          - name: 127.0.0.1:9/activitylog/v1\n            skipTlsVerify: true\n            certificateAuthData: {data}\n"
+            ),
+        );
+        let s = settings(&Overrides::default(), &[], Some(&file)).unwrap();
+        assert_eq!(
+            s.certificate_authority,
+            Some((pem.to_string(), in_file("user")))
+        );
+        assert_eq!(s.skip_tls_verify, Some(in_file("user")));
+        assert!(s.into_config().unwrap().accepts_invalid_certs());
+        // Another URL is not the endpoint the settings describe.
+        let vars = [("IONOS_API_URL", "https://elsewhere.example.com")];
+        let s = settings(&Overrides::default(), &vars, Some(&file)).unwrap();
+        assert!(s.certificate_authority.is_none() && s.skip_tls_verify.is_none());
+        let pin = [("IONOS_PINNED_CERT", "AB:CD")];
+        let s = settings(&Overrides::default(), &pin, Some(&file)).unwrap();
+        assert_eq!(
+            s.pinned_certificate.unwrap().1,
+            Source::Env("IONOS_PINNED_CERT".into())
+        );
+        let broken = file.replace(&data, "bm90IGEgcGVt");
+        let error = settings(&Overrides::default(), &[], Some(&broken)).unwrap_err();
+        assert!(matches!(error, Error::ConfigFile { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("certificateAuthData of the endpoint"),
+            "{error}"
+        );
     }
 
     #[test]

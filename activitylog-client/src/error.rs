@@ -70,12 +70,10 @@ pub enum Error {
     },
 
     /// The server's TLS certificate was not accepted. Permanent: not retried.
-    #[error(
-        "the server's TLS certificate was not accepted ({reason}); check the API URL, \
-         or trust the certificate's CA on this machine"
-    )]
+    #[error("the server's TLS certificate was not accepted: {reason}")]
     Certificate {
-        /// What is wrong with the certificate.
+        /// What is wrong with the certificate, and the setting that would
+        /// make it trusted (`IONOS_PINNED_CERT`, `certificateAuthData`).
         reason: String,
     },
 

@@ -205,8 +205,9 @@ impl ClientHooks<Hooks> for Client {
 
 /// Sends `request` once, logging it: at debug level the method, URL, status
 /// and time taken; at trace level the headers too, `Authorization` and
-/// cookies redacted. Bodies are not logged (downloads read them as streams).
-async fn execute(
+/// cookies redacted, and the answer's body (see [`log_body`]; the download
+/// engine, which reads page bodies itself, logs them where it reads them).
+pub(crate) async fn execute(
     client: &reqwest::Client,
     request: reqwest::Request,
     operation: &'static str,
@@ -242,7 +243,57 @@ async fn execute(
             tracing::debug!(operation, %method, url, error = %error, elapsed_ms, "no answer");
         }
     }
-    result
+    match result {
+        Ok(response) if tracing::enabled!(tracing::Level::TRACE) && operation != PAGE_OPERATION => {
+            with_body_logged(response, operation).await
+        }
+        other => other,
+    }
+}
+
+/// The operation whose bodies the download engine reads (and logs) itself.
+const PAGE_OPERATION: &str = "getByContract";
+
+/// Reads the body of `response` to log it, and hands back an equal response.
+async fn with_body_logged(
+    response: reqwest::Response,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let body = response.bytes().await?;
+    log_body(operation, &body);
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Ok(reqwest::Response::from(rebuilt))
+}
+
+/// The most of a body the log shows.
+const BODY_LOG_LIMIT: usize = 4096;
+
+/// Logs an answer's body at trace level: its length, and its first
+/// [`BODY_LOG_LIMIT`] bytes as text. Answers carry no credentials.
+pub(crate) fn log_body(operation: &'static str, body: &[u8]) {
+    if !tracing::enabled!(tracing::Level::TRACE) {
+        return;
+    }
+    let shown = String::from_utf8_lossy(&body[..body.len().min(BODY_LOG_LIMIT)]);
+    let truncated = if body.len() > BODY_LOG_LIMIT {
+        format!(
+            " [truncated: first {BODY_LOG_LIMIT} of {} bytes]",
+            body.len()
+        )
+    } else {
+        String::new()
+    };
+    tracing::trace!(
+        operation,
+        bytes = body.len(),
+        "answer body: {shown}{truncated}"
+    );
 }
 
 /// Headers for the log: names and values, secrets replaced.

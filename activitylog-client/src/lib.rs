@@ -71,7 +71,9 @@ mod event;
 mod generated;
 mod hooks;
 mod profile;
+mod proxy;
 mod retry;
+mod tls;
 
 pub use auth::Credentials;
 pub use client::ActivityLog;
@@ -96,6 +98,7 @@ pub use progenitor_client::Error as GeneratedError;
 /// status and headers.
 pub use progenitor_client::ResponseValue;
 pub use retry::RetryPolicy;
+pub use tls::{ENV_PINNED_CERT, certificate_sha256};
 
 /// Internals the fuzz targets in `fuzz/` and the benchmarks in `benches/`
 /// reach into: not part of the API, hidden from the docs, and free to

@@ -27,8 +27,9 @@
 //! assert!(!format!("{file:?}").contains("my-token"));
 //! ```
 //!
-//! TLS settings of an endpoint (`skipTlsVerify`, `certificateAuthData`) are
-//! read and kept, but not applied yet.
+//! TLS settings (`skipTlsVerify`, `certificateAuthData`) are applied by
+//! [`Settings::resolve`](crate::Settings::resolve) when the API URL is the
+//! endpoint's.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -118,7 +119,7 @@ pub struct Environment {
     /// The environment's name.
     #[serde(default, deserialize_with = "scalar_or_empty")]
     pub name: String,
-    /// A CA certificate (PEM, base64-encoded) for all endpoints: read, not applied yet.
+    /// A CA certificate (PEM, base64-encoded) trusted for all its endpoints.
     #[serde(default, deserialize_with = "scalar")]
     pub certificate_auth_data: Option<String>,
     /// The products.
@@ -150,10 +151,10 @@ pub struct Endpoint {
     /// The location (`de/fra`, ...); empty for the global endpoint.
     #[serde(default, deserialize_with = "scalar")]
     pub location: Option<String>,
-    /// Whether to skip TLS verification: read, not applied yet.
+    /// Whether to skip certificate verification (warned about on every run).
     #[serde(default, deserialize_with = "or_default")]
     pub skip_tls_verify: bool,
-    /// A CA certificate (PEM, base64-encoded) for this endpoint: read, not applied yet.
+    /// A CA certificate (PEM, base64-encoded) for this endpoint; wins over the environment's.
     #[serde(default, deserialize_with = "scalar")]
     pub certificate_auth_data: Option<String>,
 }

@@ -225,6 +225,23 @@ fn jitter(base: Duration) -> Duration {
     base.mul_f64(fastrand::f64() * 0.2)
 }
 
+/// The error inside a boxed error or an io::Error (whose `source()` skip
+/// the error they wrap).
+fn unwrapped<'a>(
+    mut error: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    loop {
+        if let Some(inner) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            error = inner;
+        } else {
+            return error;
+        }
+    }
+}
+
 /// Classifies a transport error: connection-level errors are transient;
 /// a certificate the client does not accept and a request that could not
 /// even be built are not (retrying cannot change them).
@@ -245,9 +262,12 @@ pub(crate) fn transport_error(error: &reqwest::Error) -> Result<Fault, crate::Er
 fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut source = Some(error);
     while let Some(cause) = source {
+        let cause = unwrapped(cause);
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return match tls {
-                rustls::Error::InvalidCertificate(problem) => Some(format!("{problem:?}")),
+                rustls::Error::InvalidCertificate(problem) => {
+                    Some(crate::tls::refusal_message(problem))
+                }
                 _ => None,
             };
         }
@@ -471,15 +491,38 @@ mod tests {
         }
     }
 
+    /// An error whose cause is an io::Error.
+    #[derive(Debug)]
+    struct Wrapped2(std::io::Error);
+
+    impl std::fmt::Display for Wrapped2 {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Wrapped2 {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
     #[test]
     fn certificate_errors_are_recognised_through_the_chain() {
         let refused = Wrapped(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnknownIssuer,
         ));
-        assert_eq!(
-            certificate_problem(&refused).as_deref(),
-            Some("UnknownIssuer")
+        let reason = certificate_problem(&refused).unwrap();
+        assert!(
+            reason.contains("CA this machine does not trust"),
+            "{reason}"
         );
+        assert!(reason.contains("IONOS_PINNED_CERT"), "{reason}");
+        // As hyper-rustls reports it: inside an io::Error, whose `source()` skips it.
+        let in_io = Wrapped2(std::io::Error::other(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer,
+        )));
+        assert!(certificate_problem(&in_io).is_some());
         let other = Wrapped(rustls::Error::DecryptError);
         assert_eq!(certificate_problem(&other), None);
     }

@@ -203,6 +203,8 @@ pub struct SandboxConfig {
     /// Truncate `dateStart` and `dateEnd` to the whole second before filtering, as a
     /// service honouring only second precision would (default: milliseconds, rounded up).
     pub whole_second_dates: bool,
+    /// Serve HTTPS with a certificate generated at start (needs the `tls` feature).
+    pub tls: bool,
 }
 
 impl Default for SandboxConfig {
@@ -228,6 +230,7 @@ impl Default for SandboxConfig {
             unordered: false,
             ingestion_lag: None,
             whole_second_dates: false,
+            tls: false,
         }
     }
 }

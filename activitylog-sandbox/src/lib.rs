@@ -90,6 +90,9 @@
 //!   * Crowded seconds ([`ContractSpec::burst`]): many events inside one second.
 //!   * Whole-second dates ([`SandboxBuilder::whole_second_dates`]): `dateStart` and `dateEnd`
 //!     lose their fractions before filtering, as a service with second precision would.
+//! * HTTPS (feature `tls`): `SandboxBuilder::tls` serves with a CA and a certificate for
+//!   `127.0.0.1` generated at start, which nothing trusts until a client is given the CA or
+//!   the pin (`Sandbox::tls`); [`Sandbox::connections`] counts the handshakes tried.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -108,6 +111,8 @@ mod requests;
 mod rng;
 mod sandbox;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 mod view;
 
 pub use bad_pages::{BadPageKind, BadPages};
@@ -124,3 +129,5 @@ pub use sandbox::{Sandbox, SandboxBuilder, SandboxError};
 pub use server::{
     ERR_FORBIDDEN, ERR_METHOD_NOT_ALLOWED, ERR_NOT_FOUND, ERR_SERVICE, ERR_UNAUTHORIZED,
 };
+#[cfg(feature = "tls")]
+pub use tls::SandboxTls;

@@ -33,6 +33,9 @@ pub enum SandboxError {
     /// The configuration cannot be served.
     #[error("invalid sandbox configuration: {0}")]
     InvalidConfig(String),
+    /// The TLS certificate could not be made.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
 }
 
 /// Builds a [`Sandbox`] step by step; every knob defaults to [`SandboxConfig::default`].
@@ -187,6 +190,14 @@ impl SandboxBuilder {
         &self.config
     }
 
+    /// Serves HTTPS with a CA and a certificate for `127.0.0.1` generated at
+    /// start; [`Sandbox::tls`] gives the CA and the pin clients need.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self) -> Self {
+        self.config.tls = true;
+        self
+    }
+
     /// Generates the events, binds the port and starts serving in the background.
     pub async fn start(self) -> Result<Sandbox, SandboxError> {
         Sandbox::start(self.config).await
@@ -204,6 +215,8 @@ pub struct Sandbox {
     end: DateTime<Utc>,
     shutdown: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::SandboxTls>,
 }
 
 impl Sandbox {
@@ -219,6 +232,24 @@ impl Sandbox {
                 "at least one contract is required".to_owned(),
             ));
         }
+        #[cfg(feature = "tls")]
+        let (tls, acceptor) = match config.tls {
+            true => {
+                let (tls, acceptor) = crate::tls::generate()?;
+                (Some(tls), Some(acceptor))
+            }
+            false => (None, None),
+        };
+        #[cfg(not(feature = "tls"))]
+        let acceptor: Option<crate::server::Acceptor> = match config.tls {
+            true => {
+                return Err(SandboxError::InvalidConfig(
+                    "TLS needs activitylog-sandbox's `tls` feature".to_owned(),
+                ));
+            }
+            false => None,
+        };
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
             .await
             .map_err(|source| SandboxError::Bind {
@@ -239,7 +270,7 @@ impl Sandbox {
             config.wire_variants.clamp(0.0, 1.0)
         };
         let state = Arc::new(State {
-            base_url: format!("http://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
             credentials: config.credentials.clone(),
             limits: Limits {
                 max_limit: config.max_limit,
@@ -261,11 +292,13 @@ impl Sandbox {
                 .map(|lag| i64::try_from(lag.as_millis()).unwrap_or(i64::MAX))
                 .filter(|&ms| ms > 0),
             whole_second_dates: config.whole_second_dates,
+            connections: Default::default(),
         });
         let (shutdown, receiver) = watch::channel(false);
         let task = tokio::spawn(accept_loop(
             listener,
             Arc::clone(&state),
+            acceptor,
             config.live,
             receiver,
         ));
@@ -277,12 +310,28 @@ impl Sandbox {
             end,
             shutdown,
             task: Some(task),
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234` (the API lives under `/activitylog/v1`).
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://` with TLS; the API lives under `/activitylog/v1`).
     pub fn url(&self) -> &str {
         &self.state.base_url
+    }
+
+    /// The CA and the pin of a sandbox serving HTTPS ([`SandboxBuilder::tls`]).
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::tls::SandboxTls> {
+        self.tls.as_ref()
+    }
+
+    /// Connections accepted so far (with TLS: handshakes attempted, whether
+    /// or not the client accepted the certificate).
+    pub fn connections(&self) -> u64 {
+        self.state
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The bound socket address.

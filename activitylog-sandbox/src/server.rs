@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -65,7 +65,17 @@ pub(crate) struct State {
     /// Largest ingestion lag in milliseconds; `None` (never `Some(0)`) when off.
     pub ingestion_lag_ms: Option<i64>,
     pub whole_second_dates: bool,
+    /// Connections accepted (TLS handshakes attempted, when serving HTTPS).
+    pub connections: AtomicU64,
 }
+
+/// What turns an accepted TCP connection into a TLS one.
+#[cfg(feature = "tls")]
+pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
+/// What turns an accepted TCP connection into a TLS one (none without the `tls` feature).
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub(crate) enum Acceptor {}
 
 impl State {
     /// Read access to the events (a poisoned lock is still readable: the data is append-only).
@@ -145,6 +155,7 @@ impl std::error::Error for ResetConnection {}
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     state: Arc<State>,
+    acceptor: Option<Acceptor>,
     live: Option<Duration>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -159,7 +170,8 @@ pub(crate) async fn accept_loop(
             _ = shutdown.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, Arc::clone(&state)));
+                    state.connections.fetch_add(1, Ordering::SeqCst);
+                    connections.spawn(serve_connection(stream, Arc::clone(&state), acceptor.clone()));
                 }
                 Err(error) => {
                     // E.g. too many open files: back off briefly instead of spinning.
@@ -181,8 +193,21 @@ pub(crate) async fn accept_loop(
     connections.shutdown().await;
 }
 
-async fn serve_connection(stream: TcpStream, state: Arc<State>) {
+async fn serve_connection(stream: TcpStream, state: Arc<State>, acceptor: Option<Acceptor>) {
     let _ = stream.set_nodelay(true);
+    let stream = match acceptor {
+        None => Stream::Plain(stream),
+        #[cfg(feature = "tls")]
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(tls) => Stream::Tls(Box::new(tls)),
+            Err(error) => {
+                tracing::debug!(%error, "sandbox TLS handshake failed");
+                return;
+            }
+        },
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    };
     let reset = Arc::new(AtomicBool::new(false));
     let io = ConnectionIo {
         io: TokioIo::new(stream),
@@ -482,9 +507,90 @@ fn contract_page(state: &State, text: &str, query: Option<&str>) -> Answer {
     answer
 }
 
-/// A TCP connection that can be torn down with RST instead of FIN.
+/// An accepted connection: plain TCP, or TLS over TCP.
+enum Stream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.get_ref().0,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(tcp) => tcp.is_write_vectored(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(tls) => tls.is_write_vectored(),
+        }
+    }
+}
+
+/// A connection that can be torn down with RST instead of FIN.
 struct ConnectionIo {
-    io: TokioIo<TcpStream>,
+    io: TokioIo<Stream>,
     reset: Arc<AtomicBool>,
 }
 
@@ -497,7 +603,7 @@ impl ConnectionIo {
 impl Drop for ConnectionIo {
     fn drop(&mut self) {
         if self.resetting() {
-            let _ = self.io.inner().set_zero_linger();
+            let _ = self.io.inner().tcp().set_zero_linger();
         }
     }
 }

@@ -287,7 +287,7 @@ pub mod cli {
     use std::process::{Command, Output, Stdio};
 
     /// Every variable the program reads its configuration from.
-    const CONFIGURATION: [&str; 8] = [
+    const CONFIGURATION: [&str; 17] = [
         "IONOS_TOKEN",
         "IONOS_USERNAME",
         "IONOS_PASSWORD",
@@ -295,10 +295,19 @@ pub mod cli {
         "IONOS_CONFIG_FILE",
         "IONOS_CURRENT_PROFILE",
         "IONOS_LOG_LEVEL",
+        "IONOS_PINNED_CERT",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
         "IONOS_CONTRACT_NUMBER",
     ];
 
-    /// `program` with none of the caller's IONOS_ variables, `home` as HOME
+    /// `program` with none of the caller's IONOS_ or proxy variables, `home` as HOME
     /// (so no developer's `~/.ionos/config` leaks in), 160 columns and no stdin.
     pub fn isolated(program: impl AsRef<OsStr>, home: &Path) -> Command {
         let mut command = Command::new(program);

@@ -63,7 +63,7 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
         let attempt_number = attempts;
         let sent = built
             .try_clone()
-            .map(|attempt| client.client().execute(attempt));
+            .map(|attempt| hooks::execute(client.client(), attempt, OPERATION));
         async move {
             let Some(sent) = sent else {
                 return Attempt::Done(Err(Error::Config(
@@ -90,6 +90,7 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
                 Ok(body) => body,
                 Err(error) => return Attempt::Retry(retry::transport_fault(&error)),
             };
+            hooks::log_body(OPERATION, &body);
             if retry::is_retryable_status(status) {
                 return Attempt::Retry(Fault {
                     status: Some(status.as_u16()),
