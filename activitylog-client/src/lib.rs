@@ -57,7 +57,8 @@
 //! [`Credentials`] (auth and environment), [`ConfigFile`] and [`Settings`]
 //! (the IONOS config file `~/.ionos/config` and the order settings are taken in), [`RetryPolicy`] (retries and the
 //! shared 429 throttle), [`Error`], [`DateBound`] (dates), and
-//! [`Entries`] (complete, deduplicated downloads of any range).
+//! [`Entries`] (complete, deduplicated downloads of any range), and
+//! [`summary`] (counting events by user, action, day, ... as they stream).
 
 #![warn(missing_docs)]
 
@@ -72,6 +73,7 @@ mod generated;
 mod hooks;
 mod profile;
 mod retry;
+pub mod summary;
 
 pub use auth::Credentials;
 pub use client::ActivityLog;
