@@ -58,12 +58,12 @@ mod tests {
             ("2024-05-03".to_string(), 0),
             ("2024-05-04".to_string(), 1),
         ];
-        let text = bars(&rows, 10 + 2 + 2 + 4 + 8);
+        let text = bars(&rows, 10 + 2 + 4 + 16);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "2024-05-01  ████████  80");
-        assert_eq!(lines[1], "2024-05-02  █         10");
-        assert_eq!(lines[2], "2024-05-03             0");
-        assert_eq!(lines[3], "2024-05-04  ▏          1");
+        assert_eq!(lines[0], format!("2024-05-01  {} 80", "█".repeat(16)));
+        assert_eq!(lines[1], format!("2024-05-02  ██{}10", " ".repeat(15)));
+        assert_eq!(lines[2], format!("2024-05-03  {} 0", " ".repeat(17)));
+        assert_eq!(lines[3], format!("2024-05-04  ▏{} 1", " ".repeat(16)));
         assert!(lines.iter().all(|l| width(l) == width(lines[0])));
     }
 }

@@ -28,12 +28,11 @@ h1 { font-size: 22px; margin-bottom: 4px; }
 h2 { font-size: 17px; margin: 28px 0 8px; }
 p.meta { color: #555; margin-top: 0; }
 section { background: #fff; border: 1px solid #e0e0e0; border-radius: 6px; padding: 8px 16px 16px; margin-bottom: 16px; }
-.columns { display: flex; gap: 16px; }
-.columns > section { flex: 1; min-width: 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; overflow-wrap: anywhere; }
-th { background: #f5f5f5; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f5f5f5; white-space: nowrap; }
+td.t { white-space: nowrap; }
+td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.failed { color: #c62828; }
 p.note { color: #777; font-size: 12px; }
 svg { max-width: 100%; height: auto; }
@@ -62,12 +61,10 @@ pub fn render(timeline: &Timeline, sections: &Sections, meta: &Meta) -> String {
     );
     let _ = writeln!(
         html,
-        "<section id=\"timeline\">\n<h2>Entries per {}</h2>\n{}</section>",
-        timeline.bucket.name(),
+        "<section id=\"timeline\">\n{}</section>",
         svg::element(timeline, meta)
     );
 
-    html.push_str("<div class=\"columns\">\n");
     let users = sections.users.groups();
     table(
         &mut html,
@@ -105,7 +102,6 @@ pub fn render(timeline: &Timeline, sections: &Sections, meta: &Meta) -> String {
             ]
         },
     );
-    html.push_str("</div>\n");
 
     let failed = sections.failed.groups();
     table(
@@ -199,7 +195,7 @@ fn table(
                 Cell::Failed(n) => write!(html, "<td class=\"n failed\">{n}</td>"),
                 Cell::Time(time) => write!(
                     html,
-                    "<td>{}</td>",
+                    "<td class=\"t\">{}</td>",
                     escape(&time.map(|t| zone.short(&utc(t))).unwrap_or_default())
                 ),
             };
@@ -217,4 +213,40 @@ fn table(
         );
     }
     html.push_str("</section>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use activitylog_client::RawEvent;
+    use activitylog_client::summary::{Facts, Key};
+
+    use super::*;
+    use crate::summary::summary_in;
+
+    #[test]
+    fn everything_from_the_server_is_escaped() {
+        let hostile = r#"{"principal":{"identity":{"username":"<script>alert('x')</script>&\""},"sourceIP":"<img src=x>"},
+            "event":{"status":"FAILED","resources":[{"type":"<b>","action":["</td><td>"]}]},
+            "meta":{"time":"2024-05-01T10:00:00Z"}}"#;
+        let facts = Facts::of(&RawEvent::parse(hostile).unwrap());
+        let mut sections = Sections::new(Zone::Utc);
+        sections.add(&facts);
+        let mut timeline = summary_in([Key::Day, Key::Status], Zone::Utc);
+        timeline.add(&facts);
+        let timeline = Timeline::of(&timeline, Key::Day, Zone::Utc);
+        let meta = Meta {
+            contract: 1,
+            since: "2024-05-01T00:00:00Z".parse().unwrap(),
+            until: "2024-05-02T00:00:00Z".parse().unwrap(),
+            zone: Zone::Utc,
+            entries: 1,
+            failed: 1,
+        };
+        let html = render(&timeline, &sections, &meta);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<td></td><td>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"));
+        assert!(html.contains("&lt;/td&gt;&lt;td&gt;"));
+    }
 }
