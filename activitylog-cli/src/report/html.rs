@@ -32,7 +32,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; overflow-wrap: anywhere; }
 th { background: #f5f5f5; white-space: nowrap; }
 td.t { white-space: nowrap; }
-td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.n, th.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.failed { color: #c62828; }
 p.note { color: #777; font-size: 12px; }
 svg { max-width: 100%; height: auto; }
@@ -182,7 +182,11 @@ fn table(
         "<section>\n<h2>{title}</h2>\n<table id=\"{id}\">\n<thead><tr>"
     );
     for header in headers {
-        let _ = write!(html, "<th>{}</th>", escape(header));
+        let class = match *header {
+            "entries" | "failed" => " class=\"n\"",
+            _ => "",
+        };
+        let _ = write!(html, "<th{class}>{}</th>", escape(header));
     }
     html.push_str("</tr></thead>\n<tbody>\n");
     for group in groups.iter().take(most) {

@@ -35,10 +35,10 @@ pub fn element(timeline: &Timeline, meta: &Meta) -> String {
     let y = |value: u64| bottom - value as f64 / scale_max as f64 * plot_height;
 
     let mut svg = String::new();
-    let _ = write!(
+    let _ = writeln!(
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
-         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">\n"
+         viewBox=\"0 0 {WIDTH} {HEIGHT}\" font-family=\"sans-serif\" font-size=\"11\" role=\"img\">"
     );
     let _ = writeln!(
         svg,
