@@ -6,7 +6,7 @@
 //! [`RawEvent`] results ([`count`]): today the API download, later a local
 //! archive.
 
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 
 use activitylog_client::summary::{Facts, Group, Key, Summary};
 use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, RawEvent};
@@ -24,7 +24,7 @@ use crate::omitted::Omitted;
 use crate::output::records::Records;
 use crate::output::table::Table;
 use crate::output::zone::Zone;
-use crate::output::{Format, chart};
+use crate::output::{Format, chart, csv, ndjson};
 use crate::progress;
 use crate::report::{self, Sections, Timeline};
 use crate::signals::Signals;
@@ -224,7 +224,9 @@ pub async fn run(
         });
     }
 
-    let mut groups = tallies.main.groups();
+    let (events, failed) = (tallies.main.events(), tallies.main.failed());
+    let keys = tallies.main.keys().to_vec();
+    let mut groups = tallies.main.into_groups();
     let total_groups = groups.len();
     if let Some(top) = args.top {
         groups.truncate(usize::try_from(top).unwrap_or(usize::MAX));
@@ -238,8 +240,8 @@ pub async fn run(
         since: range.since(),
         until: range.until(),
         zone,
-        entries: tallies.main.events(),
-        failed: tallies.main.failed(),
+        entries: events,
+        failed,
     };
     if let (Some(file), Some(timeline)) = (chart, &timeline) {
         file.commit(report::svg::render(timeline, &meta).as_bytes())?;
@@ -249,9 +251,7 @@ pub async fn run(
     }
 
     let mut stdout = std::io::stdout().lock();
-    let records = records(&tallies.main, &groups, format, zone);
-    let written = records
-        .write(&mut stdout, format, false)
+    let written = write_groups(&mut stdout, &keys, &groups, events, format, zone)
         .and_then(|()| {
             if format != Format::Table {
                 return Ok(());
@@ -264,10 +264,7 @@ pub async fn run(
             };
             writeln!(
                 stdout,
-                "{} entries ({} failed) in {} groups{shown}",
-                tallies.main.events(),
-                tallies.main.failed(),
-                total_groups
+                "{events} entries ({failed} failed) in {total_groups} groups{shown}"
             )?;
             match (&timeline, bars) {
                 (Some(timeline), true) => {
@@ -286,64 +283,101 @@ pub async fn run(
     Ok(())
 }
 
-/// The groups as records: the keys under their `--by` names, then count,
-/// (share in the table), failed, first and last.
-fn records(summary: &Summary, groups: &[Group], format: Format, zone: Zone) -> Records {
-    let keys = summary.keys();
-    let table = format == Format::Table;
-    let mut columns: Vec<&'static str> = keys
-        .iter()
-        .map(|k| if table { header(*k) } else { k.name() })
-        .collect();
-    if table {
-        columns.extend(["COUNT", "SHARE", "FAILED", "FIRST", "LAST"]);
-    } else {
-        columns.extend(["count", "failed", "first", "last"]);
-    }
-    let events = summary.events().max(1) as f64;
-    let time = |t: Option<DateTime<Utc>>| t.map(utc).unwrap_or_default();
-    let rows = groups
-        .iter()
-        .map(|group| {
-            let mut row: Vec<String> = group
-                .values
+/// Writes the groups in `format`, one at a time but for the table (whose
+/// column widths need every row): the keys under their `--by` names, then
+/// count, (share in the table), failed, first and last.
+fn write_groups(
+    out: &mut impl Write,
+    keys: &[Key],
+    groups: &[Group],
+    events: u64,
+    format: Format,
+    zone: Zone,
+) -> io::Result<()> {
+    match format {
+        Format::Table => {
+            let mut columns: Vec<&'static str> = keys.iter().map(|k| header(*k)).collect();
+            columns.extend(["COUNT", "SHARE", "FAILED", "FIRST", "LAST"]);
+            let rows = groups
                 .iter()
-                .map(|v| match (v, table) {
-                    (Some(v), _) => v.clone(),
-                    (None, true) => "-".to_string(),
-                    (None, false) => String::new(),
-                })
+                .map(|group| cells(group, Some(events), zone))
                 .collect();
-            row.push(group.count.to_string());
-            if table {
-                row.push(format!("{:.1}%", group.count as f64 * 100.0 / events));
+            let records = Records {
+                columns,
+                rows,
+                json: Vec::new(),
+            };
+            records.write(out, Format::Table, false)
+        }
+        Format::Csv => {
+            let mut header: Vec<&str> = keys.iter().map(|k| k.name()).collect();
+            header.extend(["count", "failed", "first", "last"]);
+            writeln!(out, "{}", header.join(","))?;
+            for group in groups {
+                let row: Vec<String> = cells(group, None, Zone::Utc)
+                    .iter()
+                    .map(|cell| csv::quote(cell).into_owned())
+                    .collect();
+                writeln!(out, "{}", row.join(","))?;
             }
-            row.push(group.failed.to_string());
-            for t in [group.first, group.last] {
-                row.push(if table { zone.short(&time(t)) } else { time(t) });
+            Ok(())
+        }
+        Format::Ndjson => {
+            for group in groups {
+                ndjson::write_line(out, &object(keys, group).to_string())?;
             }
-            row
-        })
-        .collect();
-    let json = groups
-        .iter()
-        .map(|group| {
-            let mut object = Map::new();
-            for (key, value) in keys.iter().zip(&group.values) {
-                object.insert(key.name().to_string(), value.clone().into());
+            Ok(())
+        }
+        Format::Json => {
+            out.write_all(b"[")?;
+            for (i, group) in groups.iter().enumerate() {
+                out.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut *out, &object(keys, group))?;
             }
-            object.insert("count".into(), group.count.into());
-            object.insert("failed".into(), group.failed.into());
-            object.insert("first".into(), group.first.map(utc).into());
-            object.insert("last".into(), group.last.map(utc).into());
-            Value::Object(object)
-        })
-        .collect();
-    Records {
-        columns,
-        rows,
-        json,
+            out.write_all(if groups.is_empty() { b"]\n" } else { b"\n]\n" })
+        }
     }
+}
+
+/// A group's cells: its values, count, share of `events` (the table),
+/// failed, first and last (in `zone`, to the second, in the table; RFC 3339
+/// UTC otherwise). A missing value is `-` in the table, empty in CSV.
+fn cells(group: &Group, share_of: Option<u64>, zone: Zone) -> Vec<String> {
+    let table = share_of.is_some();
+    let mut row: Vec<String> = group
+        .values
+        .iter()
+        .map(|v| match (v, table) {
+            (Some(v), _) => v.clone(),
+            (None, true) => "-".to_string(),
+            (None, false) => String::new(),
+        })
+        .collect();
+    row.push(group.count.to_string());
+    if let Some(events) = share_of {
+        let share = group.count as f64 * 100.0 / events.max(1) as f64;
+        row.push(format!("{share:.1}%"));
+    }
+    row.push(group.failed.to_string());
+    for time in [group.first, group.last] {
+        let text = time.map(utc).unwrap_or_default();
+        row.push(if table { zone.short(&text) } else { text });
+    }
+    row
+}
+
+/// A group as JSON: the keys under their `--by` names (`null` when
+/// missing), then count, failed, first and last.
+fn object(keys: &[Key], group: &Group) -> Value {
+    let mut object = Map::new();
+    for (key, value) in keys.iter().zip(&group.values) {
+        object.insert(key.name().to_string(), value.clone().into());
+    }
+    object.insert("count".into(), group.count.into());
+    object.insert("failed".into(), group.failed.into());
+    object.insert("first".into(), group.first.map(utc).into());
+    object.insert("last".into(), group.last.map(utc).into());
+    Value::Object(object)
 }
 
 /// An instant as JSON and CSV show it: RFC 3339 UTC.
@@ -432,31 +466,58 @@ mod tests {
     }
 
     #[test]
-    fn records_hold_keys_counts_and_utc_times() {
+    fn every_format_holds_keys_counts_and_utc_times() {
         let mut summary = Summary::new([Key::User, Key::Day]);
         for json in [
-            r#"{"principal":{"identity":{"username":"a"}},"meta":{"time":"2024-05-01T10:00:00Z"},"event":{"status":"FAILED"}}"#,
+            r#"{"principal":{"identity":{"username":"a,b"}},"meta":{"time":"2024-05-01T10:00:00Z"},"event":{"status":"FAILED"}}"#,
             r#"{"meta":{"time":"2024-05-01T11:00:00.5Z"}}"#,
         ] {
             summary.add_event(&RawEvent::parse(json).unwrap());
         }
+        let keys = summary.keys().to_vec();
         let groups = summary.groups();
-        let json = records(&summary, &groups, Format::Json, Zone::Utc).json;
+        let render = |format: Format| {
+            let mut out = Vec::new();
+            write_groups(&mut out, &keys, &groups, 2, format, Zone::Utc).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let json: Value = serde_json::from_str(&render(Format::Json)).unwrap();
         assert_eq!(
             json[0],
-            serde_json::json!({"user": "a", "day": "2024-05-01", "count": 1, "failed": 1,
+            serde_json::json!({"user": "a,b", "day": "2024-05-01", "count": 1, "failed": 1,
                                "first": "2024-05-01T10:00:00Z", "last": "2024-05-01T10:00:00Z"})
         );
         assert_eq!(json[1]["user"], Value::Null);
         assert_eq!(json[1]["first"], "2024-05-01T11:00:00.500Z");
-        let table = records(&summary, &groups, Format::Table, Zone::Utc);
-        assert_eq!(table.columns[..4], ["USER", "DAY", "COUNT", "SHARE"]);
-        assert_eq!(table.rows[1][..4], ["-", "2024-05-01", "1", "50.0%"]);
-        let csv = records(&summary, &groups, Format::Csv, Zone::Utc);
+        let lines: Vec<Value> = render(Format::Ndjson)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(Value::Array(lines), json);
         assert_eq!(
-            csv.columns,
-            ["user", "day", "count", "failed", "first", "last"]
+            render(Format::Csv),
+            "user,day,count,failed,first,last\n\
+             \"a,b\",2024-05-01,1,1,2024-05-01T10:00:00Z,2024-05-01T10:00:00Z\n\
+             ,2024-05-01,1,0,2024-05-01T11:00:00.500Z,2024-05-01T11:00:00.500Z\n"
         );
-        assert_eq!(csv.rows[1][0], "");
+        let table = render(Format::Table);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("USER  DAY         COUNT  SHARE  FAILED  FIRST"),
+            "{table}"
+        );
+        assert!(
+            lines[2].starts_with("-     2024-05-01  1      50.0%  0"),
+            "{table}"
+        );
+        let empty = {
+            let mut out = Vec::new();
+            write_groups(&mut out, &keys, &[], 0, Format::Json, Zone::Utc).unwrap();
+            out
+        };
+        assert_eq!(
+            serde_json::from_slice::<Value>(&empty).unwrap(),
+            serde_json::json!([])
+        );
     }
 }
