@@ -219,6 +219,38 @@ async fn summaries_equal_counting_the_ndjson_export() {
             "{by}: not sorted by count"
         );
     }
+
+    // The filters of `entries` apply: only what they keep is counted.
+    let args = [
+        "--by",
+        "user,action",
+        "--format",
+        "json",
+        "--status",
+        "FAILED",
+        "--action",
+        "vr.",
+    ];
+    let got = parsed(
+        &over_all(&sandbox, "summary", &args).await,
+        &["user", "action"],
+    );
+    let kept: Vec<Value> = events
+        .iter()
+        .filter(|e| failed(e))
+        .filter(|e| {
+            e["event"]["resources"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|r| r["action"].as_array().into_iter().flatten())
+                .any(|a| a.as_str().is_some_and(|a| a.starts_with("vr.")))
+        })
+        .cloned()
+        .collect();
+    assert!(!kept.is_empty());
+    let got: BTreeMap<Values, Tally> = got.into_iter().collect();
+    assert_eq!(got, expected(&kept, &["user", "action"], utc()), "{args:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,6 +317,18 @@ async fn top_csv_and_ndjson_show_the_same_groups() {
     let table = over_all(&sandbox, "summary", &["--by", "user", "--format", "table"]).await;
     assert!(table.starts_with("USER"), "{table}");
     assert!(table.contains("1500 entries"), "{table}");
+    let tokyo = over_all(
+        &sandbox,
+        "summary",
+        &["--by", "user", "--format", "table", "--tz", "Asia/Tokyo"],
+    )
+    .await;
+    let row = tokyo.lines().nth(1).unwrap();
+    assert_eq!(
+        row.matches("+09:00").count(),
+        2,
+        "first and last in the zone: {row}"
+    );
 }
 
 /// The `data-count` of the chart's bars, by bucket and status.
