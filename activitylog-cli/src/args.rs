@@ -38,6 +38,7 @@ Examples:
   activitylog entries 31721060 --since 7d                  last week's events, as a table
   activitylog entries 31721060 --since 2024-01-01 --until 2024-04-01 --out q1.ndjson --resume
   activitylog entries 31721060 --since 24h --action vr.server --status FAILED
+  activitylog summary 31721060 --since 30d --by user,day --html report.html
   echo \"$TOKEN\" | activitylog --token-stdin info
 
 Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers, an --out FILE another run is
@@ -225,7 +226,8 @@ pub struct EntriesArgs {
 const SUMMARY_LONG_ABOUT: &str = "\
 Count a contract's entries in a time range, grouped by KEYS, over the complete download (the
 same engine, range, --settle and filters as `entries`), counting as the entries arrive: memory
-grows with the number of groups, never with the entries.
+grows with the number of groups, never with the entries. WHEN is as for `entries` (2024-05-01,
+an RFC 3339 instant, 7d back from now, or now); without --since the last 90 days are counted.
 
 KEYS (comma-separated): user (principal.identity.username), type (event.type), status
 (event.status), method (event.param.action, the HTTP method), resource-type and action
