@@ -23,6 +23,7 @@ Credentials come from the environment (or --token-stdin), never from a flag:
   IONOS_USERNAME, IONOS_PASSWORD  Basic auth (not for 2-factor accounts)
   IONOS_API_URL                   the API (default https://api.ionos.com)
   IONOS_LOG_LEVEL                 off, debug or trace: the SDK's log on stderr (without -v)
+  IONOS_CONTRACT_NUMBER           the contract `entries` reads when given none (a CONTRACT wins)
 or else from a profile of the IONOS config file (the one ionosctl and the IONOS SDKs read):
   IONOS_CONFIG_FILE               the file (default ~/.ionos/config, or ~/.ionos/config.yaml)
   IONOS_CURRENT_PROFILE           the profile, unless --profile names one (else currentProfile)
@@ -38,6 +39,8 @@ Examples:
   activitylog entries 31721060 --since 7d                  last week's events, as a table
   activitylog entries 31721060 --since 2024-01-01 --until 2024-04-01 --out q1.ndjson --resume
   activitylog entries 31721060 --since 24h --action vr.server --status FAILED
+  activitylog entries 111 222 --since 30d --out both.ndjson    several contracts, one file
+  activitylog entries --all-contracts --since 7d               every contract you can read
   activitylog summary 31721060 --since 30d --by user,day --html report.html
   echo \"$TOKEN\" | activitylog --token-stdin info
 
@@ -45,7 +48,15 @@ Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers, an --out FIL
 writing), 1 anything else, 130 Ctrl-C (SIGINT), 143 SIGTERM.";
 
 const ENTRIES_LONG_ABOUT: &str = "\
-List or export the entries of one contract's activity log in a time range.
+List or export the entries of one or more contracts' activity logs in a time range.
+
+The contracts: the CONTRACT numbers given, in that order, or --all-contracts (every one
+`activitylog contracts` lists, in ascending order). Given none, IONOS_CONTRACT_NUMBER names it,
+else the only contract the credentials can read is used (stderr says which); when they can read
+several, the run exits 2 listing them. Several contracts make one output (NDJSON as each alone,
+one after the other; one JSON array; one CSV header; one table, with a CONTRACT column; -n counts
+across them), and are checked first: one the credentials cannot read fails the run before anything
+is written. --follow tails one contract.
 
 Every entry in the range is fetched exactly once, however many there are: the range is cut into
 windows the API can page through, pages are fetched in parallel and retried when they fail, and a
@@ -138,7 +149,7 @@ pub enum Command {
     Info,
     /// List the contracts the credentials may read.
     Contracts,
-    /// List or export a contract's entries in a time range.
+    /// List or export the entries of one or more contracts in a time range.
     #[command(long_about = ENTRIES_LONG_ABOUT)]
     Entries(EntriesArgs),
     /// Count a contract's entries in a time range by user, action, day, ...
@@ -165,9 +176,9 @@ pub enum Command {
 /// `activitylog entries`.
 #[derive(Debug, Args)]
 pub struct EntriesArgs {
-    /// The contract number (`activitylog contracts` lists them).
-    #[arg(value_parser = parse_contract)]
-    pub contract: u64,
+    /// Which contracts.
+    #[command(flatten)]
+    pub contracts: ContractArgs,
 
     /// Start of the range, inclusive [default: 90 days before the end].
     #[arg(long, value_name = "WHEN", value_parser = parse_when)]
@@ -180,7 +191,8 @@ pub struct EntriesArgs {
     /// After the range, keep polling for new entries until Ctrl-C (each poll
     /// reads up to now minus --settle; `--since now` shows only new ones); with
     /// --out FILE --resume, a rerun continues where a stopped one left off.
-    #[arg(long, short)]
+    /// One contract only.
+    #[arg(long, short, conflicts_with = "all_contracts")]
     pub follow: bool,
 
     /// How often --follow polls (10s, 500ms, 1m).
@@ -322,6 +334,20 @@ fn parse_keys(text: &str) -> Result<Keys, String> {
     activitylog_client::summary::Key::list(text).map(Keys)
 }
 
+/// The contracts a command reads: CONTRACT arguments or `--all-contracts`;
+/// neither means `IONOS_CONTRACT_NUMBER`, else the only contract the
+/// credentials can read (`crate::contracts::resolve`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ContractArgs {
+    /// The contract numbers, read in this order (`activitylog contracts` lists them)
+    /// [default: $IONOS_CONTRACT_NUMBER, else the only contract the credentials can read].
+    #[arg(value_name = "CONTRACT", value_parser = parse_contract)]
+    pub numbers: Vec<u64>,
+    /// Read every contract the credentials can read, in ascending order.
+    #[arg(long, conflicts_with = "numbers")]
+    pub all_contracts: bool,
+}
+
 /// How the table and CSV show entries; NDJSON and JSON stay exactly as received.
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "View (table and CSV)")]
@@ -349,6 +375,7 @@ impl ViewArgs {
         View {
             columns: self.columns.clone(),
             zone,
+            contract: false,
         }
     }
 }

@@ -1,13 +1,16 @@
 //! `FILE.checkpoint`: the state of a resumable export, and the rule that
 //! decides what a rerun does with what an earlier run left.
 //!
-//! Layout version 2 (this one) records, besides the job, its resolved range
-//! and how far it got: when the export started (`started`), the entries
-//! that could not be shown so far (`omitted`), and `finished`, set just
-//! before `FILE.part` is renamed to FILE. Version 1 checkpoints (no such
-//! fields) are still read: the start time then comes from `FILE.part`'s
-//! creation time where the system knows it, and the next checkpoint written
-//! is version 2.
+//! Layout version 2 records, besides the job, its resolved range and how far
+//! it got: when the export started (`started`), the entries that could not
+//! be shown so far (`omitted`), and `finished`, set just before `FILE.part`
+//! is renamed to FILE. Version 1 checkpoints (no such fields) are still
+//! read: the start time then comes from `FILE.part`'s creation time where
+//! the system knows it. Version 3 (this one) adds the exports of several
+//! contracts: the job's further contracts (`job.more_contracts`,
+//! `job.all_contracts`) and the contract `through` belongs to (`contract`;
+//! the ones before it in the job are done). Version 2 checkpoints are
+//! version 3 checkpoints of one contract; the next one written is version 3.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -24,16 +27,22 @@ use crate::output::Format;
 use crate::output::View;
 
 /// The layout version this tool writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The layout versions this tool reads.
-const READS: [u32; 2] = [1, 2];
+const READS: [u32; 3] = [1, 2, 3];
 
 /// What an export was asked for: a checkpoint only resumes the same job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
-    /// The contract.
+    /// The contract, or the first of several.
     pub contract: u64,
+    /// The contracts after the first, in the order they are read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_contracts: Vec<u64>,
+    /// `--all-contracts`: the contracts are every readable one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_contracts: bool,
     /// `--since` as written (`30d` means 30 days before the first run).
     pub since: Option<String>,
     /// `--until` as written.
@@ -77,9 +86,21 @@ impl JobView {
 }
 
 impl Job {
+    /// The contracts, in the order they are read.
+    pub fn contracts(&self) -> Vec<u64> {
+        let mut all = vec![self.contract];
+        all.extend(&self.more_contracts);
+        all
+    }
+
     /// The arguments that repeat this job, for messages.
     pub fn command(&self, path: &Path) -> String {
-        let mut words = vec![format!("activitylog entries {}", self.contract)];
+        let contracts = if self.all_contracts {
+            "--all-contracts".to_string()
+        } else {
+            crate::contracts::list(&self.contracts()).replace(", ", " ")
+        };
+        let mut words = vec![format!("activitylog entries {contracts}")];
         if let Some(since) = &self.since {
             words.push(format!("--since {since}"));
         }
@@ -153,7 +174,12 @@ pub struct Checkpoint {
     pub since: DateTime<Utc>,
     /// End of the resolved range, exclusive: kept, never resolved again.
     pub until: DateTime<Utc>,
-    /// Every matching entry before this instant is in `FILE.part`.
+    /// The contract being read, when not the job's first: the ones before
+    /// it in the job are complete in `FILE.part`, `through` is its progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<u64>,
+    /// Every matching entry of the contract being read before this instant
+    /// is in `FILE.part`.
     pub through: DateTime<Utc>,
     /// Length of `FILE.part` at that moment.
     pub bytes: u64,
@@ -184,6 +210,7 @@ impl Checkpoint {
             job,
             since,
             until,
+            contract: None,
             through: since,
             bytes: 0,
             events: 0,
@@ -191,6 +218,16 @@ impl Checkpoint {
             omitted: Omitted::default(),
             finished: false,
         }
+    }
+}
+
+impl Checkpoint {
+    /// The contracts not complete yet: the one `through` belongs to, and those after it.
+    pub fn pending(&self) -> Vec<u64> {
+        let all = self.job.contracts();
+        let current = self.contract.unwrap_or(self.job.contract);
+        let at = all.iter().position(|&c| c == current).unwrap_or(0);
+        all[at..].to_vec()
     }
 }
 
@@ -284,7 +321,7 @@ pub fn read(path: &Path) -> Result<Option<Checkpoint>, Failure> {
         .version;
     if !READS.contains(&version) {
         return Err(Failure::other(format!(
-            "{} has checkpoint version {version}, this tool reads versions 1 and {VERSION}; \
+            "{} has checkpoint version {version}, this tool reads versions 1 to {VERSION}; \
              delete it to start over",
             path.display(),
         )));
@@ -324,6 +361,8 @@ mod tests {
     fn state() -> Checkpoint {
         let job = Job {
             contract: 31721060,
+            more_contracts: Vec::new(),
+            all_contracts: false,
             since: Some("30d".into()),
             until: None,
             format: Format::Ndjson,
@@ -397,6 +436,7 @@ mod tests {
         let view = View {
             columns: Some("time,uri".parse().unwrap()),
             zone: crate::output::zone::Zone::named("Asia/Tokyo").unwrap(),
+            contract: false,
         };
         assert_eq!(
             JobView::of(Format::Ndjson, &view),
@@ -427,6 +467,45 @@ mod tests {
         assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
         let old = serde_json::to_string(&state().job).unwrap();
         assert!(!old.contains("view"), "{old}");
+    }
+
+    #[test]
+    fn a_job_of_several_contracts_repeats_them_and_knows_which_are_pending() {
+        let several = |contracts: &[u64], all_contracts| Job {
+            contract: contracts[0],
+            more_contracts: contracts[1..].to_vec(),
+            all_contracts,
+            ..state().job
+        };
+        let job = several(&[12345678, 31721060, 98765432], false);
+        assert_eq!(job.contracts(), [12345678, 31721060, 98765432]);
+        let command = job.command(Path::new("out.ndjson"));
+        assert!(
+            command.starts_with("activitylog entries 12345678 31721060 98765432 --since 30d"),
+            "{command}"
+        );
+        let all = several(&[12345678, 31721060], true);
+        assert!(
+            all.command(Path::new("o"))
+                .starts_with("activitylog entries --all-contracts --since")
+        );
+        assert_ne!(
+            all,
+            several(&[12345678], true),
+            "another list is another job"
+        );
+
+        let mut progress = Checkpoint { job, ..state() };
+        assert_eq!(progress.pending(), [12345678, 31721060, 98765432]);
+        progress.contract = Some(31721060);
+        assert_eq!(progress.pending(), [31721060, 98765432]);
+        let json = serde_json::to_string(&progress).unwrap();
+        assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), progress);
+        let one = serde_json::to_string(&state()).unwrap();
+        assert!(
+            !one.contains("contracts") && !one.contains("\"contract\":null"),
+            "one contract's checkpoint reads as version 2 did: {one}"
+        );
     }
 
     const fn found(part: Option<u64>, file: Option<u64>) -> Found {

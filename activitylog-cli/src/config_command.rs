@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use activitylog_client::{
-    Credentials, ENV_CONFIG_FILE, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME, Settings,
+    Credentials, ENV_CONFIG_FILE, ENV_CONTRACT_NUMBER, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME,
+    Settings,
 };
 
 use crate::args::Global;
@@ -64,6 +65,16 @@ pub fn render(settings: &Settings) -> String {
             format!(
                 "none: set {ENV_TOKEN}, or {ENV_USERNAME} and {ENV_PASSWORD}, or a profile's \
                  credentials in the config file"
+            ),
+        ),
+    }
+    match &settings.contract {
+        Some((number, source)) => line("contract:", format!("{number} (from {source})")),
+        None => line(
+            "contract:",
+            format!(
+                "none: `entries` reads the CONTRACT given, else the only one the credentials \
+                 can read (set {ENV_CONTRACT_NUMBER} for a default)"
             ),
         ),
     }

@@ -16,6 +16,8 @@ use crate::error::Failure;
 pub struct Connection {
     /// The client.
     pub log: ActivityLog,
+    /// The contract `IONOS_CONTRACT_NUMBER` names (never with `--sandbox`).
+    pub contract: Option<u64>,
     /// Kept alive for as long as the command runs.
     _sandbox: Option<Sandbox>,
 }
@@ -33,10 +35,12 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
             .api_url(sandbox.url());
         return Ok(Connection {
             log: ActivityLog::new(config)?,
+            contract: None,
             _sandbox: Some(sandbox),
         });
     }
     let settings = settings(global).await?;
+    let contract = settings.contract.as_ref().map(|(number, _)| *number);
     let config = settings.into_config().map_err(|error| {
         let message = error.to_string();
         if message.contains("no credentials") {
@@ -50,6 +54,7 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
     tracing::debug!(url = config.base_url(), "using the API");
     Ok(Connection {
         log: ActivityLog::new(config)?,
+        contract,
         _sandbox: None,
     })
 }

@@ -245,6 +245,25 @@ impl Output {
         }
     }
 
+    /// Records that the contracts before `contract` are complete and that
+    /// `contract` is read next, from `since` (a checkpoint, as [`Output::checkpoint`]).
+    pub fn next_contract(
+        &mut self,
+        contract: u64,
+        since: DateTime<Utc>,
+        events: u64,
+        omitted: &Omitted,
+    ) -> Result<(), Failure> {
+        if let Output::File(FileOutput {
+            resume: Some(resume),
+            ..
+        }) = self
+        {
+            resume.state.contract = Some(contract);
+        }
+        self.checkpoint(since, events, omitted)
+    }
+
     /// Records that every entry before `through` is written (`events` in
     /// all, `omitted` left out): with `--resume`, flushes, fsyncs and writes
     /// the checkpoint; otherwise nothing.
@@ -590,6 +609,8 @@ mod tests {
     fn job() -> Job {
         Job {
             contract: 31721060,
+            more_contracts: Vec::new(),
+            all_contracts: false,
             since: Some("30d".into()),
             until: None,
             format: Format::Ndjson,

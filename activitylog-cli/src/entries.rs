@@ -74,6 +74,12 @@ fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
     };
     let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
     let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    if args.follow && args.contracts.numbers.len() > 1 {
+        return Err(Failure::usage(
+            "--follow tails one contract: give one CONTRACT (run one `activitylog entries \
+             CONTRACT --follow` per contract to tail several)",
+        ));
+    }
     if args.follow {
         // A follow waits for a start that is not final yet.
         return Ok(Request { args, since, until });
@@ -104,21 +110,29 @@ pub(crate) fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<U
         })
 }
 
-/// Runs `entries` with the output format `--format` asked for (if any),
-/// stopping cleanly at the first of `signals`.
+/// Runs `entries` on `contracts` (at least one, in this order) with the
+/// output format `--format` asked for (if any), stopping cleanly at the
+/// first of `signals`. Several contracts make one output: each is
+/// downloaded in turn over the same range, with the same filters, and
+/// `--limit` counts across them all.
 pub async fn run(
     log: &ActivityLog,
     request: Request<'_>,
+    contracts: &[u64],
     format: Option<Format>,
     signals: &Signals,
 ) -> Result<(), Failure> {
+    let Some(&first) = contracts.first() else {
+        return Err(Failure::usage("no contract to read: name one"));
+    };
     if request.args.follow {
-        return crate::follow::run(log, request, format, signals).await;
+        return crate::follow::run(log, request, first, format, signals).await;
     }
     let Request { args, since, until } = request;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
-    let view = args.view.to_view();
+    let mut view = args.view.to_view();
+    view.contract = contracts.len() > 1;
     if view.columns.is_some() && !format.needs_decoding() {
         return Err(Failure::usage(format!(
             "--columns picks table and CSV columns, and the output is {}: add --format csv \
@@ -127,14 +141,17 @@ pub async fn run(
         )));
     }
 
-    let mut base = log.entries(args.contract).settle(args.settle);
-    if let Some(size) = args.page_size {
-        base = base.page_size(size);
-    }
-    if let Some(pages) = args.concurrency {
-        base = base.concurrency(usize::from(pages));
-    }
-    let mut asked = base.clone();
+    let base = |contract: u64| {
+        let mut base = log.entries(contract).settle(args.settle);
+        if let Some(size) = args.page_size {
+            base = base.page_size(size);
+        }
+        if let Some(pages) = args.concurrency {
+            base = base.concurrency(usize::from(pages));
+        }
+        base
+    };
+    let mut asked = base(first);
     if let Some(since) = since {
         asked = asked.since(since);
     }
@@ -142,7 +159,9 @@ pub async fn run(
     let range = asked.range()?;
 
     let job = Job {
-        contract: args.contract,
+        contract: first,
+        more_contracts: contracts[1..].to_vec(),
+        all_contracts: args.contracts.all_contracts,
         since: args.since.as_ref().map(|w| w.text().to_string()),
         until: args.until.as_ref().map(|w| w.text().to_string()),
         format,
@@ -164,14 +183,25 @@ pub async fn run(
         eprintln!("{}", resuming(checkpoint, path));
     }
     let fresh = resumed.is_none();
-    let (start, end, written, omitted) = match resumed {
+    // The range every contract is read over, the contracts still to read,
+    // and where the first of them starts.
+    let (since, pending, start, end, written, omitted) = match resumed {
         Some(checkpoint) => (
+            checkpoint.since,
+            checkpoint.pending(),
             checkpoint.through,
             checkpoint.until,
             checkpoint.events,
             checkpoint.omitted,
         ),
-        None => (range.since(), range.until(), 0, Omitted::default()),
+        None => (
+            range.since(),
+            contracts.to_vec(),
+            range.since(),
+            range.until(),
+            0,
+            Omitted::default(),
+        ),
     };
     let mut writer = EventWriter::new(format, written, Table::terminal_width(), view);
     if fresh {
@@ -182,7 +212,6 @@ pub async fn run(
         }
         output.checkpoint(start, 0, &omitted)?;
     }
-    tracing::info!(contract = args.contract, since = %start, until = %end, format = format.name(), "downloading");
 
     let mut tally = Tally {
         through: start,
@@ -190,15 +219,27 @@ pub async fn run(
         omitted,
     };
     let bar = progress::bar();
-    let outcome = if start < end {
-        let entries = base
-            .since(DateBound::Instant(start))
+    for (index, &contract) in pending.iter().enumerate() {
+        let from = if index == 0 { start } else { since };
+        if index > 0 {
+            if args.limit.is_some_and(|limit| writer.written() >= limit) {
+                break;
+            }
+            output.next_contract(contract, from, writer.written(), &tally.omitted)?;
+            tally.through = from;
+        }
+        tracing::info!(contract, since = %from, until = %end, format = format.name(), "downloading");
+        if from >= end {
+            continue;
+        }
+        let entries = base(contract)
+            .since(DateBound::Instant(from))
             .until(DateBound::Instant(end));
         let work = async {
             if !bar.is_hidden()
                 && let Ok(total) = entries.count().await
             {
-                bar.set_length(total);
+                bar.set_length(bar.length().unwrap_or(0) + total);
             }
             let mut sink = Sink {
                 output: &mut output,
@@ -210,19 +251,25 @@ pub async fn run(
             };
             sink.download(entries, &mut tally).await
         };
-        tokio::select! {
+        let outcome = tokio::select! {
             biased;
             caught = signals.caught() => Err(Stop::Signal(caught)),
             outcome = work => outcome,
+        };
+        if let Err(stop) = outcome {
+            bar.finish_and_clear();
+            let partial = index > 0 || tally.fetched > 0 || tally.through > from;
+            let at = Position {
+                contract,
+                later: &pending[index + 1..],
+                end,
+                partial,
+            };
+            return Err(stopped(stop, output, &tally, &at));
         }
-    } else {
-        Ok(())
-    };
+    }
     bar.finish_and_clear();
 
-    if let Err(stop) = outcome {
-        return Err(stopped(stop, output, &tally, args.contract, start, end));
-    }
     writer.finish(&mut output).map_err(|e| output.failure(e))?;
     output.commit(writer.written(), &tally.omitted)?;
     tracing::info!(
@@ -246,22 +293,32 @@ pub async fn run(
     Ok(())
 }
 
-/// The failure of a download that stopped early, with what became of the output.
-fn stopped(
-    stop: Stop,
-    output: Output,
-    tally: &Tally,
+/// Where a download stopped: the contract being read, the ones after it,
+/// the end of the range, and whether some output was written to stdout.
+struct Position<'a> {
     contract: u64,
-    start: DateTime<Utc>,
+    later: &'a [u64],
     end: DateTime<Utc>,
-) -> Failure {
-    let missing = format!(
-        "entries of contract {contract} from {} to {} were not fetched",
+    partial: bool,
+}
+
+/// The failure of a download that stopped early, with what became of the output.
+fn stopped(stop: Stop, output: Output, tally: &Tally, at: &Position<'_>) -> Failure {
+    let mut missing = format!(
+        "entries of contract {} from {} to {} were not fetched",
+        at.contract,
         rfc3339(tally.through),
-        rfc3339(end)
+        rfc3339(at.end)
     );
+    if !at.later.is_empty() {
+        missing.push_str(&format!(
+            ", nor any of contract{} {}",
+            if at.later.len() > 1 { "s" } else { "" },
+            crate::contracts::list(at.later)
+        ));
+    }
     let stdout = output.is_stdout();
-    let partial = stdout && (tally.fetched > 0 || tally.through > start);
+    let partial = stdout && at.partial;
     let note = output.abandon();
     let tail = |message: String| match &note {
         Some(note) => format!("{message}; {note}"),
@@ -280,9 +337,12 @@ fn stopped(
         Stop::Download(error) => {
             let said = matches!(error, Error::Incomplete { .. });
             let message = match (partial, said) {
-                (true, true) => format!("{error}; the output above is incomplete"),
-                (true, false) => format!("{error}; {missing}: the output above is incomplete"),
-                _ => error.to_string(),
+                (true, true) if at.later.is_empty() => {
+                    format!("{error}; the output above is incomplete")
+                }
+                (true, _) => format!("{error}; {missing}: the output above is incomplete"),
+                (false, _) if at.later.is_empty() => error.to_string(),
+                (false, _) => format!("{error}; {missing}"),
             };
             let failure = Failure::from(error);
             let message = tail(message);
@@ -297,9 +357,18 @@ fn stopped(
 
 /// What a `--resume` run that continues an earlier one says first.
 pub(crate) fn resuming(checkpoint: &Checkpoint, path: &Path) -> String {
+    let pending = checkpoint.pending();
+    let position = if checkpoint.job.more_contracts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " of contract {}",
+            pending.first().copied().unwrap_or(checkpoint.job.contract)
+        )
+    };
     format!(
-        "resuming the export of contract {} from {} to {} {}: {} entries before {} are in {}.part",
-        checkpoint.job.contract,
+        "resuming the export of {} from {} to {} {}: {} entries before {}{position} are in {}.part",
+        contracts_of(checkpoint),
         rfc3339(checkpoint.since),
         rfc3339(checkpoint.until),
         started(checkpoint),
@@ -329,8 +398,8 @@ fn completed_earlier(
         )
     };
     eprintln!(
-        "resuming the export of contract {} from {} to {} {}: it had finished with {} entries; {how}",
-        checkpoint.job.contract,
+        "resuming the export of {} from {} to {} {}: it had finished with {} entries; {how}",
+        contracts_of(checkpoint),
         rfc3339(checkpoint.since),
         rfc3339(checkpoint.until),
         started(checkpoint),
@@ -343,6 +412,13 @@ fn completed_earlier(
             .omitted
             .failure(format, &path.display().to_string()))
     }
+}
+
+/// `contract 1`, or `contracts 1, 2, 3`.
+fn contracts_of(checkpoint: &Checkpoint) -> String {
+    let contracts = checkpoint.job.contracts();
+    let plural = if contracts.len() > 1 { "s" } else { "" };
+    format!("contract{plural} {}", crate::contracts::list(&contracts))
 }
 
 /// `started 2024-05-01T12:00:00Z`, or that the start is not known.

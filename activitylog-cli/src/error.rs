@@ -70,7 +70,8 @@ impl From<activitylog_client::Error> for Failure {
     fn from(error: activitylog_client::Error) -> Self {
         match error {
             activitylog_client::Error::InvalidRange(_)
-            | activitylog_client::Error::ConfigFile { .. } => Failure::usage(error.to_string()),
+            | activitylog_client::Error::ConfigFile { .. }
+            | activitylog_client::Error::ContractNumber { .. } => Failure::usage(error.to_string()),
             other => Failure::other(other.to_string()),
         }
     }

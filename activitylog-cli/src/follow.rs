@@ -43,10 +43,11 @@ use crate::output::table::Table;
 use crate::output::{EventWriter, Format};
 use crate::signals::Signals;
 
-/// Runs `entries --follow` until a signal or a permanent error.
+/// Runs `entries --follow` on `contract` until a signal or a permanent error.
 pub async fn run(
     log: &ActivityLog,
     request: Request<'_>,
+    contract: u64,
     format: Option<Format>,
     signals: &Signals,
 ) -> Result<(), Failure> {
@@ -54,7 +55,7 @@ pub async fn run(
     let format = Format::choose(format, args.out.as_deref(), io::stdout().is_terminal());
     let filter = args.filters.to_filter();
     let view = args.view.to_view();
-    let mut base = log.entries(args.contract).settle(args.settle);
+    let mut base = log.entries(contract).settle(args.settle);
     if let Some(size) = args.page_size {
         base = base.page_size(size);
     }
@@ -70,7 +71,9 @@ pub async fn run(
         None => end.checked_sub_signed(lookback).unwrap_or(end),
     };
     let job = Job {
-        contract: args.contract,
+        contract,
+        more_contracts: Vec::new(),
+        all_contracts: false,
         since: args.since.as_ref().map(|w| w.text().to_string()),
         until: None,
         format,
@@ -105,7 +108,7 @@ pub async fn run(
         io::Write::flush(&mut output).map_err(|e| output.failure(e))?;
         output.checkpoint(start, 0, &omitted)?;
     }
-    tracing::info!(contract = args.contract, since = %start, interval = ?args.interval, format = format.name(), "following");
+    tracing::info!(contract, since = %start, interval = ?args.interval, format = format.name(), "following");
 
     let mut through = start;
     let bar = ProgressBar::hidden();
@@ -153,7 +156,7 @@ pub async fn run(
     };
     let detail = format!(
         "followed contract {} through {}, {} entries written",
-        args.contract,
+        contract,
         rfc3339(through),
         writer.written()
     );

@@ -12,7 +12,7 @@
 //! loop), `summary` (`activitylog summary`; `report` its SVG and HTML files), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
 //! `sandbox` (`activitylog sandbox`), `connect` (credentials, the
-//! IONOS config file and `--sandbox`), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
+//! IONOS config file and `--sandbox`), `contracts` (which contracts a command reads), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
 //! exit codes).
 
 #![warn(missing_docs)]
@@ -22,6 +22,7 @@ mod checkpoint;
 mod commands;
 mod config_command;
 mod connect;
+mod contracts;
 mod destination;
 mod entries;
 mod error;
@@ -217,7 +218,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Entries(args) => {
             let request = entries::prepare(args)?;
             let connection = signals.or_stop(connect::connect(global)).await?;
-            entries::run(&connection.log, request, global.format, &signals).await
+            let contracts = signals
+                .or_stop(contracts::resolve(&args.contracts, &connection))
+                .await?;
+            entries::run(
+                &connection.log,
+                request,
+                &contracts,
+                global.format,
+                &signals,
+            )
+            .await
         }
         Command::Summary(args) => {
             let request = summary::prepare(args)?;

@@ -24,6 +24,9 @@ pub const ENV_USERNAME: &str = "IONOS_USERNAME";
 pub const ENV_PASSWORD: &str = "IONOS_PASSWORD";
 /// Environment variable: the API's base URL (default [`DEFAULT_API_URL`]).
 pub const ENV_API_URL: &str = "IONOS_API_URL";
+/// Environment variable: the contract to read when a command is given none
+/// (a contract number given on the command line wins).
+pub const ENV_CONTRACT_NUMBER: &str = "IONOS_CONTRACT_NUMBER";
 
 /// Default ingestion lag allowed for: open-ended downloads end this long before now.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
@@ -379,13 +382,16 @@ pub struct Settings {
     /// The config file's `activitylog` endpoint of the profile's environment
     /// (its TLS settings are not applied yet).
     pub endpoint: Option<Endpoint>,
+    /// The contract [`ENV_CONTRACT_NUMBER`] names, for commands given none.
+    pub contract: Option<(u64, Source)>,
 }
 
 impl Settings {
     /// Resolves the settings from `overrides`, the variables `lookup` reads
     /// and the config `file`. Errors: `IONOS_USERNAME` without
     /// `IONOS_PASSWORD`, a profile asked for that the file lacks (or with no
-    /// file), a profile's environment that the file lacks.
+    /// file), a profile's environment that the file lacks, an
+    /// `IONOS_CONTRACT_NUMBER` that is not a positive number.
     pub fn resolve(
         overrides: &Overrides,
         lookup: impl Fn(&str) -> Option<String>,
@@ -500,12 +506,18 @@ impl Settings {
             (DEFAULT_API_URL.to_string(), Source::Default)
         };
 
+        let contract = match non_empty(ENV_CONTRACT_NUMBER) {
+            Some(value) => Some((contract_number(&value)?, env(ENV_CONTRACT_NUMBER))),
+            None => None,
+        };
+
         Ok(Settings {
             file: file_source,
             profile: chosen,
             api_url,
             credentials,
             endpoint,
+            contract,
         })
     }
 
@@ -518,6 +530,16 @@ impl Settings {
             )));
         };
         Ok(Config::new(credentials).api_url(self.api_url.0))
+    }
+}
+
+/// Parses the value of [`ENV_CONTRACT_NUMBER`]: a positive number.
+fn contract_number(value: &str) -> Result<u64> {
+    match value.trim().parse::<u64>() {
+        Ok(number) if number > 0 => Ok(number),
+        _ => Err(Error::ContractNumber {
+            value: value.to_string(),
+        }),
     }
 }
 
@@ -684,6 +706,24 @@ environments:
             s.credentials.unwrap().1,
             Source::Env("IONOS_USERNAME, IONOS_PASSWORD".into())
         );
+    }
+
+    #[test]
+    fn the_contract_variable_is_a_positive_number() {
+        let s = settings(&Overrides::default(), &[], None).unwrap();
+        assert_eq!(s.contract, None);
+        let vars = [("IONOS_CONTRACT_NUMBER", " 31721060 ")];
+        let s = settings(&Overrides::default(), &vars, None).unwrap();
+        assert_eq!(
+            s.contract,
+            Some((31721060, Source::Env(ENV_CONTRACT_NUMBER.into())))
+        );
+        for bad in ["abc", "0", "-5", "3.5"] {
+            let vars = [("IONOS_CONTRACT_NUMBER", bad)];
+            let error = settings(&Overrides::default(), &vars, None).unwrap_err();
+            assert!(matches!(error, Error::ContractNumber { .. }), "{error}");
+            assert!(error.to_string().contains(&format!("`{bad}`")), "{error}");
+        }
     }
 
     #[test]

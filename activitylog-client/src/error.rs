@@ -93,6 +93,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// `IONOS_CONTRACT_NUMBER` is set to something that is not a contract number.
+    #[error(
+        "IONOS_CONTRACT_NUMBER=`{value}` is not a contract number: set it to a positive number \
+         such as 31721060 (`activitylog contracts` lists yours), or unset it"
+    )]
+    ContractNumber {
+        /// The value as set.
+        value: String,
+    },
+
     /// A date range that cannot be asked for.
     #[error("invalid date range: {0}")]
     InvalidRange(String),

@@ -78,8 +78,8 @@ pub mod summary;
 pub use auth::Credentials;
 pub use client::ActivityLog;
 pub use config::{
-    Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME,
-    Overrides, Settings, Source,
+    Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_CONTRACT_NUMBER, ENV_PASSWORD,
+    ENV_TOKEN, ENV_USERNAME, Overrides, Settings, Source,
 };
 pub use dates::{DateBound, DateRange};
 pub use download::{DEFAULT_LOOKBACK, Entries, Events, Follow, RawEvents, Update, Updates};

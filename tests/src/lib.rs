@@ -287,7 +287,7 @@ pub mod cli {
     use std::process::{Command, Output, Stdio};
 
     /// Every variable the program reads its configuration from.
-    const CONFIGURATION: [&str; 7] = [
+    const CONFIGURATION: [&str; 8] = [
         "IONOS_TOKEN",
         "IONOS_USERNAME",
         "IONOS_PASSWORD",
@@ -295,6 +295,7 @@ pub mod cli {
         "IONOS_CONFIG_FILE",
         "IONOS_CURRENT_PROFILE",
         "IONOS_LOG_LEVEL",
+        "IONOS_CONTRACT_NUMBER",
     ];
 
     /// `program` with none of the caller's IONOS_ variables, `home` as HOME

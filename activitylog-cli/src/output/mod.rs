@@ -85,6 +85,8 @@ pub struct View {
     pub columns: Option<columns::Columns>,
     /// The zone times are shown in.
     pub zone: zone::Zone,
+    /// Whether the usual table shows a CONTRACT column (a run over several contracts).
+    pub contract: bool,
 }
 
 /// Writes a stream of events in one format: [`begin`](Self::begin) once per
@@ -104,7 +106,7 @@ impl EventWriter {
     pub fn new(format: Format, written: u64, width: usize, view: View) -> Self {
         EventWriter {
             format,
-            table: table::Table::view(width, view.columns.as_ref(), view.zone),
+            table: table::Table::view(width, view.columns.as_ref(), view.zone, view.contract),
             view,
             written,
         }

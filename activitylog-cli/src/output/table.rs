@@ -87,21 +87,33 @@ impl Table {
     /// A table of the `columns` picked (else the usual ones) with times in
     /// `zone`, fitted into `width` terminal columns: the last column takes
     /// what is left, and shrinks first; the time column never shrinks.
-    pub fn view(width: usize, columns: Option<&Columns>, zone: Zone) -> Self {
+    /// `contract` adds a CONTRACT column after the time to the usual
+    /// columns (a run over several contracts).
+    pub fn view(width: usize, columns: Option<&Columns>, zone: Zone, contract: bool) -> Self {
         let time = zone.short_width();
         let time_header = format!("TIME ({})", zone.label());
         let (columns, shrink) = match columns {
-            None => (
-                vec![
+            None => {
+                let mut usual = vec![
                     Column::new(Cell::Time, &time_header, time, time),
                     Column::new(Cell::User, "USER", 24, 8),
                     Column::new(Cell::SourceIp, "SOURCE IP", 15, 9),
                     Column::new(Cell::Type, "TYPE", 19, 8),
                     Column::new(Cell::Status, "STATUS", 7, 6),
                     Column::new(Cell::Resources, "RESOURCES / ACTIONS", 40, 14),
-                ],
-                vec![5, 1, 3, 2, 4],
-            ),
+                ];
+                let mut shrink = vec![5, 1, 3, 2, 4];
+                let index = super::csv::COLUMNS
+                    .iter()
+                    .position(|(name, _)| *name == "contract");
+                if let (true, Some(index)) = (contract, index) {
+                    let (preferred, narrowest) = csv_widths("contract");
+                    let column = Column::new(Cell::Csv(index), "CONTRACT", preferred, narrowest);
+                    usual.insert(1, column);
+                    shrink = vec![6, 2, 4, 3, 5, 1];
+                }
+                (usual, shrink)
+            }
             Some(picked) => {
                 let columns: Vec<Column> = picked
                     .indexes()
@@ -284,7 +296,7 @@ mod tests {
     }
 
     fn render(width: usize) -> String {
-        let table = Table::view(width, None, Zone::Utc);
+        let table = Table::view(width, None, Zone::Utc, false);
         let mut out = Vec::new();
         table.write_header(&mut out).unwrap();
         table.write_row(&mut out, &activity()).unwrap();
@@ -319,17 +331,17 @@ mod tests {
 
     #[test]
     fn too_narrow_keeps_the_minimum_widths() {
-        let table = Table::view(10, None, Zone::Utc);
+        let table = Table::view(10, None, Zone::Utc, false);
         assert_eq!(table.widths, [20, 8, 9, 8, 6, 14]);
         let columns: Columns = "uri,time".parse().unwrap();
-        let table = Table::view(10, Some(&columns), Zone::Utc);
+        let table = Table::view(10, Some(&columns), Zone::Utc, false);
         assert_eq!(table.widths, [10, 20]);
     }
 
     #[test]
     fn a_zone_shifts_the_times_and_names_itself_in_the_header() {
         let zone = Zone::named("Asia/Tokyo").unwrap();
-        let table = Table::view(200, None, zone);
+        let table = Table::view(200, None, zone, false);
         let mut out = Vec::new();
         table.write_header(&mut out).unwrap();
         table.write_row(&mut out, &activity()).unwrap();
@@ -342,9 +354,29 @@ mod tests {
     }
 
     #[test]
+    fn a_run_over_several_contracts_adds_a_contract_column_to_the_usual_ones() {
+        let mut header = Vec::new();
+        Table::view(160, None, Zone::Utc, true)
+            .write_header(&mut header)
+            .unwrap();
+        let header = String::from_utf8(header).unwrap();
+        let names: Vec<&str> = header.split_whitespace().collect();
+        assert_eq!(
+            names[..4],
+            ["TIME", "(UTC)", "CONTRACT", "USER"],
+            "{header}"
+        );
+        let mut usual = Vec::new();
+        Table::view(160, None, Zone::Utc, false)
+            .write_header(&mut usual)
+            .unwrap();
+        assert!(!String::from_utf8(usual).unwrap().contains("CONTRACT"));
+    }
+
+    #[test]
     fn picked_columns_show_csv_values_under_upper_case_headers() {
         let columns: Columns = "status,source_ip,time,actions".parse().unwrap();
-        let table = Table::view(200, Some(&columns), Zone::Utc);
+        let table = Table::view(200, Some(&columns), Zone::Utc, false);
         let mut out = Vec::new();
         table.write_header(&mut out).unwrap();
         table.write_row(&mut out, &activity()).unwrap();
@@ -362,7 +394,7 @@ mod tests {
             "{row}"
         );
         for width in [20, 60, 120] {
-            let table = Table::view(width, Some(&columns), Zone::Utc);
+            let table = Table::view(width, Some(&columns), Zone::Utc, false);
             let mut out = Vec::new();
             table.write_row(&mut out, &activity()).unwrap();
             let line = String::from_utf8(out).unwrap();
@@ -412,7 +444,7 @@ mod tests {
 
     #[test]
     fn cjk_and_emoji_users_keep_the_columns_aligned() {
-        let table = Table::view(120, None, Zone::Utc);
+        let table = Table::view(120, None, Zone::Utc, false);
         let mut out = Vec::new();
         table.write_header(&mut out).unwrap();
         for user in [
