@@ -45,6 +45,7 @@ Examples:
   activitylog entries 31721060 --since 24h --action vr.server --status FAILED
   activitylog entries 111 222 --since 30d --out both.ndjson    several contracts, one file
   activitylog entries --all-contracts --since 7d               every contract you can read
+  activitylog summary 31721060 --since 30d --by user,day --html report.html
   echo \"$TOKEN\" | activitylog --token-stdin info
 
 Exit codes: 0 success, 2 bad usage (flags, dates, contract numbers, an --out FILE another run is
@@ -155,6 +156,9 @@ pub enum Command {
     /// List or export the entries of one or more contracts in a time range.
     #[command(long_about = ENTRIES_LONG_ABOUT)]
     Entries(EntriesArgs),
+    /// Count a contract's entries in a time range by user, action, day, ...
+    #[command(long_about = SUMMARY_LONG_ABOUT)]
+    Summary(SummaryArgs),
     /// Serve the sandbox (a local fake of the API) until Ctrl-C.
     #[command(
         long_about = "Serve the sandbox, a local fake of the Activity Log API with generated \
@@ -233,6 +237,105 @@ pub struct EntriesArgs {
     /// How the table and CSV show them.
     #[command(flatten)]
     pub view: ViewArgs,
+}
+
+const SUMMARY_LONG_ABOUT: &str = "\
+Count a contract's entries in a time range, grouped by KEYS, over the complete download (the
+same engine, range, --settle and filters as `entries`), counting as the entries arrive: memory
+grows with the number of groups, never with the entries. WHEN is as for `entries` (2024-05-01,
+an RFC 3339 instant, 7d back from now, or now); without --since the last 90 days are counted.
+
+KEYS (comma-separated): user (principal.identity.username), type (event.type), status
+(event.status), method (event.param.action, the HTTP method), resource-type and action
+(event.resources[].type and .action[]), source-ip (principal.sourceIP), service
+(principal.sourceService: the IONOS service used, e.g. PUBLIC_REST_V6 or DCD), day
+(2024-05-01) and hour (2024-05-01T13:00), both in UTC unless --tz or --local. A missing value is
+its own group (null in JSON, empty in CSV, - in the table). An entry with several resources (or
+actions) counts once under each, so with resource-type or action the counts can add up to more
+than the entries; the share is of the entries counted.
+
+Each group has its count, its share, how many FAILED (event.status is FAILED; RUNNING or QUEUED
+are not failures), and the first and last meta.time seen: RFC 3339 UTC in json, csv and ndjson,
+in --tz in the table. Groups are sorted by count, largest first, ties by their values (days and
+hours in time order). On a terminal, a summary with day or hour also draws a bar chart of the
+entries per day or hour.
+
+--chart FILE.svg writes a timeline of the entries per day or hour, stacked by status; --html
+FILE.html a report that needs no network (timeline, top users, top actions, failed requests,
+source IPs per user). Their bucket is hour when --by has hour, or the range is at most 72 hours,
+else day. Files are written completely or not at all.";
+
+/// `activitylog summary`.
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// The contract number (`activitylog contracts` lists them).
+    #[arg(value_parser = parse_contract)]
+    pub contract: u64,
+
+    /// What to group by, comma-separated: user, type, status, method, resource-type, action,
+    /// source-ip, service, day, hour.
+    #[arg(long, value_name = "KEYS", required = true, value_parser = parse_keys)]
+    pub by: Keys,
+
+    /// Keep only the N largest groups.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: Option<u64>,
+
+    /// Start of the range, inclusive [default: 90 days before the end].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// End of the range, exclusive [default: now minus --settle].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<When>,
+
+    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
+    /// --until the range ends this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
+    pub settle: Duration,
+
+    /// Requests in flight at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+
+    /// Days, hours and the table's times in this IANA time zone (Europe/Berlin) instead of UTC.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
+    pub tz: Option<Zone>,
+
+    /// Days, hours and the table's times in this machine's time zone instead of UTC.
+    #[arg(long, conflicts_with = "tz")]
+    pub local: bool,
+
+    /// Also write an SVG timeline of the entries per day or hour, stacked by status.
+    #[arg(long, value_name = "FILE.svg")]
+    pub chart: Option<PathBuf>,
+
+    /// Also write a one-file HTML report (no network needed to open it).
+    #[arg(long, value_name = "FILE.html")]
+    pub html: Option<PathBuf>,
+
+    /// Which entries to count.
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+impl SummaryArgs {
+    /// The zone of days, hours and table times.
+    pub fn zone(&self) -> Zone {
+        match (self.tz, self.local) {
+            (Some(zone), _) => zone,
+            (None, true) => Zone::Local,
+            (None, false) => Zone::Utc,
+        }
+    }
+}
+
+/// The keys of `--by`, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys(pub Vec<activitylog_client::summary::Key>);
+
+fn parse_keys(text: &str) -> Result<Keys, String> {
+    activitylog_client::summary::Key::list(text).map(Keys)
 }
 
 /// The contracts a command reads: CONTRACT arguments or `--all-contracts`;

@@ -97,7 +97,7 @@ fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
 }
 
 /// `now − settle`, the default end of a range.
-fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<Utc>, Failure> {
+pub(crate) fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<Utc>, Failure> {
     TimeDelta::from_std(settle)
         .ok()
         .and_then(|settle| now.checked_sub_signed(settle))
@@ -434,7 +434,10 @@ pub(crate) fn rfc3339(instant: DateTime<Utc>) -> String {
 }
 
 /// Resolves a `WHEN` argument against the command's `now`.
-fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
+pub(crate) fn resolve(
+    when: Option<&When>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateBound>, Failure> {
     when.map(|w| w.resolve(now).map_err(Failure::usage))
         .transpose()
 }

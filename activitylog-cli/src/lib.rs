@@ -9,7 +9,7 @@
 //! `destination` (where the bytes go: stdout, or a temporary file renamed
 //! at the end, or `FILE.part` with `--resume`), `checkpoint` (resume
 //! checkpoints), `lock` (one export per file), `entries` (the download
-//! loop), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
+//! loop), `summary` (`activitylog summary`; `report` its SVG and HTML files), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
 //! `sandbox` (`activitylog sandbox`), `connect` (credentials, the
 //! IONOS config file and `--sandbox`), `contracts` (which contracts a command reads), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
@@ -32,8 +32,10 @@ mod lock;
 mod omitted;
 mod output;
 mod progress;
+mod report;
 mod sandbox;
 mod signals;
+mod summary;
 /// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
 #[doc(hidden)]
 pub mod when;
@@ -227,6 +229,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 &signals,
             )
             .await
+        }
+        Command::Summary(args) => {
+            let request = summary::prepare(args)?;
+            let connection = signals.or_stop(connect::connect(global)).await?;
+            summary::run(&connection.log, request, global.format, &signals).await
         }
     }
 }

@@ -57,7 +57,8 @@
 //! [`Credentials`] (auth and environment), [`ConfigFile`] and [`Settings`]
 //! (the IONOS config file `~/.ionos/config` and the order settings are taken in), [`RetryPolicy`] (retries and the
 //! shared 429 throttle), [`Error`], [`DateBound`] (dates), and
-//! [`Entries`] (complete, deduplicated downloads of any range).
+//! [`Entries`] (complete, deduplicated downloads of any range), and
+//! [`summary`] (counting events by user, action, day, ... as they stream).
 
 #![warn(missing_docs)]
 
@@ -73,6 +74,7 @@ mod hooks;
 mod profile;
 mod proxy;
 mod retry;
+pub mod summary;
 mod tls;
 
 pub use auth::Credentials;

@@ -4,6 +4,7 @@
 //! [`ndjson`] for `ndjson` and [`json_array`] for `json` (the raw events,
 //! every field kept).
 
+pub mod chart;
 pub mod columns;
 pub mod csv;
 pub mod fields;
