@@ -268,9 +268,9 @@ else day. Files are written completely or not at all.";
 /// `activitylog summary`.
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// The contract number (`activitylog contracts` lists them).
-    #[arg(value_parser = parse_contract)]
-    pub contract: u64,
+    /// Which contracts (several are counted together).
+    #[command(flatten)]
+    pub contracts: ContractArgs,
 
     /// What to group by, comma-separated: user, type, status, method, resource-type, action,
     /// source-ip, service, day, hour.

@@ -233,7 +233,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Summary(args) => {
             let request = summary::prepare(args)?;
             let connection = signals.or_stop(connect::connect(global)).await?;
-            summary::run(&connection.log, request, global.format, &signals).await
+            let contracts = signals
+                .or_stop(contracts::resolve(&args.contracts, &connection))
+                .await?;
+            summary::run(
+                &connection.log,
+                request,
+                &contracts,
+                global.format,
+                &signals,
+            )
+            .await
         }
     }
 }

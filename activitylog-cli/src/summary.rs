@@ -161,10 +161,12 @@ where
     Ok(())
 }
 
-/// Runs `summary`: downloads the range, counts it, writes the results.
+/// Runs `summary`: downloads the range of each contract in turn, counts
+/// them together, writes the results.
 pub async fn run(
     log: &ActivityLog,
     request: Request<'_>,
+    contracts: &[u64],
     format: Option<Format>,
     signals: &Signals,
 ) -> Result<(), Failure> {
@@ -188,23 +190,30 @@ pub async fn run(
         omitted: Omitted::default(),
     };
 
-    let mut entries = log
-        .entries(args.contract)
-        .settle(args.settle)
-        .since(range.since())
-        .until(range.until());
-    if let Some(pages) = args.concurrency {
-        entries = entries.concurrency(usize::from(pages));
-    }
+    let entries_of = |contract: u64| {
+        let entries = log
+            .entries(contract)
+            .settle(args.settle)
+            .since(range.since())
+            .until(range.until());
+        match args.concurrency {
+            Some(pages) => entries.concurrency(usize::from(pages)),
+            None => entries,
+        }
+    };
     let filter = args.filters.to_filter();
     let bar = progress::bar();
     let work = async {
-        if !bar.is_hidden()
-            && let Ok(total) = entries.count().await
-        {
-            bar.set_length(total);
+        for &contract in contracts {
+            let entries = entries_of(contract);
+            if !bar.is_hidden()
+                && let Ok(total) = entries.count().await
+            {
+                bar.inc_length(total);
+            }
+            count(entries.raw(), &filter, &mut tallies, &bar).await?;
         }
-        count(entries.raw(), &filter, &mut tallies, &bar).await
+        Ok::<(), activitylog_client::Error>(())
     };
     let outcome = tokio::select! {
         biased;
@@ -236,7 +245,7 @@ pub async fn run(
         .as_ref()
         .map(|summary| Timeline::of(summary, bucket, zone));
     let meta = report::Meta {
-        contract: args.contract,
+        contracts: contracts.to_vec(),
         since: range.since(),
         until: range.until(),
         zone,

@@ -658,3 +658,78 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// `COMMAND ARGS...` over the sandbox's whole range; fails unless it exits 0.
+async fn over_range(sandbox: &Sandbox, command: Command, words: &[&str]) -> String {
+    let since = rfc3339(sandbox.span_start());
+    let until = rfc3339(sandbox.end());
+    let mut args = words.to_vec();
+    args.extend(["--since", &since, "--until", &until]);
+    let result = run(command, &args).await;
+    assert_eq!(result.code, Some(0), "{args:?}: {}", result.stderr);
+    result.stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_contracts_are_counted_together_and_the_variable_names_one() {
+    let sandbox = Sandbox::builder().events(2_000).start().await.unwrap();
+    let (main, other) = ("31721060", "12345678");
+    let ndjson = over_range(
+        &sandbox,
+        at(&sandbox),
+        &["entries", main, other, "--format", "ndjson"],
+    )
+    .await;
+    let events: Vec<Value> = ndjson
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let of_main = over_all(&sandbox, "entries", &["--format", "ndjson"])
+        .await
+        .lines()
+        .count();
+    assert!(
+        of_main > 0 && events.len() > of_main,
+        "both contracts have entries"
+    );
+
+    let keys = ["user", "status"];
+    let words = [
+        "summary",
+        main,
+        other,
+        "--by",
+        "user,status",
+        "--format",
+        "json",
+    ];
+    let got: BTreeMap<Values, Tally> =
+        parsed(&over_range(&sandbox, at(&sandbox), &words).await, &keys)
+            .into_iter()
+            .collect();
+    assert_eq!(
+        got,
+        expected(&events, &keys, utc()),
+        "two contracts together"
+    );
+
+    // Without CONTRACT, IONOS_CONTRACT_NUMBER names it: the same as naming it.
+    let mut command = at(&sandbox);
+    command.env("IONOS_CONTRACT_NUMBER", other);
+    let words = ["summary", "--by", "user", "--format", "json"];
+    let from_variable = over_range(&sandbox, command, &words).await;
+    let words = ["summary", other, "--by", "user", "--format", "json"];
+    let named = over_range(&sandbox, at(&sandbox), &words).await;
+    assert_eq!(from_variable, named);
+    let of_other: u64 = parsed(&named, &["user"]).iter().map(|(_, t)| t.count).sum();
+    assert_eq!(of_other as usize, events.len() - of_main);
+
+    // Several readable contracts and none named: exit 2, listing them.
+    let result = run(at(&sandbox), &["summary", "--by", "user"]).await;
+    assert_eq!(result.code, Some(2), "{}", result.stderr);
+    assert!(
+        result.stderr.contains(main) && result.stderr.contains(other),
+        "{}",
+        result.stderr
+    );
+}

@@ -42,7 +42,7 @@ svg { max-width: 100%; height: auto; }
 pub fn render(timeline: &Timeline, sections: &Sections, meta: &Meta) -> String {
     let zone = meta.zone;
     let mut html = String::new();
-    let title = format!("Activity log summary: contract {}", meta.contract);
+    let title = format!("Activity log summary: {}", meta.contracts_label());
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n\
@@ -239,7 +239,7 @@ mod tests {
         timeline.add(&facts);
         let timeline = Timeline::of(&timeline, Key::Day, Zone::Utc);
         let meta = Meta {
-            contract: 1,
+            contracts: vec![1],
             since: "2024-05-01T00:00:00Z".parse().unwrap(),
             until: "2024-05-02T00:00:00Z".parse().unwrap(),
             zone: Zone::Utc,

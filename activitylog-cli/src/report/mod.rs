@@ -16,8 +16,8 @@ const MOST_SLOTS: usize = 5_000;
 /// What a report says about its run.
 #[derive(Clone, Debug)]
 pub struct Meta {
-    /// The contract.
-    pub contract: u64,
+    /// The contracts counted, in the order they were read.
+    pub contracts: Vec<u64>,
     /// Start of the range, inclusive.
     pub since: DateTime<Utc>,
     /// End of the range, exclusive.
@@ -28,6 +28,17 @@ pub struct Meta {
     pub entries: u64,
     /// Of them, FAILED.
     pub failed: u64,
+}
+
+impl Meta {
+    /// `contract 31721060`, or `contracts 111, 222` for several.
+    pub fn contracts_label(&self) -> String {
+        let numbers: Vec<String> = self.contracts.iter().map(u64::to_string).collect();
+        match numbers.as_slice() {
+            [one] => format!("contract {one}"),
+            several => format!("contracts {}", several.join(", ")),
+        }
+    }
 }
 
 /// Entries per day or hour, by status, with the empty buckets in between.

@@ -42,9 +42,9 @@ pub fn element(timeline: &Timeline, meta: &Meta) -> String {
     );
     let _ = writeln!(
         svg,
-        "<title>Entries per {unit} ({}), contract {}</title>",
+        "<title>Entries per {unit} ({}), {}</title>",
         escape(&zone),
-        meta.contract
+        meta.contracts_label()
     );
     let _ = writeln!(
         svg,
@@ -53,9 +53,9 @@ pub fn element(timeline: &Timeline, meta: &Meta) -> String {
     let _ = writeln!(
         svg,
         "<text x=\"{LEFT}\" y=\"28\" font-size=\"15\" font-weight=\"bold\">Entries per {unit} \
-         ({}), contract {}</text>",
+         ({}), {}</text>",
         escape(&zone),
-        meta.contract
+        meta.contracts_label()
     );
 
     // The y axis: gridlines and counts.
