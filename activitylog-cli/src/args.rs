@@ -140,6 +140,9 @@ pub enum Command {
     /// List or export a contract's entries in a time range.
     #[command(long_about = ENTRIES_LONG_ABOUT)]
     Entries(EntriesArgs),
+    /// Archive contracts' entries into a database (SQLite or PostgreSQL), incrementally.
+    #[command(long_about = SYNC_LONG_ABOUT)]
+    Sync(SyncArgs),
     /// Serve the sandbox (a local fake of the API) until Ctrl-C.
     #[command(
         long_about = "Serve the sandbox, a local fake of the Activity Log API with generated \
@@ -156,6 +159,55 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+const SYNC_LONG_ABOUT: &str = "\
+Archive the entries of one or more contracts into a database, to keep them longer than the
+service does and query them offline (`activitylog entries CONTRACT --db URL` reads them back).
+
+--db is sqlite:PATH (a file, created when missing) or postgres://USER[:PASSWORD]@HOST/DATABASE.
+Without --db the archive is $XDG_DATA_HOME/activitylog/archive.sqlite (or the platform's data
+directory); its path is printed when it is created.
+
+Each contract's archive records the instant it is complete up to (never later than --settle
+before now); the next sync starts there, one hour earlier to catch late entries. The first sync
+takes the last 90 days unless --since says otherwise. An entry is stored once however often it is
+fetched, and every download window commits together with its progress: an interrupted sync
+(Ctrl-C, a crash, a lost network) keeps what it committed, and the next one goes on from there.";
+
+/// `activitylog sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The contract numbers (`activitylog contracts` lists them).
+    #[arg(value_parser = parse_contract, required = true, num_args = 1..)]
+    pub contracts: Vec<u64>,
+
+    /// The archive: sqlite:PATH or postgres://... [default: archive.sqlite in the user's data
+    /// directory].
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+
+    /// Start of the range, inclusive [default: where the archive is complete up to, minus an
+    /// hour; the first time, 90 days before the end].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// End of the range, exclusive [default: now minus --settle].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<When>,
+
+    /// How long entries take to become visible after their timestamp: the archive is never
+    /// marked complete past this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
+    pub settle: Duration,
+
+    /// Entries asked for per request (the API sends at most 1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub page_size: Option<u32>,
+
+    /// Requests in flight at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
 }
 
 /// `activitylog entries`.
@@ -195,6 +247,11 @@ pub struct EntriesArgs {
     /// Requests in flight at once [default: 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: Option<u16>,
+
+    /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
+    /// instead of the API: offline, any range (without --since, everything archived).
+    #[arg(long, value_name = "URL", conflicts_with = "follow")]
+    pub db: Option<String>,
 
     /// Write to FILE (complete or not at all) instead of stdout.
     #[arg(long, short, value_name = "FILE")]

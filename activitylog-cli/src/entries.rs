@@ -11,10 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use activitylog_client::{
-    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, RawEvent, Update,
+    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Error, RawEvent, Update,
 };
 use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, TimeDelta, Utc};
-use futures::StreamExt;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
 use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
@@ -37,6 +38,17 @@ enum Stop {
     Write(Failure),
     /// SIGINT or SIGTERM.
     Signal(Caught),
+    /// Reading the archive failed.
+    Archive(Failure),
+}
+
+/// Where `entries` reads from: the API, or an archive (`--db`).
+#[derive(Clone, Copy, Debug)]
+pub enum Source<'a> {
+    /// The Activity Log API.
+    Api(&'a ActivityLog),
+    /// An archive written by `activitylog sync`: offline, any range.
+    Archive(&'a activitylog_archive::Archive),
 }
 
 /// How far a download got.
@@ -107,12 +119,12 @@ fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<Utc>, Failur
 /// Runs `entries` with the output format `--format` asked for (if any),
 /// stopping cleanly at the first of `signals`.
 pub async fn run(
-    log: &ActivityLog,
+    source: Source<'_>,
     request: Request<'_>,
     format: Option<Format>,
     signals: &Signals,
 ) -> Result<(), Failure> {
-    if request.args.follow {
+    if let (true, Source::Api(log)) = (request.args.follow, source) {
         return crate::follow::run(log, request, format, signals).await;
     }
     let Request { args, since, until } = request;
@@ -127,19 +139,31 @@ pub async fn run(
         )));
     }
 
-    let mut base = log.entries(args.contract).settle(args.settle);
-    if let Some(size) = args.page_size {
-        base = base.page_size(size);
-    }
-    if let Some(pages) = args.concurrency {
-        base = base.concurrency(usize::from(pages));
-    }
-    let mut asked = base.clone();
-    if let Some(since) = since {
-        asked = asked.since(since);
-    }
-    asked = asked.until(until);
-    let range = asked.range()?;
+    let (range, base) = match source {
+        Source::Api(log) => {
+            let mut base = log.entries(args.contract).settle(args.settle);
+            if let Some(size) = args.page_size {
+                base = base.page_size(size);
+            }
+            if let Some(pages) = args.concurrency {
+                base = base.concurrency(usize::from(pages));
+            }
+            let mut asked = base.clone();
+            if let Some(since) = since {
+                asked = asked.since(since);
+            }
+            asked = asked.until(until);
+            (asked.range()?, Some(base))
+        }
+        // An archive has no 90-day limit: by default, all of it.
+        Source::Archive(_) => (
+            DateRange::new(
+                since.unwrap_or(DateBound::Instant(DateTime::UNIX_EPOCH)),
+                until,
+            )?,
+            None,
+        ),
+    };
 
     let job = Job {
         contract: args.contract,
@@ -191,15 +215,21 @@ pub async fn run(
     };
     let bar = progress::bar();
     let outcome = if start < end {
-        let entries = base
-            .since(DateBound::Instant(start))
-            .until(DateBound::Instant(end));
-        let work = async {
-            if !bar.is_hidden()
-                && let Ok(total) = entries.count().await
-            {
-                bar.set_length(total);
+        let updates: BoxStream<'_, Result<Update, Stop>> = match (source, base) {
+            (Source::Api(_), Some(base)) => {
+                let entries = base
+                    .since(DateBound::Instant(start))
+                    .until(DateBound::Instant(end));
+                if !bar.is_hidden()
+                    && let Ok(total) = entries.count().await
+                {
+                    bar.set_length(total);
+                }
+                entries.updates().map(|u| u.map_err(Stop::Download)).boxed()
             }
+            (_, _) => archived(source, args.contract, start, end).boxed(),
+        };
+        let work = async {
             let mut sink = Sink {
                 output: &mut output,
                 writer: &mut writer,
@@ -208,7 +238,7 @@ pub async fn run(
                 bar: &bar,
                 limit: args.limit,
             };
-            sink.download(entries, &mut tally).await
+            sink.download(updates, &mut tally).await
         };
         tokio::select! {
             biased;
@@ -276,7 +306,9 @@ fn stopped(
             caught.failure(&tail(message))
         }
         Stop::Write(failure) if failure.code() == 0 => failure,
-        Stop::Write(failure) => Failure::other(tail(format!("{failure}; {missing}"))),
+        Stop::Write(failure) | Stop::Archive(failure) => {
+            Failure::other(tail(format!("{failure}; {missing}")))
+        }
         Stop::Download(error) => {
             let said = matches!(error, Error::Incomplete { .. });
             let message = match (partial, said) {
@@ -357,6 +389,29 @@ pub(crate) fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// An archive's entries of `[start, end)` as a download's updates: pages
+/// in time order, then the whole range complete.
+fn archived(
+    source: Source<'_>,
+    contract: u64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> impl Stream<Item = Result<Update, Stop>> + '_ {
+    let pages = match source {
+        Source::Archive(archive) => Some(archive.pages(contract, start, end)),
+        Source::Api(_) => None,
+    };
+    futures::stream::iter(pages)
+        .flatten()
+        .map(|page| {
+            page.map(Update::Events)
+                .map_err(|e| Stop::Archive(crate::sync::failure(e)))
+        })
+        .chain(futures::stream::once(async move {
+            Ok(Update::Completed { through: end })
+        }))
+}
+
 /// Resolves a `WHEN` argument against the command's `now`.
 fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
     when.map(|w| w.resolve(now).map_err(Failure::usage))
@@ -379,10 +434,13 @@ impl Sink<'_> {
     /// Streams the download into the output, checkpointing after every
     /// completed stretch of time, until done, failed, or `--limit` entries
     /// are written (then the download is dropped: nothing more is fetched).
-    async fn download(&mut self, entries: Entries, tally: &mut Tally) -> Result<(), Stop> {
-        let mut updates = entries.updates();
+    async fn download(
+        &mut self,
+        mut updates: impl Stream<Item = Result<Update, Stop>> + Unpin,
+        tally: &mut Tally,
+    ) -> Result<(), Stop> {
         while let Some(update) = updates.next().await {
-            match update.map_err(Stop::Download)? {
+            match update? {
                 Update::Events(events) => {
                     tally.fetched += events.len() as u64;
                     self.bar.inc(events.len() as u64);

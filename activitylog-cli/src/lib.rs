@@ -11,7 +11,7 @@
 //! checkpoints), `lock` (one export per file), `entries` (the download
 //! loop), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
-//! `sandbox` (`activitylog sandbox`), `connect` (credentials, the
+//! `sync` (`activitylog sync` and the archive's location), `sandbox` (`activitylog sandbox`), `connect` (credentials, the
 //! IONOS config file and `--sandbox`), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
 //! exit codes).
 
@@ -33,6 +33,7 @@ mod output;
 mod progress;
 mod sandbox;
 mod signals;
+mod sync;
 /// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
 #[doc(hidden)]
 pub mod when;
@@ -214,8 +215,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Entries(args) => {
             let request = entries::prepare(args)?;
+            if let Some(db) = &args.db {
+                let archive = signals.or_stop(sync::open(db)).await?;
+                let source = entries::Source::Archive(&archive);
+                return entries::run(source, request, global.format, &signals).await;
+            }
             let connection = signals.or_stop(connect::connect(global)).await?;
-            entries::run(&connection.log, request, global.format, &signals).await
+            let source = entries::Source::Api(&connection.log);
+            entries::run(source, request, global.format, &signals).await
+        }
+        Command::Sync(args) => {
+            let url = sync::archive_url(args.db.as_deref())?;
+            signals
+                .or_stop(async {
+                    let archive = sync::open(&url).await?;
+                    let connection = connect::connect(global).await?;
+                    sync::run(&connection.log, &archive, args).await
+                })
+                .await
         }
     }
 }
