@@ -133,6 +133,9 @@ impl Archive {
                 known: schema::VERSION,
             });
         }
+        if found == schema::VERSION {
+            return Ok(()); // nothing written: the transaction rolls back
+        }
         if found < schema::VERSION {
             tracing::info!(archive = %self.location, from = found, to = schema::VERSION, "migrating");
             tx.migrate(found).await.map_err(|e| self.failed(e))?;
@@ -210,6 +213,70 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_archive_of_a_newer_version_is_refused_and_left_alone() {
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-newer-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let url = format!("sqlite:{}", path.display());
+        let archive = Archive::open(&url).await.unwrap();
+        let Db::Sqlite(pool) = &archive.db else {
+            unreachable!()
+        };
+        sqlx::query("UPDATE archive_schema SET version = 99")
+            .execute(pool)
+            .await
+            .unwrap();
+        archive.close().await;
+        for _ in 0..2 {
+            let error = Archive::open(&url).await.unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::Newer {
+                        found: 99,
+                        known: schema::VERSION,
+                        ..
+                    }
+                ),
+                "{error}"
+            );
+            assert!(error.to_string().contains("upgrade activitylog"), "{error}");
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn opening_twice_keeps_the_schema_and_the_data() {
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-twice-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let url = format!("sqlite:{}", path.display());
+        let archive = Archive::open(&url).await.unwrap();
+        let event = activitylog_client::RawEvent::parse(
+            r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"}}"#,
+        )
+        .unwrap();
+        let mut tx = archive.db.begin().await.unwrap();
+        let rows = [row::Row::of(&event)];
+        assert_eq!(tx.insert(7, &rows).await.unwrap(), 1);
+        assert_eq!(
+            tx.insert(7, &rows).await.unwrap(),
+            0,
+            "a second copy is not added"
+        );
+        tx.commit().await.unwrap();
+        archive.close().await;
+        let archive = Archive::open(&url).await.unwrap();
+        assert_eq!(archive.count(7).await.unwrap(), 1);
+        archive.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
 
     #[test]
     fn passwords_never_show() {

@@ -34,9 +34,18 @@ pub(crate) async fn open(url: &str) -> sqlx::Result<SqlitePool> {
 
 /// The schema version of the archive (0 when new).
 pub(crate) async fn version(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Result<i64> {
-    sqlx::query(schema::VERSION_TABLE)
-        .execute(&mut **tx)
-        .await?;
+    // Only a new archive is written to here: opening one that a sync is
+    // writing must not wait for its lock.
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'archive_schema'",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    if exists == 0 {
+        sqlx::query(schema::VERSION_TABLE)
+            .execute(&mut **tx)
+            .await?;
+    }
     let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM archive_schema")
         .fetch_one(&mut **tx)
         .await?;

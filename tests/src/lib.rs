@@ -344,3 +344,5 @@ pub mod cli {
         }
     }
 }
+
+pub mod postgres;
