@@ -14,6 +14,9 @@ use crate::{Archive, Result, key};
 /// that entries that became visible late are caught (default).
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 
+/// How long entries take to become visible, by default.
+const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
+
 /// A sync of one contract into an [`Archive`]; see [`Archive::sync`].
 #[derive(Debug)]
 #[must_use = "a sync does nothing until run"]
@@ -76,8 +79,7 @@ impl<'a> Sync<'a> {
         self
     }
 
-    /// How long entries take to become visible [default: the client's
-    /// `Config::settle`, 2 minutes].
+    /// How long entries take to become visible [default: 2 minutes].
     pub fn settle(mut self, settle: Duration) -> Self {
         self.settle = Some(settle);
         self
@@ -107,25 +109,22 @@ impl<'a> Sync<'a> {
     pub async fn run(self) -> Result<Synced> {
         let archive = self.archive;
         let contract = key(self.contract);
-        let mut entries = self.log.entries(self.contract);
-        if let Some(settle) = self.settle {
-            entries = entries.settle(settle);
-        }
+        let settle = self.settle.unwrap_or(DEFAULT_SETTLE);
+        let mut entries = self.log.entries(self.contract).settle(settle);
         if let Some(size) = self.page_size {
             entries = entries.page_size(size);
         }
         if let Some(pages) = self.concurrency {
             entries = entries.concurrency(pages);
         }
-        let settle = self.settle.unwrap_or(Duration::from_secs(120));
         let now = Utc::now().trunc_subsecs(0);
-        let settled = now - delta(settle);
+        let settled = before(now, settle);
         let mark = archive.through(self.contract).await?;
         let until = self.until.map_or(settled, |u| u.instant());
         let since = match (self.since, mark) {
             (Some(since), _) => since.instant(),
-            (None, Some(mark)) => mark - delta(self.overlap),
-            (None, None) => until - delta(DEFAULT_LOOKBACK),
+            (None, Some(mark)) => before(mark, self.overlap),
+            (None, None) => before(until, DEFAULT_LOOKBACK),
         };
         let mut synced = Synced {
             contract: self.contract,
@@ -178,6 +177,10 @@ impl<'a> Sync<'a> {
     }
 }
 
-fn delta(duration: Duration) -> TimeDelta {
-    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+/// `duration` before `instant`, or the first instant chrono knows (never a panic).
+fn before(instant: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(duration)
+        .ok()
+        .and_then(|delta| instant.checked_sub_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
