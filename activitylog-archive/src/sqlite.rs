@@ -24,7 +24,9 @@ pub(crate) async fn open(url: &str) -> sqlx::Result<SqlitePool> {
         .journal_mode(SqliteJournalMode::Wal)
         // In WAL mode a commit survives a crash of the process (kill -9).
         .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
+        // Resources are written with their entry, in one transaction, and
+        // nothing is deleted: checking each one's entry only costs time.
+        .foreign_keys(false)
         .busy_timeout(Duration::from_secs(30));
     SqlitePoolOptions::new()
         .max_connections(2)
