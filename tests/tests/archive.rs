@@ -22,6 +22,16 @@ struct Target {
     url: String,
     engine: &'static str,
     _server: Option<Postgres>,
+    /// The SQLite archive's directory, removed at the end.
+    dir: Option<PathBuf>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 fn sqlite(name: &str) -> Target {
@@ -33,6 +43,7 @@ fn sqlite(name: &str) -> Target {
         url: format!("sqlite:{}", dir.join("archive.sqlite").display()),
         engine: "sqlite",
         _server: None,
+        dir: Some(dir),
     }
 }
 
@@ -43,6 +54,7 @@ fn postgres(name: &str) -> Target {
         url,
         engine: "postgres",
         _server: Some(server),
+        dir: None,
     }
 }
 
