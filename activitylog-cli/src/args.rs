@@ -159,6 +159,9 @@ pub enum Command {
     /// Count a contract's entries in a time range by user, action, day, ...
     #[command(long_about = SUMMARY_LONG_ABOUT)]
     Summary(SummaryArgs),
+    /// Archive contracts' entries into a database (SQLite or PostgreSQL), incrementally.
+    #[command(long_about = SYNC_LONG_ABOUT)]
+    Sync(SyncArgs),
     /// Serve the sandbox (a local fake of the API) until Ctrl-C.
     #[command(
         long_about = "Serve the sandbox, a local fake of the Activity Log API with generated \
@@ -175,6 +178,55 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+const SYNC_LONG_ABOUT: &str = "\
+Archive the entries of one or more contracts into a database, to keep them longer than the
+service does and query them offline (`activitylog entries CONTRACT --db URL` reads them back).
+
+--db is sqlite:PATH (a file, created when missing) or postgres://USER[:PASSWORD]@HOST/DATABASE.
+Without --db the archive is $XDG_DATA_HOME/activitylog/archive.sqlite (or the platform's data
+directory); its path is printed when it is created.
+
+Each contract's archive records the instant it is complete up to (never later than --settle
+before now); the next sync starts there, one hour earlier to catch late entries. The first sync
+takes the last 90 days unless --since says otherwise. An entry is stored once however often it is
+fetched, and every download window commits together with its progress: an interrupted sync
+(Ctrl-C, a crash, a lost network) keeps what it committed, and the next one goes on from there.";
+
+/// `activitylog sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Which contracts, synced in this order.
+    #[command(flatten)]
+    pub contracts: ContractArgs,
+
+    /// The archive: sqlite:PATH or postgres://... [default: archive.sqlite in the user's data
+    /// directory].
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+
+    /// Start of the range, inclusive [default: where the archive is complete up to, minus an
+    /// hour; the first time, 90 days before the end].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// End of the range, exclusive [default: now minus --settle].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<When>,
+
+    /// How long entries take to become visible after their timestamp: the archive is never
+    /// marked complete past this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
+    pub settle: Duration,
+
+    /// Entries asked for per request (the API sends at most 1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub page_size: Option<u32>,
+
+    /// Requests in flight at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
 }
 
 /// `activitylog entries`.
@@ -215,6 +267,11 @@ pub struct EntriesArgs {
     /// Requests in flight at once [default: 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: Option<u16>,
+
+    /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
+    /// instead of the API: offline, any range (without --since, everything archived).
+    #[arg(long, value_name = "URL", conflicts_with = "follow")]
+    pub db: Option<String>,
 
     /// Write to FILE (complete or not at all) instead of stdout.
     #[arg(long, short, value_name = "FILE")]
@@ -271,6 +328,11 @@ pub struct SummaryArgs {
     /// Which contracts (several are counted together).
     #[command(flatten)]
     pub contracts: ContractArgs,
+
+    /// Count from an archive written by `activitylog sync` (sqlite:PATH or postgres://...)
+    /// instead of the API: offline, any range.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
 
     /// What to group by, comma-separated: user, type, status, method, resource-type, action,
     /// source-ip, service, day, hour.

@@ -7,6 +7,7 @@
 //! contract the credentials cannot read fails the run before anything is
 //! written. One contract given is not checked: its first request says.
 
+use activitylog_archive::Archive;
 use activitylog_client::{ActivityLog, ENV_CONTRACT_NUMBER, Error};
 
 use crate::args::ContractArgs;
@@ -20,16 +21,7 @@ use crate::error::Failure;
 /// are a usage error that lists them.
 pub async fn resolve(args: &ContractArgs, connection: &Connection) -> Result<Vec<u64>, Failure> {
     let log = &connection.log;
-    if let Some(twice) = args
-        .numbers
-        .iter()
-        .enumerate()
-        .find_map(|(i, n)| args.numbers[..i].contains(n).then_some(*n))
-    {
-        return Err(Failure::usage(format!(
-            "contract {twice} is given twice: name each contract once"
-        )));
-    }
+    once_each(args)?;
     match (args.numbers.as_slice(), args.all_contracts) {
         ([one], _) => Ok(vec![*one]),
         ([], true) => {
@@ -77,6 +69,74 @@ pub async fn resolve(args: &ContractArgs, connection: &Connection) -> Result<Vec
                 }
             }
         }
+    }
+}
+
+/// The contracts `args` ask for from an archive (`--db`), chosen as
+/// [`resolve`] chooses from the API, with the archive's contracts in place
+/// of the readable ones: a contract the archive does not hold fails naming
+/// the `sync` that would fill it in.
+pub async fn resolve_archived(args: &ContractArgs, archive: &Archive) -> Result<Vec<u64>, Failure> {
+    once_each(args)?;
+    let held = archive.contracts().await.map_err(crate::sync::failure)?;
+    let location = archive.location();
+    let numbers = match (args.numbers.as_slice(), args.all_contracts) {
+        ([], true) => held.clone(),
+        ([], false) => match from_environment()? {
+            Some(number) => vec![number],
+            None => match held.as_slice() {
+                [one] => {
+                    eprintln!("reading contract {one}, the only one in the archive {location}");
+                    vec![*one]
+                }
+                several => {
+                    return Err(Failure::usage(format!(
+                        "no contract given, and the archive {location} holds {}: {}; name one or \
+                         several as CONTRACT arguments, or add --all-contracts",
+                        several.len(),
+                        list(several)
+                    )));
+                }
+            },
+        },
+        (given, _) => given.to_vec(),
+    };
+    match numbers.iter().find(|n| !held.contains(n)) {
+        None if numbers.is_empty() => Err(Failure::other(format!(
+            "the archive {location} holds no contract yet: `activitylog sync CONTRACT --db \
+             {location}` fills it in"
+        ))),
+        None => Ok(numbers),
+        Some(missing) => Err(Failure::other(format!(
+            "the archive {location} holds nothing of contract {missing}: `activitylog sync \
+             {missing} --db {location}` fills it in"
+        ))),
+    }
+}
+
+/// A contract named twice is a usage error.
+fn once_each(args: &ContractArgs) -> Result<(), Failure> {
+    match args
+        .numbers
+        .iter()
+        .enumerate()
+        .find_map(|(i, n)| args.numbers[..i].contains(n).then_some(*n))
+    {
+        Some(twice) => Err(Failure::usage(format!(
+            "contract {twice} is given twice: name each contract once"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The contract `IONOS_CONTRACT_NUMBER` names, if set (offline: without
+/// the SDK's settings).
+fn from_environment() -> Result<Option<u64>, Failure> {
+    match std::env::var(ENV_CONTRACT_NUMBER) {
+        Ok(value) if !value.trim().is_empty() => crate::args::parse_contract(&value)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("{ENV_CONTRACT_NUMBER}: {e}"))),
+        _ => Ok(None),
     }
 }
 

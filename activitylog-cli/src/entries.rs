@@ -11,10 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use activitylog_client::{
-    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Entries, Error, RawEvent, Update,
+    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Error, RawEvent, Update,
 };
 use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, TimeDelta, Utc};
-use futures::StreamExt;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
 use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
@@ -37,6 +38,17 @@ enum Stop {
     Write(Failure),
     /// SIGINT or SIGTERM.
     Signal(Caught),
+    /// Reading the archive failed.
+    Archive(Failure),
+}
+
+/// Where `entries` reads from: the API, or an archive (`--db`).
+#[derive(Clone, Copy, Debug)]
+pub enum Source<'a> {
+    /// The Activity Log API.
+    Api(&'a ActivityLog),
+    /// An archive written by `activitylog sync`: offline, any range.
+    Archive(&'a activitylog_archive::Archive),
 }
 
 /// How far a download got.
@@ -116,7 +128,7 @@ pub(crate) fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<U
 /// downloaded in turn over the same range, with the same filters, and
 /// `--limit` counts across them all.
 pub async fn run(
-    log: &ActivityLog,
+    source: Source<'_>,
     request: Request<'_>,
     contracts: &[u64],
     format: Option<Format>,
@@ -126,6 +138,11 @@ pub async fn run(
         return Err(Failure::usage("no contract to read: name one"));
     };
     if request.args.follow {
+        let Source::Api(log) = source else {
+            return Err(Failure::usage(
+                "--follow polls the API: it does not go with --db",
+            ));
+        };
         return crate::follow::run(log, request, first, format, signals).await;
     }
     let Request { args, since, until } = request;
@@ -141,7 +158,7 @@ pub async fn run(
         )));
     }
 
-    let base = |contract: u64| {
+    let base = |log: &ActivityLog, contract: u64| {
         let mut base = log.entries(contract).settle(args.settle);
         if let Some(size) = args.page_size {
             base = base.page_size(size);
@@ -151,12 +168,20 @@ pub async fn run(
         }
         base
     };
-    let mut asked = base(first);
-    if let Some(since) = since {
-        asked = asked.since(since);
-    }
-    asked = asked.until(until);
-    let range = asked.range()?;
+    let range = match source {
+        Source::Api(log) => {
+            let mut asked = base(log, first);
+            if let Some(since) = since {
+                asked = asked.since(since);
+            }
+            asked.until(until).range()?
+        }
+        // An archive has no 90-day limit: by default, all of it.
+        Source::Archive(_) => DateRange::new(
+            since.unwrap_or(DateBound::Instant(DateTime::UNIX_EPOCH)),
+            until,
+        )?,
+    };
 
     let job = Job {
         contract: first,
@@ -232,15 +257,21 @@ pub async fn run(
         if from >= end {
             continue;
         }
-        let entries = base(contract)
-            .since(DateBound::Instant(from))
-            .until(DateBound::Instant(end));
         let work = async {
-            if !bar.is_hidden()
-                && let Ok(total) = entries.count().await
-            {
-                bar.set_length(bar.length().unwrap_or(0) + total);
-            }
+            let updates: BoxStream<'_, Result<Update, Stop>> = match source {
+                Source::Api(log) => {
+                    let entries = base(log, contract)
+                        .since(DateBound::Instant(from))
+                        .until(DateBound::Instant(end));
+                    if !bar.is_hidden()
+                        && let Ok(total) = entries.count().await
+                    {
+                        bar.set_length(bar.length().unwrap_or(0) + total);
+                    }
+                    entries.updates().map(|u| u.map_err(Stop::Download)).boxed()
+                }
+                Source::Archive(archive) => archived(archive, contract, from, end).boxed(),
+            };
             let mut sink = Sink {
                 output: &mut output,
                 writer: &mut writer,
@@ -249,7 +280,7 @@ pub async fn run(
                 bar: &bar,
                 limit: args.limit,
             };
-            sink.download(entries, &mut tally).await
+            sink.download(updates, &mut tally).await
         };
         let outcome = tokio::select! {
             biased;
@@ -333,7 +364,9 @@ fn stopped(stop: Stop, output: Output, tally: &Tally, at: &Position<'_>) -> Fail
             caught.failure(&tail(message))
         }
         Stop::Write(failure) if failure.code() == 0 => failure,
-        Stop::Write(failure) => Failure::other(tail(format!("{failure}; {missing}"))),
+        Stop::Write(failure) | Stop::Archive(failure) => {
+            Failure::other(tail(format!("{failure}; {missing}")))
+        }
         Stop::Download(error) => {
             let said = matches!(error, Error::Incomplete { .. });
             let message = match (partial, said) {
@@ -433,6 +466,25 @@ pub(crate) fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// An archive's entries of `[start, end)` as a download's updates: pages
+/// in time order, then the whole range complete.
+fn archived(
+    archive: &activitylog_archive::Archive,
+    contract: u64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> impl Stream<Item = Result<Update, Stop>> + '_ {
+    archive
+        .pages(contract, start, end)
+        .map(|page| {
+            page.map(Update::Events)
+                .map_err(|e| Stop::Archive(crate::sync::failure(e)))
+        })
+        .chain(futures::stream::once(async move {
+            Ok(Update::Completed { through: end })
+        }))
+}
+
 /// Resolves a `WHEN` argument against the command's `now`.
 pub(crate) fn resolve(
     when: Option<&When>,
@@ -458,10 +510,13 @@ impl Sink<'_> {
     /// Streams the download into the output, checkpointing after every
     /// completed stretch of time, until done, failed, or `--limit` entries
     /// are written (then the download is dropped: nothing more is fetched).
-    async fn download(&mut self, entries: Entries, tally: &mut Tally) -> Result<(), Stop> {
-        let mut updates = entries.updates();
+    async fn download(
+        &mut self,
+        mut updates: impl Stream<Item = Result<Update, Stop>> + Unpin,
+        tally: &mut Tally,
+    ) -> Result<(), Stop> {
         while let Some(update) = updates.next().await {
-            match update.map_err(Stop::Download)? {
+            match update? {
                 Update::Events(events) => {
                     tally.fetched += events.len() as u64;
                     self.bar.inc(events.len() as u64);

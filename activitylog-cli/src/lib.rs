@@ -11,7 +11,7 @@
 //! checkpoints), `lock` (one export per file), `entries` (the download
 //! loop), `summary` (`activitylog summary`; `report` its SVG and HTML files), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
-//! `sandbox` (`activitylog sandbox`), `connect` (credentials, the
+//! `sync` (`activitylog sync` and the archive's location), `sandbox` (`activitylog sandbox`), `connect` (credentials, the
 //! IONOS config file and `--sandbox`), `contracts` (which contracts a command reads), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
 //! exit codes).
 
@@ -36,6 +36,7 @@ mod report;
 mod sandbox;
 mod signals;
 mod summary;
+mod sync;
 /// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
 #[doc(hidden)]
 pub mod when;
@@ -217,33 +218,48 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Entries(args) => {
             let request = entries::prepare(args)?;
+            if let Some(db) = &args.db {
+                let archive = signals.or_stop(sync::open(db)).await?;
+                let contracts = signals
+                    .or_stop(contracts::resolve_archived(&args.contracts, &archive))
+                    .await?;
+                let source = entries::Source::Archive(&archive);
+                return entries::run(source, request, &contracts, global.format, &signals).await;
+            }
             let connection = signals.or_stop(connect::connect(global)).await?;
             let contracts = signals
                 .or_stop(contracts::resolve(&args.contracts, &connection))
                 .await?;
-            entries::run(
-                &connection.log,
-                request,
-                &contracts,
-                global.format,
-                &signals,
-            )
-            .await
+            let source = entries::Source::Api(&connection.log);
+            entries::run(source, request, &contracts, global.format, &signals).await
         }
         Command::Summary(args) => {
             let request = summary::prepare(args)?;
+            if let Some(db) = &args.db {
+                let archive = signals.or_stop(sync::open(db)).await?;
+                let contracts = signals
+                    .or_stop(contracts::resolve_archived(&args.contracts, &archive))
+                    .await?;
+                let source = entries::Source::Archive(&archive);
+                return summary::run(source, request, &contracts, global.format, &signals).await;
+            }
             let connection = signals.or_stop(connect::connect(global)).await?;
             let contracts = signals
                 .or_stop(contracts::resolve(&args.contracts, &connection))
                 .await?;
-            summary::run(
-                &connection.log,
-                request,
-                &contracts,
-                global.format,
-                &signals,
-            )
-            .await
+            let source = entries::Source::Api(&connection.log);
+            summary::run(source, request, &contracts, global.format, &signals).await
+        }
+        Command::Sync(args) => {
+            let url = sync::archive_url(args.db.as_deref())?;
+            signals
+                .or_stop(async {
+                    let archive = sync::open(&url).await?;
+                    let connection = connect::connect(global).await?;
+                    let contracts = contracts::resolve(&args.contracts, &connection).await?;
+                    sync::run(&connection.log, &archive, &contracts, args).await
+                })
+                .await
         }
     }
 }

@@ -11,13 +11,13 @@ use std::io::{self, IsTerminal, Write};
 use activitylog_client::summary::{Facts, Group, Key, Summary};
 use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, RawEvent};
 use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
 use crate::args::SummaryArgs;
 use crate::destination::{WholeFile, stdout_failure};
-use crate::entries::{resolve, settled};
+use crate::entries::{Source, resolve, settled};
 use crate::error::Failure;
 use crate::filter::Filter;
 use crate::omitted::Omitted;
@@ -54,7 +54,12 @@ fn prepare_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
         None => DateBound::Instant(settled(now, args.settle)?),
     };
     let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-    let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    let start = match (since, &args.db) {
+        (Some(since), _) => since,
+        // An archive has no 90-day limit: by default, all of it.
+        (None, Some(_)) => DateBound::Instant(DateTime::UNIX_EPOCH),
+        (None, None) => DateBound::Instant(until.instant() - lookback),
+    };
     if args.until.is_none() && start.instant() >= until.instant() {
         return Err(Failure::usage(format!(
             "--since is less than --settle {} ago, and entries that young may not be visible \
@@ -139,9 +144,9 @@ pub async fn count<S>(
     filter: &Filter,
     tallies: &mut Tallies,
     bar: &ProgressBar,
-) -> activitylog_client::Result<()>
+) -> Result<(), Failure>
 where
-    S: Stream<Item = activitylog_client::Result<RawEvent>> + Unpin,
+    S: Stream<Item = Result<RawEvent, Failure>> + Unpin,
 {
     while let Some(event) = events.next().await {
         let event = event?;
@@ -161,10 +166,10 @@ where
     Ok(())
 }
 
-/// Runs `summary`: downloads the range of each contract in turn, counts
-/// them together, writes the results.
+/// Runs `summary`: reads the range of each contract in turn (from the API
+/// or an archive), counts them together, writes the results.
 pub async fn run(
-    log: &ActivityLog,
+    source: Source<'_>,
     request: Request<'_>,
     contracts: &[u64],
     format: Option<Format>,
@@ -190,7 +195,7 @@ pub async fn run(
         omitted: Omitted::default(),
     };
 
-    let entries_of = |contract: u64| {
+    let entries_of = |log: &ActivityLog, contract: u64| {
         let entries = log
             .entries(contract)
             .settle(args.settle)
@@ -205,15 +210,26 @@ pub async fn run(
     let bar = progress::bar();
     let work = async {
         for &contract in contracts {
-            let entries = entries_of(contract);
-            if !bar.is_hidden()
-                && let Ok(total) = entries.count().await
-            {
-                bar.inc_length(total);
+            match source {
+                Source::Api(log) => {
+                    let entries = entries_of(log, contract);
+                    if !bar.is_hidden()
+                        && let Ok(total) = entries.count().await
+                    {
+                        bar.inc_length(total);
+                    }
+                    let events = entries.raw().map_err(Failure::from);
+                    count(events, &filter, &mut tallies, &bar).await?;
+                }
+                Source::Archive(archive) => {
+                    let events = archive
+                        .entries(contract, range.since(), range.until())
+                        .map_err(crate::sync::failure);
+                    count(events, &filter, &mut tallies, &bar).await?;
+                }
             }
-            count(entries.raw(), &filter, &mut tallies, &bar).await?;
         }
-        Ok::<(), activitylog_client::Error>(())
+        Ok::<(), Failure>(())
     };
     let outcome = tokio::select! {
         biased;
@@ -224,8 +240,7 @@ pub async fn run(
         outcome = work => outcome,
     };
     bar.finish_and_clear();
-    if let Err(error) = outcome {
-        let failure = Failure::from(error);
+    if let Err(failure) = outcome {
         let message = format!("{failure}; no summary was written");
         return Err(match failure.code() {
             crate::error::EXIT_USAGE => Failure::usage(message),

@@ -126,6 +126,9 @@ fn list<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, String> {
     text.split(',').map(|item| number(item.trim())).collect()
 }
 
+/// Marks where the hand-measured sections of `benchmarks.md` start; the
+/// generator keeps them.
+const HAND_MEASURED: &str = "<!-- measured by hand: kept when this file is generated -->";
 fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
         Ok(options) => options,
@@ -329,8 +332,16 @@ fn run(options: &Options) -> Result<(), String> {
     };
     let markdown_path = out_dir.join("benchmarks.md");
     let chart_path = out_dir.join(&report.chart);
-    fs::write(&markdown_path, report.markdown())
-        .map_err(|e| format!("{}: {e}", markdown_path.display()))?;
+    // Sections measured by hand (the archive's) follow a marker and are kept.
+    let kept = fs::read_to_string(&markdown_path)
+        .ok()
+        .and_then(|old| old.find(HAND_MEASURED).map(|at| old[at..].to_string()))
+        .unwrap_or_default();
+    let markdown = match kept.is_empty() {
+        true => report.markdown(),
+        false => format!("{}\n{kept}", report.markdown().trim_end()),
+    };
+    fs::write(&markdown_path, markdown).map_err(|e| format!("{}: {e}", markdown_path.display()))?;
     fs::write(&chart_path, chart::svg(&report))
         .map_err(|e| format!("{}: {e}", chart_path.display()))?;
     println!();

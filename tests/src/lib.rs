@@ -354,3 +354,5 @@ pub mod cli {
         }
     }
 }
+
+pub mod postgres;

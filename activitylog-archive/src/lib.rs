@@ -1,0 +1,290 @@
+//! Keep an IONOS Cloud Activity Log in a database of your own: SQLite (one
+//! file) or PostgreSQL (a team's server, or a compatible engine).
+//!
+//! [`Archive::sync`] downloads a contract's new entries and stores them:
+//!
+//! - **incremental**: per contract the archive records the instant it is
+//!   complete up to (never past `now − settle`); the next sync starts there
+//!   minus an overlap, so that late entries are caught;
+//! - **idempotent and lossless**: one row per `@uuid` (a second copy of an
+//!   entry adds nothing), the entry's JSON as received (the text in SQLite,
+//!   `jsonb` in PostgreSQL), indexed columns for time, contract, user,
+//!   type, status, method and source IP, and a `resources` table;
+//! - **crash-safe**: each download window commits in one transaction with
+//!   its progress mark, so an interrupted sync (even `kill -9`) loses only
+//!   the window in flight, and the next sync fetches it again.
+//!
+//! The schema is versioned and migrated when an archive is opened; an
+//! archive written by a newer version is refused ([`Error::Newer`]).
+//! [`Archive::entries`] reads a contract's entries of a range back, in time
+//! order, offline.
+//!
+//! ```no_run
+//! use activitylog_archive::Archive;
+//! use activitylog_client::{ActivityLog, Config, Credentials};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let log = ActivityLog::new(Config::new(Credentials::token("...")))?;
+//! let archive = Archive::open("sqlite:audit.sqlite").await?;
+//! let synced = archive.sync(&log, 31721060).run().await?;
+//! println!("{} new entries, complete up to {:?}", synced.added, synced.through);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod postgres;
+mod read;
+mod row;
+pub mod schema;
+mod sqlite;
+mod store;
+mod sync;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+pub use read::{ArchivedEntries, ArchivedPages};
+pub use sync::{DEFAULT_OVERLAP, Sync, Synced};
+
+use store::{Db, Opening};
+
+/// What went wrong with an archive.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL names no engine this crate knows.
+    #[error(
+        "`{0}` is not an archive URL: use sqlite:PATH (a file) or postgres://USER@HOST/DATABASE"
+    )]
+    Url(String),
+    /// The archive was written by a newer version of this crate.
+    #[error(
+        "the archive {location} has schema version {found}, newer than this activitylog knows \
+         ({known}): it was written by a newer version; upgrade activitylog to use it"
+    )]
+    Newer {
+        /// The archive, password hidden.
+        location: String,
+        /// Its schema version.
+        found: i64,
+        /// The newest version this crate knows.
+        known: i64,
+    },
+    /// The database failed.
+    #[error("archive {location}: {source}")]
+    Database {
+        /// The archive, password hidden.
+        location: String,
+        /// What the database said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The download failed (what was committed before stays).
+    #[error(transparent)]
+    Download(#[from] activitylog_client::Error),
+}
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An archive of activity log entries in SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct Archive {
+    db: Db,
+    /// The URL, password hidden.
+    location: String,
+}
+
+impl fmt::Debug for Archive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Archive")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Archive {
+    /// Opens the archive at `url` (`sqlite:PATH`, created if missing, or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`), migrating its
+    /// schema to this version.
+    pub async fn open(url: &str) -> Result<Archive> {
+        let location = redact(url);
+        let db = match Db::open(url).await {
+            Ok(db) => db,
+            Err(Opening::Scheme) => return Err(Error::Url(location)),
+            Err(Opening::Database(source)) => return Err(Error::Database { location, source }),
+        };
+        let archive = Archive { db, location };
+        archive.migrate().await?;
+        Ok(archive)
+    }
+
+    /// Brings the schema to [`schema::VERSION`], or refuses a newer one.
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.db.begin().await.map_err(|e| self.failed(e))?;
+        let found = tx.version().await.map_err(|e| self.failed(e))?;
+        if found > schema::VERSION {
+            return Err(Error::Newer {
+                location: self.location.clone(),
+                found,
+                known: schema::VERSION,
+            });
+        }
+        if found == schema::VERSION {
+            return Ok(()); // nothing written: the transaction rolls back
+        }
+        if found < schema::VERSION {
+            tracing::info!(archive = %self.location, from = found, to = schema::VERSION, "migrating");
+            tx.migrate(found).await.map_err(|e| self.failed(e))?;
+        }
+        tx.commit().await.map_err(|e| self.failed(e))
+    }
+
+    /// The archive's URL, any password hidden.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The instant `contract`'s entries are complete up to, if it was synced.
+    pub async fn through(&self, contract: u64) -> Result<Option<DateTime<Utc>>> {
+        let text = self
+            .db
+            .mark(key(contract))
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok().map(|t| t.to_utc())))
+    }
+
+    /// How many entries of `contract` the archive holds.
+    pub async fn count(&self, contract: u64) -> Result<u64> {
+        let count = self
+            .db
+            .count(key(contract))
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// A sync of `contract` from `log` into this archive; see [`Sync`].
+    pub fn sync<'a>(&'a self, log: &'a activitylog_client::ActivityLog, contract: u64) -> Sync<'a> {
+        Sync::new(self, log, contract)
+    }
+
+    /// Closes the archive's connections (they also close when it is dropped).
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    fn failed(&self, source: sqlx::Error) -> Error {
+        Error::Database {
+            location: self.location.clone(),
+            source,
+        }
+    }
+}
+
+/// A contract number as the database stores it.
+fn key(contract: u64) -> i64 {
+    i64::try_from(contract).unwrap_or(i64::MAX)
+}
+
+/// `url` with any password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info
+                .split_once(':')
+                .map_or(user_info, |(user, _)| user);
+            let hidden = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_archive_of_a_newer_version_is_refused_and_left_alone() {
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-newer-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let url = format!("sqlite:{}", path.display());
+        let archive = Archive::open(&url).await.unwrap();
+        let Db::Sqlite(pool) = &archive.db else {
+            unreachable!()
+        };
+        sqlx::query("UPDATE archive_schema SET version = 99")
+            .execute(pool)
+            .await
+            .unwrap();
+        archive.close().await;
+        for _ in 0..2 {
+            let error = Archive::open(&url).await.unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::Newer {
+                        found: 99,
+                        known: schema::VERSION,
+                        ..
+                    }
+                ),
+                "{error}"
+            );
+            assert!(error.to_string().contains("upgrade activitylog"), "{error}");
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn opening_twice_keeps_the_schema_and_the_data() {
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-twice-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let url = format!("sqlite:{}", path.display());
+        let archive = Archive::open(&url).await.unwrap();
+        let event = activitylog_client::RawEvent::parse(
+            r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"}}"#,
+        )
+        .unwrap();
+        let mut tx = archive.db.begin().await.unwrap();
+        let rows = [row::Row::of(&event)];
+        assert_eq!(tx.insert(7, &rows).await.unwrap(), 1);
+        assert_eq!(
+            tx.insert(7, &rows).await.unwrap(),
+            0,
+            "a second copy is not added"
+        );
+        tx.commit().await.unwrap();
+        archive.close().await;
+        let archive = Archive::open(&url).await.unwrap();
+        assert_eq!(archive.count(7).await.unwrap(), 1);
+        archive.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("postgres://al:s3cret@db:5432/log?sslmode=disable"),
+            "postgres://al:***@db:5432/log?sslmode=disable"
+        );
+        assert_eq!(redact("postgres://al@db/log"), "postgres://al@db/log");
+        assert_eq!(redact("sqlite:/tmp/a.sqlite"), "sqlite:/tmp/a.sqlite");
+    }
+}

@@ -1,0 +1,217 @@
+//! The indexed columns of one entry, read from its JSON without decoding
+//! the rest (borrowed strings, unknown fields skipped).
+
+use std::borrow::Cow;
+
+use activitylog_client::RawEvent;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+
+/// One entry as the archive stores it.
+#[derive(Debug)]
+pub(crate) struct Row<'a> {
+    /// `@uuid`, or a key made from the JSON when the entry has none.
+    pub key: String,
+    /// `meta.time`, when it is an RFC 3339 instant.
+    pub time: Option<DateTime<Utc>>,
+    pub user: Option<Cow<'a, str>>,
+    pub kind: Option<Cow<'a, str>>,
+    pub status: Option<Cow<'a, str>>,
+    pub method: Option<Cow<'a, str>>,
+    pub source_ip: Option<Cow<'a, str>>,
+    /// The entry's JSON exactly as received.
+    pub json: &'a str,
+    /// `(type, id, action)` of each resource and action the entry names.
+    pub resources: Vec<Resource<'a>>,
+}
+
+/// One action on one resource.
+#[derive(Debug)]
+pub(crate) struct Resource<'a> {
+    pub kind: Option<Cow<'a, str>>,
+    pub id: Option<Cow<'a, str>>,
+    pub action: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Entry<'a> {
+    #[serde(rename = "@uuid", borrow)]
+    uuid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    meta: Meta<'a>,
+    #[serde(borrow)]
+    principal: Principal<'a>,
+    #[serde(borrow)]
+    event: Event<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Meta<'a> {
+    #[serde(borrow)]
+    time: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Principal<'a> {
+    #[serde(rename = "sourceIP", borrow)]
+    source_ip: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    identity: Identity<'a>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Identity<'a> {
+    #[serde(borrow)]
+    username: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    param: Param<'a>,
+    #[serde(borrow)]
+    resources: Option<Vec<EventResource<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Param<'a> {
+    #[serde(borrow)]
+    action: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct EventResource<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    action: Option<Vec<Cow<'a, str>>>,
+}
+
+/// Prefix of the key of an entry without a string `@uuid`.
+const KEYLESS: &str = "json:";
+
+impl<'a> Row<'a> {
+    /// The row of `event`. Fields of an unexpected shape are left empty;
+    /// the JSON is kept whole either way.
+    pub fn of(event: &'a RawEvent) -> Row<'a> {
+        let json = event.json();
+        let entry: Entry<'a> = serde_json::from_str(json)
+            .or_else(|_| lenient(json))
+            .unwrap_or_default();
+        let key = match entry.uuid {
+            Some(uuid) => uuid.into_owned(),
+            // Deterministic, so that a rerun finds the same row.
+            None => format!("{KEYLESS}{json}"),
+        };
+        let time = entry
+            .meta
+            .time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let mut resources = Vec::new();
+        for resource in entry.event.resources.unwrap_or_default() {
+            let actions = resource.action.unwrap_or_default();
+            if actions.is_empty() {
+                resources.push(Resource {
+                    kind: resource.kind.clone(),
+                    id: resource.id.clone(),
+                    action: None,
+                });
+            }
+            for action in actions {
+                resources.push(Resource {
+                    kind: resource.kind.clone(),
+                    id: resource.id.clone(),
+                    action: Some(action),
+                });
+            }
+        }
+        Row {
+            key,
+            time,
+            user: entry.principal.identity.username,
+            kind: entry.event.kind,
+            status: entry.event.status,
+            method: entry.event.param.action,
+            source_ip: entry.principal.source_ip,
+            json,
+            resources,
+        }
+    }
+}
+
+/// An entry whose fields have unexpected types: only `@uuid` and the time, if they are strings.
+fn lenient(json: &str) -> serde_json::Result<Entry<'_>> {
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    let text = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_str)
+            .map(|s| Cow::Owned(s.to_string()))
+    };
+    Ok(Entry {
+        uuid: text(value.get("@uuid")),
+        meta: Meta {
+            time: text(value.get("meta").and_then(|m| m.get("time"))),
+        },
+        ..Entry::default()
+    })
+}
+
+/// The text form of an instant in SQLite: fixed width, so that text order is time order.
+pub(crate) fn sortable(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_indexed_columns_come_from_the_entry() {
+        let event = RawEvent::parse(
+            r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T10:00:00.5Z"},
+               "principal":{"sourceIP":"192.0.2.1","identity":{"username":"a@b"}},
+               "event":{"type":"RequestAccepted","status":"DONE","param":{"action":"POST"},
+               "resources":[{"type":"server","id":"s1","action":["vr.server.create","vr.x"]}]}}"#,
+        )
+        .unwrap();
+        let row = Row::of(&event);
+        assert_eq!(row.key, "u-1");
+        assert_eq!(sortable(row.time.unwrap()), "2024-01-01T10:00:00.500000Z");
+        assert_eq!(row.user.as_deref(), Some("a@b"));
+        assert_eq!(row.kind.as_deref(), Some("RequestAccepted"));
+        assert_eq!(row.status.as_deref(), Some("DONE"));
+        assert_eq!(row.method.as_deref(), Some("POST"));
+        assert_eq!(row.source_ip.as_deref(), Some("192.0.2.1"));
+        assert_eq!(row.resources.len(), 2);
+        assert_eq!(row.resources[1].action.as_deref(), Some("vr.x"));
+        assert_eq!(row.json, event.json());
+    }
+
+    #[test]
+    fn odd_shapes_keep_the_entry_with_empty_columns() {
+        let event = RawEvent::parse(
+            r#"{"@uuid":"u-2","event":{"status":7},"meta":{"time":"2024-01-01T00:00:00Z"}}"#,
+        )
+        .unwrap();
+        let row = Row::of(&event);
+        assert_eq!(row.key, "u-2");
+        assert!(row.time.is_some());
+        assert!(row.status.is_none());
+        let keyless = RawEvent::parse(r#"{"x":1}"#).unwrap();
+        assert_eq!(Row::of(&keyless).key, r#"json:{"x":1}"#);
+    }
+}

@@ -1,0 +1,186 @@
+//! Syncing one contract: download what is new, store each window with its
+//! progress mark in one transaction.
+
+use std::time::Duration;
+
+use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, Update};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use futures::StreamExt;
+
+use crate::row::Row;
+use crate::{Archive, Result, key};
+
+/// How far before its progress mark the next sync of a contract starts, so
+/// that entries that became visible late are caught (default).
+pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
+
+/// How long entries take to become visible, by default.
+const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
+
+/// A sync of one contract into an [`Archive`]; see [`Archive::sync`].
+#[derive(Debug)]
+#[must_use = "a sync does nothing until run"]
+pub struct Sync<'a> {
+    archive: &'a Archive,
+    log: &'a ActivityLog,
+    contract: u64,
+    since: Option<DateBound>,
+    until: Option<DateBound>,
+    settle: Option<Duration>,
+    overlap: Duration,
+    page_size: Option<u32>,
+    concurrency: Option<usize>,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Synced {
+    /// The contract.
+    pub contract: u64,
+    /// The range downloaded: start, inclusive.
+    pub since: DateTime<Utc>,
+    /// The range downloaded: end, exclusive.
+    pub until: DateTime<Utc>,
+    /// Entries downloaded (some may have been archived before).
+    pub fetched: u64,
+    /// Entries the archive did not hold yet.
+    pub added: u64,
+    /// The instant the archive is now complete up to for this contract.
+    pub through: Option<DateTime<Utc>>,
+}
+
+impl<'a> Sync<'a> {
+    pub(crate) fn new(archive: &'a Archive, log: &'a ActivityLog, contract: u64) -> Self {
+        Sync {
+            archive,
+            log,
+            contract,
+            since: None,
+            until: None,
+            settle: None,
+            overlap: DEFAULT_OVERLAP,
+            page_size: None,
+            concurrency: None,
+        }
+    }
+
+    /// Start, inclusive [default: the progress mark minus the overlap; on
+    /// the first sync, 90 days before the end].
+    pub fn since(mut self, start: impl Into<DateBound>) -> Self {
+        self.since = Some(start.into());
+        self
+    }
+
+    /// End, exclusive [default: `now − settle`]. The progress mark never
+    /// passes `now − settle`, whatever the end.
+    pub fn until(mut self, end: impl Into<DateBound>) -> Self {
+        self.until = Some(end.into());
+        self
+    }
+
+    /// How long entries take to become visible [default: 2 minutes].
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = Some(settle);
+        self
+    }
+
+    /// How far before the progress mark an incremental sync starts
+    /// [default: [`DEFAULT_OVERLAP`]].
+    pub fn overlap(mut self, overlap: Duration) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// Entries per page asked of the API.
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// Pages in flight at once.
+    pub fn concurrency(mut self, pages: usize) -> Self {
+        self.concurrency = Some(pages);
+        self
+    }
+
+    /// Downloads and stores; on an error, every window committed so far
+    /// stays, and the next sync goes on from there.
+    pub async fn run(self) -> Result<Synced> {
+        let archive = self.archive;
+        let contract = key(self.contract);
+        let settle = self.settle.unwrap_or(DEFAULT_SETTLE);
+        let mut entries = self.log.entries(self.contract).settle(settle);
+        if let Some(size) = self.page_size {
+            entries = entries.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            entries = entries.concurrency(pages);
+        }
+        let now = Utc::now().trunc_subsecs(0);
+        let settled = before(now, settle);
+        let mark = archive.through(self.contract).await?;
+        let until = self.until.map_or(settled, |u| u.instant());
+        let since = match (self.since, mark) {
+            (Some(since), _) => since.instant(),
+            (None, Some(mark)) => before(mark, self.overlap),
+            (None, None) => before(until, DEFAULT_LOOKBACK),
+        };
+        let mut synced = Synced {
+            contract: self.contract,
+            since,
+            until,
+            fetched: 0,
+            added: 0,
+            through: mark,
+        };
+        if since >= until {
+            return Ok(synced);
+        }
+        // The mark moves only over time this sync joins to what the
+        // archive holds: a range after a gap leaves it (the next
+        // incremental sync fills the gap).
+        let joined = mark.is_none_or(|mark| since <= mark);
+        tracing::info!(contract = self.contract, %since, %until, "syncing");
+        let mut updates = entries
+            .since(DateBound::Instant(since))
+            .until(DateBound::Instant(until))
+            .updates();
+        let mut tx = archive.db.begin().await.map_err(|e| archive.failed(e))?;
+        while let Some(update) = updates.next().await {
+            match update? {
+                Update::Events(events) => {
+                    synced.fetched += events.len() as u64;
+                    let rows: Vec<Row<'_>> = events.iter().map(Row::of).collect();
+                    synced.added += tx
+                        .insert(contract, &rows)
+                        .await
+                        .map_err(|e| archive.failed(e))?;
+                }
+                Update::Completed { through } => {
+                    let through = through.min(settled);
+                    if joined && synced.through.is_none_or(|mark| through > mark) {
+                        tx.set_mark(contract, through)
+                            .await
+                            .map_err(|e| archive.failed(e))?;
+                        synced.through = Some(through);
+                    }
+                    tx.commit().await.map_err(|e| archive.failed(e))?;
+                    tracing::debug!(contract = self.contract, %through, "window committed");
+                    tx = archive.db.begin().await.map_err(|e| archive.failed(e))?;
+                }
+                _ => {}
+            }
+        }
+        tx.commit().await.map_err(|e| archive.failed(e))?;
+        Ok(synced)
+    }
+}
+
+/// `duration` before `instant`, or the first instant chrono knows (never a panic).
+fn before(instant: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(duration)
+        .ok()
+        .and_then(|delta| instant.checked_sub_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}

@@ -1,0 +1,144 @@
+//! `activitylog sync`: archive contracts into a database with
+//! [`activitylog_archive`], and where the archive is by default.
+
+use std::path::PathBuf;
+
+use activitylog_archive::{Archive, Synced};
+use activitylog_client::ActivityLog;
+use chrono::{SubsecRound, Utc};
+
+use crate::args::SyncArgs;
+use crate::entries::rfc3339;
+use crate::error::Failure;
+
+/// The archive's URL, from `--db` or the default file (whose directory is
+/// created, and whose path is printed when the file is new).
+pub fn archive_url(db: Option<&str>) -> Result<String, Failure> {
+    if let Some(url) = db {
+        return Ok(url.to_string());
+    }
+    let path = default_path().ok_or_else(|| {
+        Failure::usage(
+            "no data directory to keep the archive in (neither XDG_DATA_HOME nor HOME is set): \
+             pass --db sqlite:PATH",
+        )
+    })?;
+    if !path.exists() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Failure::other(format!(
+                    "could not create {} for the archive: {e}; pass --db sqlite:PATH",
+                    dir.display()
+                ))
+            })?;
+        }
+        eprintln!("creating the archive {}", path.display());
+    }
+    Ok(format!("sqlite:{}", path.display()))
+}
+
+/// `$XDG_DATA_HOME/activitylog/archive.sqlite`, else the platform's data directory.
+fn default_path() -> Option<PathBuf> {
+    let nonempty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let base = if let Some(xdg) = nonempty("XDG_DATA_HOME") {
+        PathBuf::from(xdg)
+    } else if cfg!(windows) {
+        PathBuf::from(nonempty("LOCALAPPDATA")?)
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from(nonempty("HOME")?).join("Library/Application Support")
+    } else {
+        PathBuf::from(nonempty("HOME")?).join(".local/share")
+    };
+    Some(base.join("activitylog").join("archive.sqlite"))
+}
+
+/// Opens an archive, saying what is wrong in one line when it cannot.
+pub async fn open(url: &str) -> Result<Archive, Failure> {
+    Archive::open(url).await.map_err(failure)
+}
+
+/// The failure of an archive operation.
+pub fn failure(error: activitylog_archive::Error) -> Failure {
+    match error {
+        activitylog_archive::Error::Url(_) => Failure::usage(error.to_string()),
+        activitylog_archive::Error::Download(error) => Failure::from(error),
+        other => Failure::other(other.to_string()),
+    }
+}
+
+/// Syncs each contract in turn; stops at the first that fails (what it
+/// committed stays).
+pub async fn run(
+    log: &ActivityLog,
+    archive: &Archive,
+    contracts: &[u64],
+    args: &SyncArgs,
+) -> Result<(), Failure> {
+    let now = Utc::now().trunc_subsecs(0);
+    let resolve = |when: Option<&crate::when::When>| {
+        when.map(|w| w.resolve(now).map_err(Failure::usage))
+            .transpose()
+    };
+    let since = resolve(args.since.as_ref())?;
+    let until = resolve(args.until.as_ref())?;
+    if let (Some(since), Some(until)) = (since, until)
+        && since.instant() >= until.instant()
+    {
+        return Err(Failure::usage(
+            "--since is not before --until: give a range that holds time",
+        ));
+    }
+    for &contract in contracts {
+        let mut sync = archive.sync(log, contract).settle(args.settle);
+        if let Some(since) = since {
+            sync = sync.since(since);
+        }
+        if let Some(until) = until {
+            sync = sync.until(until);
+        }
+        if let Some(size) = args.page_size {
+            sync = sync.page_size(size);
+        }
+        if let Some(pages) = args.concurrency {
+            sync = sync.concurrency(usize::from(pages));
+        }
+        match sync.run().await {
+            Ok(synced) => eprintln!("{}", report(&synced, archive)),
+            Err(error) => {
+                let through = archive.through(contract).await.ok().flatten();
+                let kept = match through {
+                    Some(t) => format!("the archive stays complete up to {}", rfc3339(t)),
+                    None => "what was committed stays".to_string(),
+                };
+                let failure = failure(error);
+                let message = format!(
+                    "contract {contract}: {}; {kept}: run the same sync again to go on",
+                    failure.message()
+                );
+                return Err(if failure.code() == crate::error::EXIT_USAGE {
+                    Failure::usage(message)
+                } else {
+                    Failure::other(message)
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line per contract synced.
+fn report(synced: &Synced, archive: &Archive) -> String {
+    let through = match synced.through {
+        Some(t) => format!("complete up to {}", rfc3339(t)),
+        None => "not complete over any range yet".to_string(),
+    };
+    format!(
+        "contract {}: fetched {} entries from {} to {}, {} new; {} is {through}",
+        synced.contract,
+        synced.fetched,
+        rfc3339(synced.since),
+        rfc3339(synced.until),
+        synced.added,
+        archive.location(),
+    )
+}
