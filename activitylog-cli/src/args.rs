@@ -549,6 +549,10 @@ pub struct SandboxArgs {
     /// Ignore fractions of seconds in dateStart and dateEnd, as a service with second precision would.
     #[arg(long)]
     pub whole_second_dates: bool,
+    /// Add an entry stamped now to contract 31721060 at this interval (1s, 50ms), as a live
+    /// log grows: something for `entries --follow` to show.
+    #[arg(long, value_name = "DURATION", value_parser = parse_live)]
+    pub live: Option<std::time::Duration>,
     /// Serve HTTPS with a CA and certificate generated at start; prints the pin (IONOS_PINNED_CERT) and the CA (base64, for certificateAuthData).
     #[arg(long)]
     pub tls: bool,
@@ -607,6 +611,14 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         Err(_) => Err(format!(
             "`{text}` is not a duration: use e.g. 10s, 500ms or 1m"
         )),
+    }
+}
+
+fn parse_live(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(every) if every >= Duration::from_millis(1) => Ok(every),
+        Ok(_) => Err(format!("`{text}` is too short: use at least 1ms")),
+        Err(_) => Err(format!("`{text}` is not a duration: use e.g. 1s or 50ms")),
     }
 }
 

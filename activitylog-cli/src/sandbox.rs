@@ -119,6 +119,9 @@ fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
     if let Some(lag) = args.ingestion_lag.filter(|lag| !lag.is_zero()) {
         builder = builder.ingestion_lag(lag);
     }
+    if let Some(every) = args.live {
+        builder = builder.live(every);
+    }
     builder
 }
 
@@ -221,6 +224,8 @@ mod tests {
             "--ingestion-lag",
             "2m",
             "--whole-second-dates",
+            "--live",
+            "250ms",
             "--burst",
             "2024-05-01T10:00:00.5Z=5000",
             "--burst",
@@ -233,6 +238,7 @@ mod tests {
         assert_eq!(config.bad_pages, BadPages::rate(0.25));
         assert!(config.unordered && config.whole_second_dates);
         assert_eq!(config.ingestion_lag, Some(Duration::from_secs(120)));
+        assert_eq!(config.live, Some(Duration::from_millis(250)));
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         assert_eq!(
             config.contracts[0].bursts,
