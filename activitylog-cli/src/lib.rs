@@ -12,7 +12,7 @@
 //! loop), `summary` (`activitylog summary`; `report` its SVG and HTML files), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
 //! `sync` (`activitylog sync` and the archive's location), `sandbox` (`activitylog sandbox`), `connect` (credentials, the
-//! IONOS config file and `--sandbox`), `contracts` (which contracts a command reads), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
+//! IONOS config file and `--sandbox`), `contracts` (which contracts a command reads), `reader` (the API or an archive, for `entries` and `summary`), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
 //! exit codes).
 
 #![warn(missing_docs)]
@@ -32,6 +32,7 @@ mod lock;
 mod omitted;
 mod output;
 mod progress;
+mod reader;
 mod report;
 mod sandbox;
 mod signals;
@@ -48,6 +49,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
 use crate::error::Failure;
+use crate::reader::Reader;
 use crate::signals::Signals;
 
 /// Runs `activitylog` with the process's arguments; the exit code says how it went.
@@ -218,37 +220,31 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Entries(args) => {
             let request = entries::prepare(args)?;
-            if let Some(db) = &args.db {
-                let archive = signals.or_stop(sync::open(db)).await?;
-                let contracts = signals
-                    .or_stop(contracts::resolve_archived(&args.contracts, &archive))
-                    .await?;
-                let source = entries::Source::Archive(&archive);
-                return entries::run(source, request, &contracts, global.format, &signals).await;
-            }
-            let connection = signals.or_stop(connect::connect(global)).await?;
-            let contracts = signals
-                .or_stop(contracts::resolve(&args.contracts, &connection))
+            let (reader, contracts) = signals
+                .or_stop(Reader::open(global, args.db.as_deref(), &args.contracts))
                 .await?;
-            let source = entries::Source::Api(&connection.log);
-            entries::run(source, request, &contracts, global.format, &signals).await
+            entries::run(
+                reader.source(),
+                request,
+                &contracts,
+                global.format,
+                &signals,
+            )
+            .await
         }
         Command::Summary(args) => {
             let request = summary::prepare(args)?;
-            if let Some(db) = &args.db {
-                let archive = signals.or_stop(sync::open(db)).await?;
-                let contracts = signals
-                    .or_stop(contracts::resolve_archived(&args.contracts, &archive))
-                    .await?;
-                let source = entries::Source::Archive(&archive);
-                return summary::run(source, request, &contracts, global.format, &signals).await;
-            }
-            let connection = signals.or_stop(connect::connect(global)).await?;
-            let contracts = signals
-                .or_stop(contracts::resolve(&args.contracts, &connection))
+            let (reader, contracts) = signals
+                .or_stop(Reader::open(global, args.db.as_deref(), &args.contracts))
                 .await?;
-            let source = entries::Source::Api(&connection.log);
-            summary::run(source, request, &contracts, global.format, &signals).await
+            summary::run(
+                reader.source(),
+                request,
+                &contracts,
+                global.format,
+                &signals,
+            )
+            .await
         }
         Command::Sync(args) => {
             let url = sync::archive_url(args.db.as_deref())?;
