@@ -278,6 +278,55 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
+    #[tokio::test]
+    async fn resources_join_their_entry_once() {
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-resources-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let archive = Archive::open(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap();
+        let parse = |json: &str| activitylog_client::RawEvent::parse(json).unwrap();
+        let first = parse(
+            r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"event":{"resources":[
+                {"type":"server","id":"s1","action":["vr.a","vr.b"]}]}}"#,
+        );
+        let second = parse(
+            r#"{"@uuid":"u-2","meta":{"time":"2024-01-01T00:00:01Z"},"event":{"resources":[
+                {"type":"volume","id":"v1"}]}}"#,
+        );
+        let page = [&first, &second, &first].map(row::Row::of);
+        let mut tx = archive.db.begin().await.unwrap();
+        assert_eq!(tx.insert(7, &page).await.unwrap(), 2);
+        assert_eq!(tx.insert(7, &page).await.unwrap(), 0);
+        tx.commit().await.unwrap();
+        let Db::Sqlite(pool) = &archive.db else {
+            unreachable!()
+        };
+        let joined: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT e.uuid, r.type, r.id, r.action FROM resources r JOIN entries e USING (entry) \
+             ORDER BY r.rowid",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let owned = |u: &str, t: &str, i: &str, a: Option<&str>| {
+            (u.into(), t.into(), i.into(), a.map(Into::into))
+        };
+        assert_eq!(
+            joined,
+            [
+                owned("u-1", "server", "s1", Some("vr.a")),
+                owned("u-1", "server", "s1", Some("vr.b")),
+                owned("u-2", "volume", "v1", None),
+            ]
+        );
+        archive.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+
     #[test]
     fn passwords_never_show() {
         assert_eq!(

@@ -1,9 +1,10 @@
 //! The versioned schema: each engine's migrations, applied in order when
 //! an archive is opened; an archive of a newer version is refused.
 //!
-//! Version 1: `entries` (one row per `@uuid`, the JSON as received, the
-//! indexed columns), `resources` (one row per resource and action of an
-//! entry) and `progress` (per contract, the instant the archive is
+//! Version 1: `entries` (one row per `@uuid`, numbered in the order
+//! written, the JSON as received, the indexed columns), `resources` (one
+//! row per resource and action of an entry, keyed by the entry's number)
+//! and `progress` (per contract, the instant the archive is
 //! complete up to). `archive_schema` holds the version.
 
 /// The schema version this crate writes and reads.
@@ -15,10 +16,18 @@ pub(crate) const VERSION_TABLE: &str =
 
 /// SQLite's migrations: index `i` takes version `i` to `i + 1`.
 pub(crate) const SQLITE: [&[&str]; VERSION as usize] = [&[
+    // `entry` (the rowid) grows in the order rows are written, which is
+    // time order: the table and the indexes that end in it are appended to.
+    // The key is (contract, time, uuid), not the random `@uuid` alone: an
+    // entry's time never changes, so one `@uuid` is one row, and every
+    // insert lands at the end of the key's index instead of on a random
+    // page (a page-cache miss each, once the archive outgrows the cache).
+    // `time` is '' when an entry has none (NULLs never conflict).
     "CREATE TABLE entries (
-        uuid TEXT PRIMARY KEY NOT NULL,
+        entry INTEGER PRIMARY KEY,
+        uuid TEXT NOT NULL,
         contract INTEGER NOT NULL,
-        time TEXT,
+        time TEXT NOT NULL,
         username TEXT,
         type TEXT,
         status TEXT,
@@ -26,20 +35,21 @@ pub(crate) const SQLITE: [&[&str]; VERSION as usize] = [&[
         source_ip TEXT,
         json TEXT NOT NULL
     )",
-    "CREATE INDEX entries_contract_time ON entries (contract, time, uuid)",
+    "CREATE UNIQUE INDEX entries_key ON entries (contract, time, uuid)",
     "CREATE INDEX entries_username ON entries (username)",
     "CREATE INDEX entries_type ON entries (type)",
     "CREATE INDEX entries_status ON entries (status)",
     "CREATE INDEX entries_method ON entries (method)",
     "CREATE INDEX entries_source_ip ON entries (source_ip)",
+    // Keyed by the entry's rowid, in the order of its resources: appended
+    // too, where a key on the random `@uuid` made every insert a page miss.
     "CREATE TABLE resources (
-        uuid TEXT NOT NULL REFERENCES entries (uuid),
-        ordinal INTEGER NOT NULL,
+        entry INTEGER NOT NULL REFERENCES entries (entry),
         type TEXT,
         id TEXT,
-        action TEXT,
-        PRIMARY KEY (uuid, ordinal)
-    ) WITHOUT ROWID",
+        action TEXT
+    )",
+    "CREATE INDEX resources_entry ON resources (entry)",
     "CREATE INDEX resources_type_id ON resources (type, id)",
     "CREATE INDEX resources_action ON resources (action)",
     "CREATE TABLE progress (contract INTEGER PRIMARY KEY NOT NULL, through TEXT NOT NULL)",
@@ -48,7 +58,8 @@ pub(crate) const SQLITE: [&[&str]; VERSION as usize] = [&[
 /// PostgreSQL's migrations: index `i` takes version `i` to `i + 1`.
 pub(crate) const POSTGRES: [&[&str]; VERSION as usize] = [&[
     "CREATE TABLE entries (
-        uuid TEXT PRIMARY KEY NOT NULL,
+        entry BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        uuid TEXT NOT NULL UNIQUE,
         contract BIGINT NOT NULL,
         time TIMESTAMPTZ,
         username TEXT,
@@ -64,14 +75,16 @@ pub(crate) const POSTGRES: [&[&str]; VERSION as usize] = [&[
     "CREATE INDEX entries_status ON entries (status)",
     "CREATE INDEX entries_method ON entries (method)",
     "CREATE INDEX entries_source_ip ON entries (source_ip)",
+    // Keyed by the entry's row number, in the order of its resources. No
+    // foreign key: resources are written by the statement that writes their
+    // entry and nothing is deleted, so checking each row only costs time.
     "CREATE TABLE resources (
-        uuid TEXT NOT NULL REFERENCES entries (uuid),
-        ordinal INTEGER NOT NULL,
+        entry BIGINT NOT NULL,
         type TEXT,
         id TEXT,
-        action TEXT,
-        PRIMARY KEY (uuid, ordinal)
+        action TEXT
     )",
+    "CREATE INDEX resources_entry ON resources (entry)",
     "CREATE INDEX resources_type_id ON resources (type, id)",
     "CREATE INDEX resources_action ON resources (action)",
     "CREATE TABLE progress (contract BIGINT PRIMARY KEY NOT NULL, through TIMESTAMPTZ NOT NULL)",
