@@ -322,6 +322,20 @@ pub mod cli {
         command
     }
 
+    /// `program` isolated as [`isolated`] (HOME in `home`) and pointed at
+    /// `sandbox` through `IONOS_API_URL` and `IONOS_TOKEN`.
+    pub fn against(
+        program: impl AsRef<OsStr>,
+        home: &Path,
+        sandbox: &activitylog_sandbox::Sandbox,
+    ) -> Command {
+        let mut command = isolated(program, home);
+        command
+            .env("IONOS_API_URL", sandbox.url())
+            .env("IONOS_TOKEN", &sandbox.credentials().token);
+        command
+    }
+
     /// A HOME shared by tests that need no config file of their own.
     pub fn empty_home() -> std::path::PathBuf {
         let home = std::env::temp_dir().join("activitylog-cli-tests-home");

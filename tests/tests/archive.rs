@@ -64,11 +64,7 @@ fn binary() -> PathBuf {
 
 /// The CLI pointed at `sandbox`.
 fn at(sandbox: &Sandbox) -> Command {
-    let mut command = cli::isolated(binary(), &cli::empty_home());
-    command
-        .env("IONOS_API_URL", sandbox.url())
-        .env("IONOS_TOKEN", &sandbox.credentials().token);
-    command
+    cli::against(binary(), &cli::empty_home(), sandbox)
 }
 
 fn rfc3339(instant: DateTime<Utc>) -> String {

@@ -22,11 +22,7 @@ fn binary() -> PathBuf {
 
 /// The CLI pointed at `sandbox`, no other IONOS_ variable inherited.
 fn at(sandbox: &Sandbox) -> Command {
-    let mut command = cli::isolated(binary(), &cli::empty_home());
-    command
-        .env("IONOS_API_URL", sandbox.url())
-        .env("IONOS_TOKEN", &sandbox.credentials().token);
-    command
+    cli::against(binary(), &cli::empty_home(), sandbox)
 }
 
 /// The CLI with no way to reach any API: what it reads must come from the archive.

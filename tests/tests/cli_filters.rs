@@ -19,12 +19,7 @@ fn binary() -> PathBuf {
 
 /// A command for the binary pointed at the sandbox, no other IONOS_ variable inherited.
 fn at(sandbox: &Sandbox) -> Command {
-    let mut command =
-        activitylog_tests::cli::isolated(binary(), &activitylog_tests::cli::empty_home());
-    command
-        .env("IONOS_API_URL", sandbox.url())
-        .env("IONOS_TOKEN", &sandbox.credentials().token);
-    command
+    activitylog_tests::cli::against(binary(), &activitylog_tests::cli::empty_home(), sandbox)
 }
 
 fn rfc3339(instant: DateTime<Utc>) -> String {

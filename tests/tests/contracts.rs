@@ -14,14 +14,11 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 /// A command for the binary under test pointed at `sandbox`, with its token
 /// and no other IONOS_ variable.
 fn at(sandbox: &Sandbox) -> Command {
-    let mut command = activitylog_tests::cli::isolated(
+    activitylog_tests::cli::against(
         env!("CARGO_BIN_EXE_activitylog-under-test"),
         &activitylog_tests::cli::empty_home(),
-    );
-    command
-        .env("IONOS_API_URL", sandbox.url())
-        .env("IONOS_TOKEN", &sandbox.credentials().token);
-    command
+        sandbox,
+    )
 }
 
 /// A sandbox of `events` entries in the main contract that ended an hour

@@ -31,11 +31,7 @@ async fn tls_sandbox() -> Sandbox {
 
 /// The CLI pointed at `sandbox` through IONOS_API_URL and IONOS_TOKEN.
 fn at(sandbox: &Sandbox, home: &Path) -> Command {
-    let mut command = activitylog_tests::cli::isolated(binary(), home);
-    command
-        .env("IONOS_API_URL", sandbox.url())
-        .env("IONOS_TOKEN", &sandbox.credentials().token);
-    command
+    activitylog_tests::cli::against(binary(), home, sandbox)
 }
 
 fn pin(sandbox: &Sandbox) -> String {
