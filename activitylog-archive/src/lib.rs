@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+mod indexes;
 mod postgres;
 mod read;
 mod row;
@@ -41,6 +42,7 @@ pub mod schema;
 mod sqlite;
 mod store;
 mod sync;
+mod write;
 
 use std::fmt;
 
@@ -263,10 +265,9 @@ mod tests {
         )
         .unwrap();
         let mut tx = archive.db.begin().await.unwrap();
-        let rows = [row::Row::of(&event)];
-        assert_eq!(tx.insert(7, &rows).await.unwrap(), 1);
+        assert_eq!(store(&archive, &mut tx, &[&event]).await, 1);
         assert_eq!(
-            tx.insert(7, &rows).await.unwrap(),
+            store(&archive, &mut tx, &[&event]).await,
             0,
             "a second copy is not added"
         );
@@ -276,6 +277,17 @@ mod tests {
         assert_eq!(archive.count(7).await.unwrap(), 1);
         archive.close().await;
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// Stores `events` of contract 7 in `tx`; returns how many were new.
+    async fn store(
+        archive: &Archive,
+        tx: &mut store::Tx,
+        events: &[&activitylog_client::RawEvent],
+    ) -> u64 {
+        let rows = events.iter().map(|event| row::Row::of(event)).collect();
+        let batch = archive.db.batch(7, rows).unwrap();
+        tx.insert(batch).await.unwrap()
     }
 
     #[tokio::test]
@@ -297,10 +309,21 @@ mod tests {
             r#"{"@uuid":"u-2","meta":{"time":"2024-01-01T00:00:01Z"},"event":{"resources":[
                 {"type":"volume","id":"v1"}]}}"#,
         );
-        let page = [&first, &second, &first].map(row::Row::of);
+        let third = parse(
+            r#"{"@uuid":"u-3","meta":{"time":"2024-01-01T00:00:02Z"},"event":{"resources":[
+                {"type":"lan","id":"l1","action":["vr.c"]}]}}"#,
+        );
         let mut tx = archive.db.begin().await.unwrap();
-        assert_eq!(tx.insert(7, &page).await.unwrap(), 2);
-        assert_eq!(tx.insert(7, &page).await.unwrap(), 0);
+        // Every row new, then some: both ways of finding the rows' numbers.
+        assert_eq!(store(&archive, &mut tx, &[&first]).await, 1);
+        assert_eq!(
+            store(&archive, &mut tx, &[&second, &first, &third, &second]).await,
+            2
+        );
+        assert_eq!(
+            store(&archive, &mut tx, &[&first, &second, &third]).await,
+            0
+        );
         tx.commit().await.unwrap();
         let Db::Sqlite(pool) = &archive.db else {
             unreachable!()
@@ -321,6 +344,7 @@ mod tests {
                 owned("u-1", "server", "s1", Some("vr.a")),
                 owned("u-1", "server", "s1", Some("vr.b")),
                 owned("u-2", "volume", "v1", None),
+                owned("u-3", "lan", "l1", Some("vr.c")),
             ]
         );
         archive.close().await;

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres, Row as _, Transaction};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
+use sqlx::{Arguments as _, PgPool, Postgres, Row as _, Transaction};
 
 use crate::row::{Row, sortable};
 use crate::schema;
@@ -15,6 +15,20 @@ use crate::store::{Cursor, Stored};
 /// The fixed-width UTC text of the `timestamptz` column `column`, as [`sortable`] writes it.
 fn time_text(column: &str) -> String {
     format!(r#"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#)
+}
+
+/// Begins a transaction.
+///
+/// Its commit does not wait for the server's disk: safe for an archive, since
+/// a server crash can only lose the last commits whole (a window's rows and
+/// its progress mark together, or a migration), which the next sync or open
+/// does again.
+pub(crate) async fn begin(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 /// Connects to the server `url` names.
@@ -61,142 +75,121 @@ pub(crate) async fn migrate(
     Ok(())
 }
 
-/// The staging tables a page is copied into, private to the connection
-/// and emptied by every insert.
-const STAGING: &str = "SET LOCAL client_min_messages = warning;
-    CREATE TEMP TABLE IF NOT EXISTS staged_entries (
-        uuid TEXT, time TIMESTAMPTZ, username TEXT, type TEXT, status TEXT, method TEXT,
-        source_ip TEXT, json TEXT
-    ) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE IF NOT EXISTS staged_resources (
-        uuid TEXT, ordinal INTEGER, type TEXT, id TEXT, action TEXT
-    ) ON COMMIT DELETE ROWS;
-    SET LOCAL client_min_messages = notice;
-    -- Safe for an archive: a server crash can only lose the last commits
-    -- whole, rows and their progress mark together, so the next sync fetches
-    -- them again; the server no longer waits for its disk at each window.
-    SET LOCAL synchronous_commit = off";
+/// A page made ready for PostgreSQL: its columns bound as arrays, so that
+/// the writer only sends them (see [`batch`]).
+pub(crate) struct Batch {
+    arguments: Option<PgArguments>,
+}
 
-/// Stores `rows` of `contract`; returns how many were new.
-///
-/// The page is copied (COPY, text format) into staging tables, then moved
-/// with one statement: new entries, and the resources of only those, keyed
-/// by the row number each entry got.
-pub(crate) async fn insert(
-    tx: &mut Transaction<'static, Postgres>,
-    contract: i64,
-    rows: &[Row<'_>],
-) -> sqlx::Result<u64> {
+/// Makes `rows` of `contract` ready to store.
+pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Batch { arguments: None });
     }
-    sqlx::raw_sql(STAGING).execute(&mut **tx).await?;
-    let mut entries = Vec::with_capacity(rows.len() * 1024);
-    let mut resources = Vec::new();
+    let mut entries = Columns::default();
+    let mut resources = ResourceColumns::default();
     let mut seen = HashSet::with_capacity(rows.len());
-    for row in rows {
+    for row in &rows {
         // A key twice in one page: the first row is stored.
         if !seen.insert(row.key.as_str()) {
             continue;
         }
-        let time = row.time.map(sortable);
-        copy::line(
-            &mut entries,
-            [
-                Some(row.key.as_str()),
-                time.as_deref(),
-                row.user.as_deref(),
-                row.kind.as_deref(),
-                row.status.as_deref(),
-                row.method.as_deref(),
-                row.source_ip.as_deref(),
-                Some(row.json),
-            ],
-        );
+        entries.uuid.push(row.key.as_str());
+        entries.time.push(row.time.map(sortable));
+        entries.user.push(row.user.as_deref());
+        entries.kind.push(row.kind.as_deref());
+        entries.status.push(row.status.as_deref());
+        entries.method.push(row.method.as_deref());
+        entries.source_ip.push(row.source_ip.as_deref());
+        entries.json.push(row.event.json());
         for (ordinal, resource) in row.resources.iter().enumerate() {
-            copy::line(
-                &mut resources,
-                [
-                    Some(row.key.as_str()),
-                    Some(ordinal.to_string().as_str()),
-                    resource.kind.as_deref(),
-                    resource.id.as_deref(),
-                    resource.action.as_deref(),
-                ],
-            );
+            resources.uuid.push(row.key.as_str());
+            resources
+                .ordinal
+                .push(i32::try_from(ordinal).unwrap_or(i32::MAX));
+            resources.kind.push(resource.kind.as_deref());
+            resources.id.push(resource.id.as_deref());
+            resources.action.push(resource.action.as_deref());
         }
     }
-    let conn: &mut PgConnection = tx;
-    let mut copy_in = conn.copy_in_raw("COPY staged_entries FROM STDIN").await?;
-    copy_in.send(entries).await?;
-    copy_in.finish().await?;
-    if !resources.is_empty() {
-        let mut copy_in = conn.copy_in_raw("COPY staged_resources FROM STDIN").await?;
-        copy_in.send(resources).await?;
-        copy_in.finish().await?;
-    }
-    let added: i64 = sqlx::query_scalar(
+    let mut arguments = PgArguments::default();
+    // Encoded as they are added: nothing stays borrowed from `rows`.
+    let encode = sqlx::Error::Encode;
+    arguments.add(contract).map_err(encode)?;
+    arguments.add(&entries.uuid).map_err(encode)?;
+    arguments.add(&entries.time).map_err(encode)?;
+    arguments.add(&entries.user).map_err(encode)?;
+    arguments.add(&entries.kind).map_err(encode)?;
+    arguments.add(&entries.status).map_err(encode)?;
+    arguments.add(&entries.method).map_err(encode)?;
+    arguments.add(&entries.source_ip).map_err(encode)?;
+    arguments.add(&entries.json).map_err(encode)?;
+    arguments.add(&resources.uuid).map_err(encode)?;
+    arguments.add(&resources.ordinal).map_err(encode)?;
+    arguments.add(&resources.kind).map_err(encode)?;
+    arguments.add(&resources.id).map_err(encode)?;
+    arguments.add(&resources.action).map_err(encode)?;
+    Ok(Batch {
+        arguments: Some(arguments),
+    })
+}
+
+/// Stores `batch`; returns how many entries were new.
+///
+/// One statement per page: the new entries are inserted, and the resources
+/// of only those, keyed by the row number each entry got.
+pub(crate) async fn insert(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: Batch,
+) -> sqlx::Result<u64> {
+    let Some(arguments) = batch.arguments else {
+        return Ok(0);
+    };
+    let added: i64 = sqlx::query_scalar_with(
         "WITH new AS (
             INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip, json)
-            SELECT uuid, $1, time, username, type, status, method, source_ip, json::jsonb
-            FROM staged_entries
+            SELECT uuid, $1, time::timestamptz, username, type, status, method, source_ip, json::jsonb
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                        $8::text[], $9::text[])
+                AS page (uuid, time, username, type, status, method, source_ip, json)
             ON CONFLICT (uuid) DO NOTHING
             RETURNING entry, uuid
         ), resources AS (
             INSERT INTO resources (entry, type, id, action)
             SELECT new.entry, r.type, r.id, r.action
-            FROM new JOIN staged_resources r USING (uuid)
+            FROM new JOIN unnest($10::text[], $11::int[], $12::text[], $13::text[], $14::text[])
+                AS r (uuid, ordinal, type, id, action) USING (uuid)
             ORDER BY new.entry, r.ordinal
         )
         SELECT count(*) FROM new",
+        arguments,
     )
-    .bind(contract)
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut **tx)
     .await?;
-    sqlx::raw_sql("DELETE FROM staged_entries; DELETE FROM staged_resources")
-        .execute(&mut *conn)
-        .await?;
     Ok(added as u64)
 }
 
-/// Rows in COPY's text format.
-mod copy {
-    /// Appends one row of `fields` (`None` is NULL).
-    pub(super) fn line<const N: usize>(buffer: &mut Vec<u8>, fields: [Option<&str>; N]) {
-        for (i, field) in fields.into_iter().enumerate() {
-            if i > 0 {
-                buffer.push(b'\t');
-            }
-            match field {
-                None => buffer.extend_from_slice(b"\\N"),
-                Some(text) => escaped(buffer, text),
-            }
-        }
-        buffer.push(b'\n');
-    }
+/// A page's entries, column by column.
+#[derive(Default)]
+struct Columns<'a> {
+    uuid: Vec<&'a str>,
+    time: Vec<Option<String>>,
+    user: Vec<Option<&'a str>>,
+    kind: Vec<Option<&'a str>>,
+    status: Vec<Option<&'a str>>,
+    method: Vec<Option<&'a str>>,
+    source_ip: Vec<Option<&'a str>>,
+    json: Vec<&'a str>,
+}
 
-    /// `text` with backslash, tab, newline and carriage return escaped.
-    fn escaped(buffer: &mut Vec<u8>, text: &str) {
-        for &byte in text.as_bytes() {
-            match byte {
-                b'\\' => buffer.extend_from_slice(b"\\\\"),
-                b'\t' => buffer.extend_from_slice(b"\\t"),
-                b'\n' => buffer.extend_from_slice(b"\\n"),
-                b'\r' => buffer.extend_from_slice(b"\\r"),
-                _ => buffer.push(byte),
-            }
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        #[test]
-        fn fields_are_escaped_and_null_is_marked() {
-            let mut buffer = Vec::new();
-            super::line(&mut buffer, [Some("a\tb\\c\nd\re"), None, Some("")]);
-            assert_eq!(buffer, b"a\\tb\\\\c\\nd\\re\t\\N\t\n");
-        }
-    }
+/// A page's resources, column by column.
+#[derive(Default)]
+struct ResourceColumns<'a> {
+    uuid: Vec<&'a str>,
+    ordinal: Vec<i32>,
+    kind: Vec<Option<&'a str>>,
+    id: Vec<Option<&'a str>>,
+    action: Vec<Option<&'a str>>,
 }
 
 /// Records that `contract` is complete up to `through`.

@@ -1,5 +1,5 @@
 //! The indexed columns of one entry, read from its JSON without decoding
-//! the rest (borrowed strings, unknown fields skipped).
+//! the rest (unknown fields skipped).
 
 use std::borrow::Cow;
 
@@ -7,30 +7,31 @@ use activitylog_client::RawEvent;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
-/// One entry as the archive stores it.
+/// One entry as the archive stores it; owns its data, so that a page's rows
+/// can be prepared while the page before is being written.
 #[derive(Debug)]
-pub(crate) struct Row<'a> {
+pub(crate) struct Row {
     /// `@uuid`, or a key made from the JSON when the entry has none.
     pub key: String,
     /// `meta.time`, when it is an RFC 3339 instant.
     pub time: Option<DateTime<Utc>>,
-    pub user: Option<Cow<'a, str>>,
-    pub kind: Option<Cow<'a, str>>,
-    pub status: Option<Cow<'a, str>>,
-    pub method: Option<Cow<'a, str>>,
-    pub source_ip: Option<Cow<'a, str>>,
-    /// The entry's JSON exactly as received.
-    pub json: &'a str,
+    pub user: Option<String>,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub method: Option<String>,
+    pub source_ip: Option<String>,
+    /// The entry, whose JSON is stored exactly as received.
+    pub event: RawEvent,
     /// `(type, id, action)` of each resource and action the entry names.
-    pub resources: Vec<Resource<'a>>,
+    pub resources: Vec<Resource>,
 }
 
 /// One action on one resource.
 #[derive(Debug)]
-pub(crate) struct Resource<'a> {
-    pub kind: Option<Cow<'a, str>>,
-    pub id: Option<Cow<'a, str>>,
-    pub action: Option<Cow<'a, str>>,
+pub(crate) struct Resource {
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    pub action: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -103,12 +104,12 @@ struct EventResource<'a> {
 /// Prefix of the key of an entry without a string `@uuid`.
 const KEYLESS: &str = "json:";
 
-impl<'a> Row<'a> {
+impl Row {
     /// The row of `event`. Fields of an unexpected shape are left empty;
     /// the JSON is kept whole either way.
-    pub fn of(event: &'a RawEvent) -> Row<'a> {
+    pub fn of(event: &RawEvent) -> Row {
         let json = event.json();
-        let entry: Entry<'a> = serde_json::from_str(json)
+        let entry: Entry<'_> = serde_json::from_str(json)
             .or_else(|_| lenient(json))
             .unwrap_or_default();
         let key = match entry.uuid {
@@ -124,31 +125,33 @@ impl<'a> Row<'a> {
             .map(|t| t.with_timezone(&Utc));
         let mut resources = Vec::new();
         for resource in entry.event.resources.unwrap_or_default() {
+            let kind = resource.kind.map(Cow::into_owned);
+            let id = resource.id.map(Cow::into_owned);
             let actions = resource.action.unwrap_or_default();
             if actions.is_empty() {
                 resources.push(Resource {
-                    kind: resource.kind.clone(),
-                    id: resource.id.clone(),
+                    kind: kind.clone(),
+                    id: id.clone(),
                     action: None,
                 });
             }
             for action in actions {
                 resources.push(Resource {
-                    kind: resource.kind.clone(),
-                    id: resource.id.clone(),
-                    action: Some(action),
+                    kind: kind.clone(),
+                    id: id.clone(),
+                    action: Some(action.into_owned()),
                 });
             }
         }
         Row {
             key,
             time,
-            user: entry.principal.identity.username,
-            kind: entry.event.kind,
-            status: entry.event.status,
-            method: entry.event.param.action,
-            source_ip: entry.principal.source_ip,
-            json,
+            user: entry.principal.identity.username.map(Cow::into_owned),
+            kind: entry.event.kind.map(Cow::into_owned),
+            status: entry.event.status.map(Cow::into_owned),
+            method: entry.event.param.action.map(Cow::into_owned),
+            source_ip: entry.principal.source_ip.map(Cow::into_owned),
+            event: event.clone(),
             resources,
         }
     }
@@ -198,7 +201,7 @@ mod tests {
         assert_eq!(row.source_ip.as_deref(), Some("192.0.2.1"));
         assert_eq!(row.resources.len(), 2);
         assert_eq!(row.resources[1].action.as_deref(), Some("vr.x"));
-        assert_eq!(row.json, event.json());
+        assert_eq!(row.event.json(), event.json());
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! The SQLite engine: one file in WAL mode, one transaction per window,
-//! multi-row inserts.
+//! multi-row inserts, checkpoints beside the writer.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row as _, Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Arguments as _, Row as _, Sqlite, SqlitePool, Transaction};
+use tokio::sync::oneshot;
 
-use crate::row::{Row, sortable};
+use crate::row::{Resource, Row, sortable};
 use crate::schema;
 use crate::store::{Cursor, Stored};
 
@@ -28,14 +31,39 @@ pub(crate) async fn open(url: &str) -> sqlx::Result<SqlitePool> {
         // Resources are written with their entry, in one transaction, and
         // nothing is deleted: checking each one's entry only costs time.
         .foreign_keys(false)
-        // 16 MiB of pages (the default is 2 MiB): the hot end of every
-        // index stays cached while a sync appends to them.
-        .pragma("cache_size", "-16384")
+        // Sorting for an index may use a second thread (a first sync
+        // builds eight of them).
+        .pragma("threads", "2")
         .busy_timeout(Duration::from_secs(30));
     SqlitePoolOptions::new()
         .max_connections(2)
         .connect_with(options)
         .await
+}
+
+/// Copies committed pages from the write-ahead log into the database file,
+/// on a connection of its own, until `stop` fires.
+///
+/// A commit copies them itself once the log is long (SQLite's automatic
+/// checkpoint), which during a large sync is a third of the writer's time;
+/// copied here, on another core, the writer's commits find little to copy.
+pub(crate) async fn checkpoints(pool: SqlitePool, mut stop: oneshot::Receiver<()>) {
+    loop {
+        let copied: sqlx::Result<(i64, i64, i64)> =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&pool)
+                .await;
+        // (busy, pages in the log, pages copied): wait while nothing is left.
+        let idle = copied.as_ref().is_ok_and(|(_, log, done)| log == done);
+        if idle {
+            tokio::select! {
+                _ = &mut stop => return,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        } else if copied.is_err() || stop.try_recv().is_ok() {
+            return;
+        }
+    }
 }
 
 /// The schema version of the archive (0 when new).
@@ -75,46 +103,105 @@ pub(crate) async fn migrate(tx: &mut Transaction<'static, Sqlite>, from: i64) ->
     Ok(())
 }
 
-/// Stores `rows` of `contract`; returns how many were new.
-///
-/// Only new entries get their resources written, keyed by the rowid the
-/// entry's insert returned.
-pub(crate) async fn insert(
-    tx: &mut Transaction<'static, Sqlite>,
-    contract: i64,
-    rows: &[Row<'_>],
-) -> sqlx::Result<u64> {
-    let mut added = 0;
-    let mut resources: Vec<(i64, &crate::row::Resource<'_>)> = Vec::new();
-    for chunk in rows.chunks(ENTRY_ROWS) {
+/// A page made ready for SQLite: the entries' statements with their
+/// arguments bound, so that the writer only runs them (see [`batch`]).
+pub(crate) struct Batch {
+    chunks: Vec<Chunk>,
+}
+
+/// Up to [`ENTRY_ROWS`] entries: one statement.
+struct Chunk {
+    sql: String,
+    arguments: SqliteArguments<'static>,
+    /// Each entry's key and resources, in order.
+    rows: Vec<(String, Vec<Resource>)>,
+}
+
+/// Makes `rows` of `contract` ready to store.
+pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
+    let mut chunks = Vec::with_capacity(rows.len().div_ceil(ENTRY_ROWS));
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut arguments = SqliteArguments::default();
+        let mut kept = Vec::with_capacity(ENTRY_ROWS);
+        for row in rows.by_ref().take(ENTRY_ROWS) {
+            let json = row.event.json().to_owned();
+            bind(&mut arguments, row.key.clone())?;
+            bind(&mut arguments, contract)?;
+            bind(&mut arguments, row.time.map(sortable).unwrap_or_default())?;
+            bind(&mut arguments, row.user)?;
+            bind(&mut arguments, row.kind)?;
+            bind(&mut arguments, row.status)?;
+            bind(&mut arguments, row.method)?;
+            bind(&mut arguments, row.source_ip)?;
+            bind(&mut arguments, json)?;
+            kept.push((row.key, row.resources));
+        }
         let sql = values(
             "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip, json) VALUES ",
-            chunk.len(),
+            kept.len(),
             9,
-            " ON CONFLICT (contract, time, uuid) DO NOTHING RETURNING entry, uuid",
+            " ON CONFLICT (contract, time, uuid) DO NOTHING",
         );
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            query = query
-                .bind(row.key.as_str())
-                .bind(contract)
-                .bind(row.time.map(sortable).unwrap_or_default())
-                .bind(row.user.as_deref())
-                .bind(row.kind.as_deref())
-                .bind(row.status.as_deref())
-                .bind(row.method.as_deref())
-                .bind(row.source_ip.as_deref())
-                .bind(row.json);
-        }
-        let mut new: HashMap<String, i64> = HashMap::new();
-        for inserted in query.fetch_all(&mut **tx).await? {
-            new.insert(inserted.try_get(1)?, inserted.try_get(0)?);
-        }
-        added += new.len() as u64;
-        for row in chunk {
-            // A key twice in one page: the first row was stored.
-            if let Some(entry) = new.remove(row.key.as_str()) {
-                resources.extend(row.resources.iter().map(|resource| (entry, resource)));
+        chunks.push(Chunk {
+            sql,
+            arguments,
+            rows: kept,
+        });
+    }
+    Ok(Batch { chunks })
+}
+
+fn bind<T>(arguments: &mut SqliteArguments<'static>, value: T) -> sqlx::Result<()>
+where
+    T: 'static + sqlx::Encode<'static, Sqlite> + sqlx::Type<Sqlite>,
+{
+    arguments.add(value).map_err(sqlx::Error::Encode)
+}
+
+/// Stores `batch`; returns how many entries were new.
+///
+/// Only new entries get their resources written, keyed by their rowid. The
+/// transaction holds the write lock from its first insert on, so the rows
+/// one statement adds get consecutive rowids after the largest before it,
+/// in the order of its VALUES: when it adds every row (a first sync), their
+/// rowids follow from the last one; otherwise they are read back.
+pub(crate) async fn insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: Batch,
+) -> sqlx::Result<u64> {
+    let mut added = 0;
+    let mut resources: Vec<(i64, Resource)> = Vec::new();
+    for chunk in batch.chunks {
+        // Only full chunks keep their statement prepared: one per length
+        // would fill the connection's cache with large statements.
+        let full = chunk.rows.len() == ENTRY_ROWS;
+        let done = sqlx::query_with(&chunk.sql, chunk.arguments)
+            .persistent(full)
+            .execute(&mut **tx)
+            .await?;
+        let count = done.rows_affected();
+        let last = done.last_insert_rowid();
+        added += count;
+        let first = last - count as i64 + 1;
+        if count as usize == chunk.rows.len() {
+            for (entry, (_, row_resources)) in (first..).zip(chunk.rows) {
+                resources.extend(row_resources.into_iter().map(|resource| (entry, resource)));
+            }
+        } else if count > 0 {
+            let mut new: HashMap<String, i64> =
+                sqlx::query_as("SELECT uuid, entry FROM entries WHERE entry BETWEEN ? AND ?")
+                    .bind(first)
+                    .bind(last)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+            for (key, row_resources) in chunk.rows {
+                // A key twice in one page: the first row was stored.
+                if let Some(entry) = new.remove(&key) {
+                    resources.extend(row_resources.into_iter().map(|resource| (entry, resource)));
+                }
             }
         }
     }
@@ -125,7 +212,7 @@ pub(crate) async fn insert(
             4,
             "",
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == RESOURCE_ROWS);
         for (entry, resource) in chunk {
             query = query
                 .bind(*entry)

@@ -2,6 +2,8 @@
 //! and what each engine reads back.
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::row::Row;
@@ -18,6 +20,12 @@ pub(crate) enum Db {
 pub(crate) enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// A page of entries ready to store; see [`Db::batch`].
+pub(crate) enum Batch {
+    Sqlite(sqlite::Batch),
+    Postgres(postgres::Batch),
 }
 
 /// An entry read back.
@@ -48,10 +56,25 @@ impl Db {
         }
     }
 
-    pub(crate) async fn begin(&self) -> sqlx::Result<Tx> {
+    // The futures the writers await are boxed here, where their lifetimes
+    // are concrete: the compiler cannot prove sqlx's futures `Send` for
+    // every lifetime inside a spawned task (rust-lang/rust#102211).
+    pub(crate) fn begin(&self) -> BoxFuture<'_, sqlx::Result<Tx>> {
+        async move {
+            Ok(match self {
+                Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+                Db::Postgres(pool) => Tx::Postgres(postgres::begin(pool).await?),
+            })
+        }
+        .boxed()
+    }
+
+    /// Makes `rows` of `contract` ready to store: all the work of a write
+    /// that needs no connection, done by the download task.
+    pub(crate) fn batch(&self, contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(_) => Batch::Sqlite(sqlite::batch(contract, rows)?),
+            Db::Postgres(_) => Batch::Postgres(postgres::batch(contract, rows)?),
         })
     }
 
@@ -119,28 +142,35 @@ impl Tx {
         }
     }
 
-    pub(crate) async fn insert(&mut self, contract: i64, rows: &[Row<'_>]) -> sqlx::Result<u64> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::insert(tx, contract, rows).await,
-            Tx::Postgres(tx) => postgres::insert(tx, contract, rows).await,
+    /// Stores a page made ready by [`Db::batch`]; returns how many entries were new.
+    pub(crate) fn insert(&mut self, batch: Batch) -> BoxFuture<'_, sqlx::Result<u64>> {
+        match (self, batch) {
+            (Tx::Sqlite(tx), Batch::Sqlite(batch)) => sqlite::insert(tx, batch).boxed(),
+            (Tx::Postgres(tx), Batch::Postgres(batch)) => postgres::insert(tx, batch).boxed(),
+            _ => async {
+                Err(sqlx::Error::Protocol(
+                    "a page made for another engine".into(),
+                ))
+            }
+            .boxed(),
         }
     }
 
-    pub(crate) async fn set_mark(
+    pub(crate) fn set_mark(
         &mut self,
         contract: i64,
         through: DateTime<Utc>,
-    ) -> sqlx::Result<()> {
+    ) -> BoxFuture<'_, sqlx::Result<()>> {
         match self {
-            Tx::Sqlite(tx) => sqlite::set_mark(tx, contract, through).await,
-            Tx::Postgres(tx) => postgres::set_mark(tx, contract, through).await,
+            Tx::Sqlite(tx) => sqlite::set_mark(tx, contract, through).boxed(),
+            Tx::Postgres(tx) => postgres::set_mark(tx, contract, through).boxed(),
         }
     }
 
-    pub(crate) async fn commit(self) -> sqlx::Result<()> {
+    pub(crate) fn commit(self) -> BoxFuture<'static, sqlx::Result<()>> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit().boxed(),
+            Tx::Postgres(tx) => tx.commit().boxed(),
         }
     }
 }

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, Update};
+use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, Update, Updates};
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use futures::StreamExt;
 
 use crate::row::Row;
+use crate::write::Writer;
 use crate::{Archive, Result, key};
 
 /// How far before its progress mark the next sync of a contract starts, so
@@ -142,39 +143,65 @@ impl<'a> Sync<'a> {
         // incremental sync fills the gap).
         let joined = mark.is_none_or(|mark| since <= mark);
         tracing::info!(contract = self.contract, %since, %until, "syncing");
-        let mut updates = entries
+        let updates = entries
             .since(DateBound::Instant(since))
             .until(DateBound::Instant(until))
             .updates();
-        let mut tx = archive.db.begin().await.map_err(|e| archive.failed(e))?;
-        while let Some(update) = updates.next().await {
-            match update? {
-                Update::Events(events) => {
-                    synced.fetched += events.len() as u64;
-                    let rows: Vec<Row<'_>> = events.iter().map(Row::of).collect();
-                    synced.added += tx
-                        .insert(contract, &rows)
-                        .await
-                        .map_err(|e| archive.failed(e))?;
-                }
-                Update::Completed { through } => {
-                    let through = through.min(settled);
-                    if joined && synced.through.is_none_or(|mark| through > mark) {
-                        tx.set_mark(contract, through)
-                            .await
-                            .map_err(|e| archive.failed(e))?;
-                        synced.through = Some(through);
-                    }
-                    tx.commit().await.map_err(|e| archive.failed(e))?;
-                    tracing::debug!(contract = self.contract, %through, "window committed");
-                    tx = archive.db.begin().await.map_err(|e| archive.failed(e))?;
-                }
-                _ => {}
-            }
+        let failed = |e| archive.failed(e);
+        // Into an empty archive, the secondary indexes are built once at the
+        // end; otherwise those a killed sync left unbuilt are built now.
+        let deferred = archive.db.is_empty().await.map_err(failed)?
+            && archive.db.drop_indexes().await.map_err(failed)?;
+        if !deferred {
+            archive.db.build_indexes().await.map_err(failed)?;
         }
-        tx.commit().await.map_err(|e| archive.failed(e))?;
+        let mut writer = Writer::start(&archive.db, contract);
+        let downloaded = download(updates, &mut writer, &mut synced, joined, settled).await;
+        // Windows handed over before an error are still committed.
+        let written = writer.finish().await;
+        let indexed = if deferred {
+            archive.db.build_indexes().await.map(drop)
+        } else {
+            Ok(())
+        };
+        downloaded?;
+        synced.added = written.map_err(failed)?;
+        indexed.map_err(failed)?;
         Ok(synced)
     }
+}
+
+/// Hands the pages of `updates` to `writer`, window by window, with the
+/// progress mark each window moves to; stops early when the writer has.
+async fn download(
+    mut updates: Updates,
+    writer: &mut Writer,
+    synced: &mut Synced,
+    joined: bool,
+    settled: DateTime<Utc>,
+) -> Result<()> {
+    while let Some(update) = updates.next().await {
+        match update? {
+            Update::Events(events) => {
+                synced.fetched += events.len() as u64;
+                let rows = events.iter().map(Row::of).collect();
+                if writer.rows(rows).await.is_err() {
+                    break; // the writer's error is what the sync returns
+                }
+            }
+            Update::Completed { through } => {
+                let through = through.min(settled);
+                let mark =
+                    (joined && synced.through.is_none_or(|mark| through > mark)).then_some(through);
+                synced.through = mark.or(synced.through);
+                if writer.commit(mark).await.is_err() {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `duration` before `instant`, or the first instant chrono knows (never a panic).

@@ -1,0 +1,144 @@
+//! The secondary indexes (every index but the unique keys) and when they are
+//! built.
+//!
+//! Keeping eight indexes up to date row by row is most of what a large first
+//! sync costs; building each once from the finished table is several times
+//! cheaper. So a sync into an empty archive drops them and builds them when
+//! it ends, whether it succeeded or not. Should it be killed before, the next
+//! sync builds the missing ones when it starts. Reads are correct without
+//! them, only slower; the unique keys, on which one row per `@uuid` rests,
+//! always stay.
+
+use std::time::Instant;
+
+use crate::schema;
+
+/// PostgreSQL's error code when `lock_timeout` passed.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+use crate::store::Db;
+
+impl Db {
+    /// Whether the archive holds no entry at all.
+    pub(crate) async fn is_empty(&self) -> sqlx::Result<bool> {
+        const SQL: &str = "SELECT NOT EXISTS (SELECT 1 FROM entries)";
+        match self {
+            Db::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await,
+            Db::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await,
+        }
+    }
+
+    /// Drops the secondary indexes (those that exist); `false` when
+    /// PostgreSQL could not lock the tables within a few seconds (someone is
+    /// reading them), and nothing was dropped.
+    pub(crate) async fn drop_indexes(&self) -> sqlx::Result<bool> {
+        let names: Vec<&str> = self.indexes().iter().map(|(name, _)| *name).collect();
+        match self {
+            // SQLite drops one index per statement; readers never block it.
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                for name in names {
+                    sqlx::query(&format!("DROP INDEX IF EXISTS {name}"))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // Waiting longer would hold up every reader queued behind.
+                sqlx::query("SET LOCAL lock_timeout = '3s'")
+                    .execute(&mut *tx)
+                    .await?;
+                let drop = format!("DROP INDEX IF EXISTS {}", names.join(", "));
+                match sqlx::query(&drop).execute(&mut *tx).await {
+                    Ok(_) => tx.commit().await.map(|()| true),
+                    Err(sqlx::Error::Database(e))
+                        if e.code().as_deref() == Some(LOCK_NOT_AVAILABLE) =>
+                    {
+                        tracing::info!("tables in use: the indexes are kept up to date row by row");
+                        Ok(false)
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Builds the secondary indexes that are missing; returns how many.
+    pub(crate) async fn build_indexes(&self) -> sqlx::Result<usize> {
+        let present = self.index_names().await?;
+        let missing: Vec<&(&str, &str)> = self
+            .indexes()
+            .iter()
+            .filter(|(name, _)| !present.iter().any(|p| p == name))
+            .collect();
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        tracing::info!(indexes = missing.len(), "building indexes");
+        for (_, create) in &missing {
+            match self {
+                Db::Sqlite(pool) => sqlx::query(create).execute(pool).await.map(drop)?,
+                Db::Postgres(pool) => sqlx::query(create).execute(pool).await.map(drop)?,
+            }
+        }
+        tracing::info!(elapsed = ?started.elapsed(), "indexes built");
+        Ok(missing.len())
+    }
+
+    /// The names of the indexes on `entries` and `resources`.
+    pub(crate) async fn index_names(&self) -> sqlx::Result<Vec<String>> {
+        match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master \
+                     WHERE type = 'index' AND tbl_name IN ('entries', 'resources')",
+                )
+                .fetch_all(pool)
+                .await
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT indexname::text FROM pg_indexes \
+                     WHERE schemaname = current_schema() AND tablename IN ('entries', 'resources')",
+                )
+                .fetch_all(pool)
+                .await
+            }
+        }
+    }
+
+    fn indexes(&self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Db::Sqlite(_) => schema::SQLITE_INDEXES,
+            Db::Postgres(_) => schema::POSTGRES_INDEXES,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_list_names_every_index_but_the_key_and_rebuilds_them() {
+        let dir = std::env::temp_dir().join(format!("activitylog-indexes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite:{}", dir.join("a.sqlite").display());
+        let archive = crate::Archive::open(&url).await.unwrap();
+        let mut created = archive.db.index_names().await.unwrap();
+        created.sort();
+        let mut listed: Vec<&str> = schema::SQLITE_INDEXES.iter().map(|(n, _)| *n).collect();
+        listed.push("entries_key");
+        listed.sort();
+        assert_eq!(created, listed, "what the migrations create");
+        assert!(archive.db.drop_indexes().await.unwrap());
+        assert_eq!(archive.db.index_names().await.unwrap(), ["entries_key"]);
+        assert_eq!(archive.db.build_indexes().await.unwrap(), 8);
+        assert_eq!(archive.db.build_indexes().await.unwrap(), 0);
+        archive.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
