@@ -12,7 +12,10 @@
 //!   type, status, method and source IP, and a `resources` table;
 //! - **crash-safe**: each download window commits in one transaction with
 //!   its progress mark, so an interrupted sync (even `kill -9`) loses only
-//!   the window in flight, and the next sync fetches it again.
+//!   the window in flight, and the next sync fetches it again;
+//! - **fast to fill**: a sync into an empty archive builds the secondary
+//!   indexes once, when it ends (the next sync does, should it be killed),
+//!   and windows are written while the next pages download.
 //!
 //! The schema is versioned and migrated when an archive is opened; an
 //! archive written by a newer version is refused ([`Error::Newer`]).

@@ -253,7 +253,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     let archive = sync::open(&url).await?;
                     let connection = connect::connect(global).await?;
                     let contracts = contracts::resolve(&args.contracts, &connection).await?;
-                    sync::run(&connection.log, &archive, &contracts, args).await
+                    let synced = sync::run(&connection.log, &archive, &contracts, args).await;
+                    // SQLite folds its write-ahead log into the file when the
+                    // last connection closes.
+                    archive.close().await;
+                    synced
                 })
                 .await
         }
