@@ -31,7 +31,7 @@ impl Db {
     /// PostgreSQL could not lock the tables within a few seconds (someone is
     /// reading them), and nothing was dropped.
     pub(crate) async fn drop_indexes(&self) -> sqlx::Result<bool> {
-        let names: Vec<&str> = self.indexes().iter().map(|(name, _)| *name).collect();
+        let names: Vec<&str> = self.indexes().map(|(name, _)| name).collect();
         match self {
             // SQLite drops one index per statement; readers never block it.
             Db::Sqlite(pool) => {
@@ -68,9 +68,8 @@ impl Db {
     /// Builds the secondary indexes that are missing; returns how many.
     pub(crate) async fn build_indexes(&self) -> sqlx::Result<usize> {
         let present = self.index_names().await?;
-        let missing: Vec<&(&str, &str)> = self
+        let missing: Vec<(&str, &str)> = self
             .indexes()
-            .iter()
             .filter(|(name, _)| !present.iter().any(|p| p == name))
             .collect();
         if missing.is_empty() {
@@ -78,10 +77,11 @@ impl Db {
         }
         let started = Instant::now();
         tracing::info!(indexes = missing.len(), "building indexes");
-        for (_, create) in &missing {
+        for (name, on) in &missing {
+            let create = format!("CREATE INDEX IF NOT EXISTS {name} ON {on}");
             match self {
-                Db::Sqlite(pool) => sqlx::query(create).execute(pool).await.map(drop)?,
-                Db::Postgres(pool) => sqlx::query(create).execute(pool).await.map(drop)?,
+                Db::Sqlite(pool) => sqlx::query(&create).execute(pool).await.map(drop)?,
+                Db::Postgres(pool) => sqlx::query(&create).execute(pool).await.map(drop)?,
             }
         }
         tracing::info!(elapsed = ?started.elapsed(), "indexes built");
@@ -110,11 +110,13 @@ impl Db {
         }
     }
 
-    fn indexes(&self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Db::Sqlite(_) => schema::SQLITE_INDEXES,
-            Db::Postgres(_) => schema::POSTGRES_INDEXES,
-        }
+    /// The engine's secondary indexes: name, and what it indexes.
+    fn indexes(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        let own: &[(&str, &str)] = match self {
+            Db::Sqlite(_) => &[],
+            Db::Postgres(_) => &schema::POSTGRES_INDEXES,
+        };
+        schema::INDEXES.into_iter().chain(own.iter().copied())
     }
 }
 
@@ -130,7 +132,7 @@ mod tests {
         let archive = crate::Archive::open(&url).await.unwrap();
         let mut created = archive.db.index_names().await.unwrap();
         created.sort();
-        let mut listed: Vec<&str> = schema::SQLITE_INDEXES.iter().map(|(n, _)| *n).collect();
+        let mut listed: Vec<&str> = schema::INDEXES.iter().map(|(n, _)| *n).collect();
         listed.push("entries_key");
         listed.sort();
         assert_eq!(created, listed, "what the migrations create");
