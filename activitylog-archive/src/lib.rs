@@ -294,7 +294,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn resources_join_their_entry_once() {
+    async fn json_and_resources_join_their_entry_once() {
         let path = std::env::temp_dir().join(format!(
             "activitylog-archive-resources-{}.sqlite",
             std::process::id()
@@ -331,6 +331,20 @@ mod tests {
         let Db::Sqlite(pool) = &archive.db else {
             unreachable!()
         };
+        let documents: Vec<(String, String)> = sqlx::query_as(
+            "SELECT uuid, json FROM entries JOIN entries_json USING (entry) ORDER BY entry",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let document = |event: &activitylog_client::RawEvent| {
+            (event.uuid().unwrap().into_owned(), event.json().to_owned())
+        };
+        assert_eq!(
+            documents,
+            [document(&first), document(&second), document(&third)],
+            "each entry's JSON is joined to its row"
+        );
         let joined: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
             "SELECT e.uuid, r.type, r.id, r.action FROM resources r JOIN entries e USING (entry) \
              ORDER BY r.rowid",

@@ -1,5 +1,5 @@
-//! The PostgreSQL engine: entries as `jsonb`, pages copied in (COPY) and
-//! moved into the tables by one statement, one transaction per window.
+//! The PostgreSQL engine: entries as `jsonb`, each page written by one
+//! statement (its columns bound as arrays), one transaction per window.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -136,8 +136,8 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
 
 /// Stores `batch`; returns how many entries were new.
 ///
-/// One statement per page: the new entries are inserted, and the resources
-/// of only those, keyed by the row number each entry got.
+/// One statement per page: the new entries are inserted, and the JSON and
+/// resources of only those, keyed by the row number each entry got.
 pub(crate) async fn insert(
     tx: &mut Transaction<'static, Postgres>,
     batch: Batch,
@@ -147,13 +147,18 @@ pub(crate) async fn insert(
     };
     let added: i64 = sqlx::query_scalar_with(
         "WITH new AS (
-            INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip, json)
-            SELECT uuid, $1, time::timestamptz, username, type, status, method, source_ip, json::jsonb
+            INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip)
+            SELECT uuid, $1, time::timestamptz, username, type, status, method, source_ip
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                        $8::text[], $9::text[])
-                AS page (uuid, time, username, type, status, method, source_ip, json)
+                        $8::text[])
+                AS page (uuid, time, username, type, status, method, source_ip)
             ON CONFLICT (uuid) DO NOTHING
             RETURNING entry, uuid
+        ), documents AS (
+            INSERT INTO entries_json (entry, json)
+            SELECT new.entry, page.json::jsonb
+            FROM new JOIN unnest($2::text[], $9::text[]) AS page (uuid, json) USING (uuid)
+            ORDER BY new.entry
         ), resources AS (
             INSERT INTO resources (entry, type, id, action)
             SELECT new.entry, r.type, r.id, r.action
@@ -239,7 +244,8 @@ pub(crate) async fn page(
     limit: i64,
 ) -> sqlx::Result<Vec<Stored>> {
     let select = format!(
-        "SELECT uuid, {}, json::text FROM entries WHERE contract = $1",
+        "SELECT uuid, {}, json::text FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = $1",
         time_text("time")
     );
     let rows = match after {

@@ -10,16 +10,29 @@
 //! Version 2: in PostgreSQL, the text columns that are indexed compare
 //! byte by byte (`COLLATE "C"`), as in SQLite: the order no longer depends
 //! on the server's locale, and comparing is several times cheaper.
+//!
+//! Version 3: the JSON moves out of `entries` into `entries_json` (one row
+//! per entry, keyed by its number). Building an index, or any scan of the
+//! indexed columns, then reads a tenth of the bytes it read before.
 
 /// The schema version this crate writes and reads.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Creates the version table; harmless when it exists.
-pub(crate) const VERSION_TABLE: &str =
+pub const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS archive_schema (version BIGINT NOT NULL)";
 
 /// SQLite's migrations: index `i` takes version `i` to `i + 1`.
-pub(crate) const SQLITE: [&[&str]; VERSION as usize] = [
+///
+/// Public so that the layout of every version can be read (and an archive
+/// of an older version made, as the tests do); the archive runs them itself.
+///
+/// ```
+/// use activitylog_archive::schema;
+/// assert_eq!(schema::SQLITE.len() as i64, schema::VERSION);
+/// assert!(schema::SQLITE[2].iter().any(|sql| sql.contains("entries_json")));
+/// ```
+pub const SQLITE: [&[&str]; VERSION as usize] = [
     &[
         // `entry` (the rowid) grows in the order rows are written, which is
         // time order: the table and the indexes that end in it are appended to.
@@ -61,10 +74,20 @@ pub(crate) const SQLITE: [&[&str]; VERSION as usize] = [
     ],
     // Version 2: nothing; SQLite compares text byte by byte already.
     &[],
+    // Version 3: the JSON in a table of its own (DROP COLUMN rewrites `entries`).
+    &[
+        "CREATE TABLE entries_json (
+        entry INTEGER PRIMARY KEY REFERENCES entries (entry),
+        json TEXT NOT NULL
+    )",
+        "INSERT INTO entries_json (entry, json) SELECT entry, json FROM entries",
+        "ALTER TABLE entries DROP COLUMN json",
+    ],
 ];
 
-/// PostgreSQL's migrations: index `i` takes version `i` to `i + 1`.
-pub(crate) const POSTGRES: [&[&str]; VERSION as usize] = [
+/// PostgreSQL's migrations: index `i` takes version `i` to `i + 1`
+/// (public, as [`SQLITE`]).
+pub const POSTGRES: [&[&str]; VERSION as usize] = [
     &[
         "CREATE TABLE entries (
         entry BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -112,6 +135,14 @@ pub(crate) const POSTGRES: [&[&str]; VERSION as usize] = [
             ALTER COLUMN type TYPE TEXT COLLATE "C",
             ALTER COLUMN id TYPE TEXT COLLATE "C",
             ALTER COLUMN action TYPE TEXT COLLATE "C""#,
+    ],
+    // Version 3: the JSON in a table of its own. No foreign key, as for
+    // resources; dropping the column only marks it dropped (its space is
+    // reused as rows are rewritten).
+    &[
+        "CREATE TABLE entries_json (entry BIGINT PRIMARY KEY, json JSONB NOT NULL)",
+        "INSERT INTO entries_json (entry, json) SELECT entry, json FROM entries ORDER BY entry",
+        "ALTER TABLE entries DROP COLUMN json",
     ],
 ];
 

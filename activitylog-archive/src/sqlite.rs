@@ -12,11 +12,13 @@ use sqlx::sqlite::{
 use sqlx::{Arguments as _, Row as _, Sqlite, SqlitePool, Transaction};
 use tokio::sync::oneshot;
 
+use activitylog_client::RawEvent;
+
 use crate::row::{Resource, Row, sortable};
 use crate::schema;
 use crate::store::{Cursor, Stored};
 
-/// Entry rows per INSERT: a page (9 parameters each, 9,000 of the 32,766 SQLite allows).
+/// Entry rows per INSERT: a page (8 parameters each, 8,000 of the 32,766 SQLite allows).
 const ENTRY_ROWS: usize = 1000;
 /// Resource rows per INSERT (4 parameters each).
 const RESOURCE_ROWS: usize = 700;
@@ -113,8 +115,16 @@ pub(crate) struct Batch {
 struct Chunk {
     sql: String,
     arguments: SqliteArguments<'static>,
-    /// Each entry's key and resources, in order.
-    rows: Vec<(String, Vec<Resource>)>,
+    /// Each entry's key, JSON and resources, in order: written once the
+    /// statement shows which entries are new, and their numbers.
+    rows: Vec<Pending>,
+}
+
+/// What is stored of an entry beside its row in `entries`.
+struct Pending {
+    key: String,
+    event: RawEvent,
+    resources: Vec<Resource>,
 }
 
 /// Makes `rows` of `contract` ready to store.
@@ -125,7 +135,6 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
         let mut arguments = SqliteArguments::default();
         let mut kept = Vec::with_capacity(ENTRY_ROWS);
         for row in rows.by_ref().take(ENTRY_ROWS) {
-            let json = row.event.json().to_owned();
             bind(&mut arguments, row.key.clone())?;
             bind(&mut arguments, contract)?;
             bind(&mut arguments, row.time.map(sortable).unwrap_or_default())?;
@@ -134,13 +143,16 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             bind(&mut arguments, row.status)?;
             bind(&mut arguments, row.method)?;
             bind(&mut arguments, row.source_ip)?;
-            bind(&mut arguments, json)?;
-            kept.push((row.key, row.resources));
+            kept.push(Pending {
+                key: row.key,
+                event: row.event,
+                resources: row.resources,
+            });
         }
         let sql = values(
-            "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip, json) VALUES ",
+            "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip) VALUES ",
             kept.len(),
-            9,
+            8,
             " ON CONFLICT (contract, time, uuid) DO NOTHING",
         );
         chunks.push(Chunk {
@@ -161,17 +173,16 @@ where
 
 /// Stores `batch`; returns how many entries were new.
 ///
-/// Only new entries get their resources written, keyed by their rowid. The
-/// transaction holds the write lock from its first insert on, so the rows
-/// one statement adds get consecutive rowids after the largest before it,
-/// in the order of its VALUES: when it adds every row (a first sync), their
-/// rowids follow from the last one; otherwise they are read back.
+/// Only new entries get their JSON and resources written, keyed by their
+/// rowid. The transaction holds the write lock from its first insert on, so
+/// the rows one statement adds get consecutive rowids after the largest
+/// before it, in the order of its VALUES: when it adds every row (a first
+/// sync), their rowids follow from the last one; otherwise they are read back.
 pub(crate) async fn insert(
     tx: &mut Transaction<'static, Sqlite>,
     batch: Batch,
 ) -> sqlx::Result<u64> {
     let mut added = 0;
-    let mut resources: Vec<(i64, Resource)> = Vec::new();
     for chunk in batch.chunks {
         // Only full chunks keep their statement prepared: one per length
         // would fill the connection's cache with large statements.
@@ -184,12 +195,10 @@ pub(crate) async fn insert(
         let last = done.last_insert_rowid();
         added += count;
         let first = last - count as i64 + 1;
-        if count as usize == chunk.rows.len() {
-            for (entry, (_, row_resources)) in (first..).zip(chunk.rows) {
-                resources.extend(row_resources.into_iter().map(|resource| (entry, resource)));
-            }
+        let new: Vec<(i64, Pending)> = if count as usize == chunk.rows.len() {
+            (first..).zip(chunk.rows).collect()
         } else if count > 0 {
-            let mut new: HashMap<String, i64> =
+            let mut numbers: HashMap<String, i64> =
                 sqlx::query_as("SELECT uuid, entry FROM entries WHERE entry BETWEEN ? AND ?")
                     .bind(first)
                     .bind(last)
@@ -197,14 +206,51 @@ pub(crate) async fn insert(
                     .await?
                     .into_iter()
                     .collect();
-            for (key, row_resources) in chunk.rows {
-                // A key twice in one page: the first row was stored.
-                if let Some(entry) = new.remove(&key) {
-                    resources.extend(row_resources.into_iter().map(|resource| (entry, resource)));
-                }
-            }
-        }
+            // A key twice in one page: the first row was stored.
+            chunk
+                .rows
+                .into_iter()
+                .filter_map(|row| Some((numbers.remove(&row.key)?, row)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        insert_json(tx, &new).await?;
+        insert_resources(tx, &new).await?;
     }
+    Ok(added)
+}
+
+/// Writes the JSON of the new entries `new`, numbered.
+async fn insert_json(
+    tx: &mut Transaction<'static, Sqlite>,
+    new: &[(i64, Pending)],
+) -> sqlx::Result<()> {
+    for chunk in new.chunks(ENTRY_ROWS) {
+        let sql = values(
+            "INSERT INTO entries_json (entry, json) VALUES ",
+            chunk.len(),
+            2,
+            "",
+        );
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == ENTRY_ROWS);
+        for (entry, row) in chunk {
+            query = query.bind(*entry).bind(row.event.json());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes the resources of the new entries `new`, numbered.
+async fn insert_resources(
+    tx: &mut Transaction<'static, Sqlite>,
+    new: &[(i64, Pending)],
+) -> sqlx::Result<()> {
+    let resources: Vec<(i64, &Resource)> = new
+        .iter()
+        .flat_map(|(entry, row)| row.resources.iter().map(|resource| (*entry, resource)))
+        .collect();
     for chunk in resources.chunks(RESOURCE_ROWS) {
         let sql = values(
             "INSERT INTO resources (entry, type, id, action) VALUES ",
@@ -222,7 +268,7 @@ pub(crate) async fn insert(
         }
         query.execute(&mut **tx).await?;
     }
-    Ok(added)
+    Ok(())
 }
 
 /// `head (?, ?, ...), (...) tail` with `rows` groups of `columns` placeholders.
@@ -283,20 +329,23 @@ pub(crate) async fn page(
     limit: i64,
 ) -> sqlx::Result<Vec<Stored>> {
     let rows = match after {
-        None => sqlx::query(
-            "SELECT uuid, time, json FROM entries WHERE contract = ? AND time >= ? AND time < ? \
-                 ORDER BY time, uuid LIMIT ?",
-        )
-        .bind(contract)
-        .bind(sortable(since))
-        .bind(sortable(until))
-        .bind(limit)
-        .fetch_all(pool)
-        .await?,
+        None => {
+            sqlx::query(
+                "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) \
+                 WHERE contract = ? AND time >= ? AND time < ? ORDER BY time, uuid LIMIT ?",
+            )
+            .bind(contract)
+            .bind(sortable(since))
+            .bind(sortable(until))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
         Some(cursor) => {
             sqlx::query(
-                "SELECT uuid, time, json FROM entries WHERE contract = ? AND (time, uuid) > (?, ?) \
-                 AND time < ? ORDER BY time, uuid LIMIT ?",
+                "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) \
+                 WHERE contract = ? AND (time, uuid) > (?, ?) AND time < ? \
+                 ORDER BY time, uuid LIMIT ?",
             )
             .bind(contract)
             .bind(cursor.time.as_str())

@@ -167,26 +167,42 @@ const INDEXES: [&str; 8] = [
 
 /// The indexes on the archive's tables, read from the engine's own catalog.
 async fn index_names(target: &Target) -> BTreeSet<String> {
+    let sql = match target.engine {
+        "sqlite" => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('entries', 'resources')"
+        }
+        _ => "SELECT indexname::text FROM pg_indexes WHERE tablename IN ('entries', 'resources')",
+    };
+    texts(target, sql).await.into_iter().collect()
+}
+
+/// The first column of what `sql` selects (text), read straight from the archive's engine.
+async fn texts(target: &Target, sql: &str) -> Vec<String> {
     if target.engine == "sqlite" {
         let pool = sqlx::SqlitePool::connect(&target.url).await.unwrap();
-        let names = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('entries', 'resources')",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let texts = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
         pool.close().await;
-        names.into_iter().collect()
+        texts
     } else {
         let pool = sqlx::PgPool::connect(&target.url).await.unwrap();
-        let names = sqlx::query_scalar(
-            "SELECT indexname::text FROM pg_indexes WHERE tablename IN ('entries', 'resources')",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let texts = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
         pool.close().await;
-        names.into_iter().collect()
+        texts
+    }
+}
+
+/// Runs `sql` (statements separated by `;`) on the archive's engine, creating a SQLite file.
+async fn execute(target: &Target, sql: &str) {
+    if target.engine == "sqlite" {
+        let pool = sqlx::SqlitePool::connect(&format!("{}?mode=rwc", target.url))
+            .await
+            .unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&target.url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
     }
 }
 
@@ -330,12 +346,12 @@ async fn postgres_windows_commit_in_order() {
     let pool = sqlx::PgPool::connect(&target.url).await.unwrap();
     // An entry of another contract: the archive is not empty, so the sync
     // keeps its indexes (dropping them would wait for the holder below).
-    sqlx::query("INSERT INTO entries (uuid, contract, json) VALUES ('other', 1, '{}')")
+    sqlx::query("INSERT INTO entries (uuid, contract) VALUES ('other', 1)")
         .execute(&pool)
         .await
         .unwrap();
     let mut holder = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO entries (uuid, contract, json) VALUES ($1, 0, '{}')")
+    sqlx::query("INSERT INTO entries (uuid, contract) VALUES ($1, 0)")
         .bind(&first)
         .execute(&mut *holder)
         .await
@@ -460,6 +476,87 @@ async fn sqlite_incremental_syncs_of_a_live_log_catch_late_entries() {
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_incremental_syncs_of_a_live_log_catch_late_entries() {
     live_log_with_late_entries(postgres("live")).await;
+}
+
+/// An archive of schema version 2 (the JSON inside `entries`, as earlier
+/// releases wrote it) is migrated when opened: every entry comes back as it
+/// was stored, and a sync into it completes the set without a second copy.
+async fn a_version_2_archive_is_migrated(target: Target) {
+    let sandbox = year_sandbox(600, None).await;
+    let middle = start() + TimeDelta::days(15);
+    let (since, until) = (rfc3339(start()), rfc3339(middle));
+    let args = ["entries", "31721060", "--since", &since, "--until", &until];
+    let export = cli::run(at(&sandbox), &[&args[..], &["--format", "ndjson"]].concat()).await;
+    assert_eq!(export.code, Some(0), "{}", export.stderr);
+    let lines: HashMap<String, &str> = export
+        .stdout
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            (value["@uuid"].as_str().unwrap().to_string(), line)
+        })
+        .collect();
+    assert!(lines.len() > 100, "only {} entries to migrate", lines.len());
+
+    // Version 2's tables, holding the first half as version 2 stored it
+    // (SQLite's time column in its fixed-width text).
+    let schema = match target.engine {
+        "sqlite" => &activitylog_archive::schema::SQLITE[..2],
+        _ => &activitylog_archive::schema::POSTGRES[..2],
+    };
+    let mut sql: Vec<String> = schema.concat().into_iter().map(String::from).collect();
+    sql.push(activitylog_archive::schema::VERSION_TABLE.to_string());
+    sql.push("INSERT INTO archive_schema (version) VALUES (2)".to_string());
+    for (uuid, line) in &lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let time: DateTime<Utc> = value["meta"]["time"].as_str().unwrap().parse().unwrap();
+        sql.push(format!(
+            "INSERT INTO entries (uuid, contract, time, json) VALUES ('{uuid}', {MAIN_CONTRACT}, '{}', '{}')",
+            time.to_rfc3339_opts(SecondsFormat::Micros, true),
+            line.replace('\'', "''")
+        ));
+    }
+    execute(&target, &sql.join(";\n")).await;
+
+    let archive = Archive::open(&target.url).await.unwrap();
+    let migrated: Vec<_> = archive
+        .entries(MAIN_CONTRACT, start(), middle)
+        .try_collect()
+        .await
+        .unwrap();
+    archive.close().await;
+    assert_eq!(migrated.len(), lines.len(), "entries after the migration");
+    for event in &migrated {
+        let stored = lines[event.uuid().unwrap().as_ref()];
+        if target.engine == "sqlite" {
+            assert_eq!(event.json(), stored, "SQLite keeps the text byte for byte");
+        } else {
+            let value = |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap();
+            assert_eq!(value(event.json()), value(stored), "jsonb keeps the values");
+        }
+    }
+    let version = texts(
+        &target,
+        "SELECT CAST(max(version) AS TEXT) FROM archive_schema",
+    )
+    .await;
+    assert_eq!(version, [activitylog_archive::schema::VERSION.to_string()]);
+
+    sync_span(&sandbox, &target.url).await;
+    assert_same(
+        &archived(&target.url, start(), end()).await,
+        &expected(&sandbox, start(), end()),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_archive_of_version_2_is_migrated_and_synced() {
+    a_version_2_archive_is_migrated(sqlite("migrate")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_archive_of_version_2_is_migrated_and_synced() {
+    a_version_2_archive_is_migrated(postgres("migrate")).await;
 }
 
 /// `entries --db` gives what `entries` gives from the API, for the same
