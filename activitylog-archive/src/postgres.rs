@@ -101,7 +101,16 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
         entries.status.push(row.status.as_deref());
         entries.method.push(row.method.as_deref());
         entries.source_ip.push(row.source_ip.as_deref());
-        entries.json.push(row.event.json());
+        let json = row.event.json();
+        // jsonb refuses `\u0000`: such an entry keeps its text instead (also
+        // when the escape is only part of an escaped backslash: still lossless).
+        if json.contains(r"\u0000") {
+            entries.json.push(None);
+            entries.raw.push(Some(json));
+        } else {
+            entries.json.push(Some(json));
+            entries.raw.push(None);
+        }
         for (ordinal, resource) in row.resources.iter().enumerate() {
             resources.uuid.push(row.key.as_str());
             resources
@@ -129,6 +138,7 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
     arguments.add(&resources.kind).map_err(encode)?;
     arguments.add(&resources.id).map_err(encode)?;
     arguments.add(&resources.action).map_err(encode)?;
+    arguments.add(&entries.raw).map_err(encode)?;
     Ok(Batch {
         arguments: Some(arguments),
     })
@@ -155,9 +165,10 @@ pub(crate) async fn insert(
             ON CONFLICT (uuid) DO NOTHING
             RETURNING entry, uuid
         ), documents AS (
-            INSERT INTO entries_json (entry, json)
-            SELECT new.entry, page.json::jsonb
-            FROM new JOIN unnest($2::text[], $9::text[]) AS page (uuid, json) USING (uuid)
+            INSERT INTO entries_json (entry, json, raw)
+            SELECT new.entry, page.json::jsonb, page.raw
+            FROM new JOIN unnest($2::text[], $9::text[], $15::text[]) AS page (uuid, json, raw)
+                USING (uuid)
             ORDER BY new.entry
         ), resources AS (
             INSERT INTO resources (entry, type, id, action)
@@ -184,7 +195,9 @@ struct Columns<'a> {
     status: Vec<Option<&'a str>>,
     method: Vec<Option<&'a str>>,
     source_ip: Vec<Option<&'a str>>,
-    json: Vec<&'a str>,
+    json: Vec<Option<&'a str>>,
+    /// The text of entries jsonb cannot hold (`json` is `None` for them).
+    raw: Vec<Option<&'a str>>,
 }
 
 /// A page's resources, column by column.
@@ -244,7 +257,7 @@ pub(crate) async fn page(
     limit: i64,
 ) -> sqlx::Result<Vec<Stored>> {
     let select = format!(
-        "SELECT uuid, {}, json::text FROM entries JOIN entries_json USING (entry) \
+        "SELECT uuid, {}, coalesce(json::text, raw) FROM entries JOIN entries_json USING (entry) \
          WHERE contract = $1",
         time_text("time")
     );

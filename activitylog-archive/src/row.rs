@@ -113,7 +113,7 @@ impl Row {
             .or_else(|_| lenient(json))
             .unwrap_or_default();
         let key = match entry.uuid {
-            Some(uuid) => uuid.into_owned(),
+            Some(uuid) => column(uuid),
             // Deterministic, so that a rerun finds the same row.
             None => format!("{KEYLESS}{json}"),
         };
@@ -125,8 +125,8 @@ impl Row {
             .map(|t| t.with_timezone(&Utc));
         let mut resources = Vec::new();
         for resource in entry.event.resources.unwrap_or_default() {
-            let kind = resource.kind.map(Cow::into_owned);
-            let id = resource.id.map(Cow::into_owned);
+            let kind = resource.kind.map(column);
+            let id = resource.id.map(column);
             let actions = resource.action.unwrap_or_default();
             if actions.is_empty() {
                 resources.push(Resource {
@@ -139,21 +139,32 @@ impl Row {
                 resources.push(Resource {
                     kind: kind.clone(),
                     id: id.clone(),
-                    action: Some(action.into_owned()),
+                    action: Some(column(action)),
                 });
             }
         }
         Row {
             key,
             time,
-            user: entry.principal.identity.username.map(Cow::into_owned),
-            kind: entry.event.kind.map(Cow::into_owned),
-            status: entry.event.status.map(Cow::into_owned),
-            method: entry.event.param.action.map(Cow::into_owned),
-            source_ip: entry.principal.source_ip.map(Cow::into_owned),
+            user: entry.principal.identity.username.map(column),
+            kind: entry.event.kind.map(column),
+            status: entry.event.status.map(column),
+            method: entry.event.param.action.map(column),
+            source_ip: entry.principal.source_ip.map(column),
             event: event.clone(),
             resources,
         }
+    }
+}
+
+/// A column's value: the text, with any NUL character (JSON's `\u0000`)
+/// replaced by U+FFFD, which PostgreSQL's text cannot hold. The entry's
+/// JSON keeps the original.
+fn column(text: Cow<'_, str>) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text.into_owned()
     }
 }
 
@@ -214,6 +225,18 @@ mod tests {
         assert_eq!(row.key, "u-2");
         assert!(row.time.is_some());
         assert!(row.status.is_none());
+        let nul = RawEvent::parse(
+            r#"{"@uuid":"u-3","principal":{"identity":{"username":"a\u0000b"}},
+               "event":{"resources":[{"type":"server","id":"s\u0000"}]}}"#,
+        )
+        .unwrap();
+        let row = Row::of(&nul);
+        assert_eq!(row.user.as_deref(), Some("a\u{FFFD}b"));
+        assert_eq!(row.resources[0].id.as_deref(), Some("s\u{FFFD}"));
+        assert!(
+            row.event.json().contains(r"a\u0000b"),
+            "the JSON keeps the NUL"
+        );
         let keyless = RawEvent::parse(r#"{"x":1}"#).unwrap();
         assert_eq!(Row::of(&keyless).key, r#"json:{"x":1}"#);
     }

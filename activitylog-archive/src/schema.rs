@@ -13,7 +13,9 @@
 //!
 //! Version 3: the JSON moves out of `entries` into `entries_json` (one row
 //! per entry, keyed by its number). Building an index, or any scan of the
-//! indexed columns, then reads a tenth of the bytes it read before.
+//! indexed columns, then reads a tenth of the bytes it read before. In
+//! PostgreSQL, an entry that jsonb cannot hold (a string with `\u0000`)
+//! keeps its text in `entries_json.raw` instead of `json`.
 
 /// The schema version this crate writes and reads.
 pub const VERSION: i64 = 3;
@@ -138,9 +140,15 @@ pub const POSTGRES: [&[&str]; VERSION as usize] = [
     ],
     // Version 3: the JSON in a table of its own. No foreign key, as for
     // resources; dropping the column only marks it dropped (its space is
-    // reused as rows are rewritten).
+    // reused as rows are rewritten). jsonb cannot hold a string with a NUL
+    // (`\u0000`): such an entry is kept as received in `raw` instead.
     &[
-        "CREATE TABLE entries_json (entry BIGINT PRIMARY KEY, json JSONB NOT NULL)",
+        "CREATE TABLE entries_json (
+        entry BIGINT PRIMARY KEY,
+        json JSONB,
+        raw TEXT,
+        CHECK ((json IS NULL) <> (raw IS NULL))
+    )",
         "INSERT INTO entries_json (entry, json) SELECT entry, json FROM entries ORDER BY entry",
         "ALTER TABLE entries DROP COLUMN json",
     ],

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use activitylog_archive::Archive;
 use activitylog_client::{ActivityLog, Config, Credentials};
-use activitylog_sandbox::{Faults, MAIN_CONTRACT, Sandbox};
+use activitylog_sandbox::{ContractSpec, Faults, MAIN_CONTRACT, Sandbox};
 use activitylog_tests::cli::{self, Run};
 use activitylog_tests::postgres::Postgres;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -590,15 +590,7 @@ async fn entries_from_the_archive_match_the_api(target: Target) {
             d.sort_unstable();
             assert!(a == d, "{} {extra:?}: the lines differ", target.engine);
         } else {
-            let values = |text: &str| -> HashMap<String, serde_json::Value> {
-                text.lines()
-                    .map(|line| {
-                        let value: serde_json::Value = serde_json::from_str(line).unwrap();
-                        (value["@uuid"].as_str().unwrap().to_string(), value)
-                    })
-                    .collect()
-            };
-            let (a, d) = (values(&api.stdout), values(&db.stdout));
+            let (a, d) = (by_uuid(&api.stdout), by_uuid(&db.stdout));
             assert_eq!(a.len(), api.stdout.lines().count());
             assert!(a == d, "{extra:?}: the entries differ");
         }
@@ -612,6 +604,72 @@ async fn entries_from_the_archive_match_the_api(target: Target) {
         sorted.sort();
         assert_eq!(times, sorted, "entries --db is in time order");
     }
+}
+
+/// NDJSON lines as JSON values, by `@uuid`.
+fn by_uuid(ndjson: &str) -> HashMap<String, serde_json::Value> {
+    ndjson
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            (value["@uuid"].as_str().unwrap().to_string(), value)
+        })
+        .collect()
+}
+
+/// Text the server escapes as `\u0000` (here a user name with a NUL, which
+/// PostgreSQL's jsonb and text cannot hold) is archived and read back like
+/// any other entry, among entries that drift from the spec.
+async fn entries_with_a_nul_are_kept(target: Target) {
+    let users = ["nul\u{0}user@example.com", "carol@example.com"];
+    let sandbox = Sandbox::builder()
+        .contracts(vec![ContractSpec::new(MAIN_CONTRACT, 400).users(users)])
+        .wire_variants(0.3)
+        .end(end())
+        .span(TimeDelta::days(30))
+        .start()
+        .await
+        .unwrap();
+    sync_span(&sandbox, &target.url).await;
+    assert_same(
+        &archived(&target.url, start(), end()).await,
+        &expected(&sandbox, start(), end()),
+    );
+    let args = [
+        "entries",
+        "31721060",
+        "--since",
+        &rfc3339(start()),
+        "--until",
+        &rfc3339(end()),
+        "--format",
+        "ndjson",
+    ];
+    let api = cli::run(at(&sandbox), &args).await;
+    assert_eq!(api.code, Some(0), "{}", api.stderr);
+    let with_nul = api.stdout.lines().filter(|l| l.contains(r"\u0000")).count();
+    assert!(with_nul > 100, "only {with_nul} entries with a NUL");
+    let db = cli::run(
+        cli::isolated(binary(), &cli::empty_home()),
+        &[&args[..], &["--db", &target.url]].concat(),
+    )
+    .await;
+    assert_eq!(db.code, Some(0), "{}", db.stderr);
+    assert!(
+        by_uuid(&api.stdout) == by_uuid(&db.stdout),
+        "{}: the archive's entries differ from the API's",
+        target.engine
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_keeps_entries_with_a_nul() {
+    entries_with_a_nul_are_kept(sqlite("nul")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_keeps_entries_with_a_nul() {
+    entries_with_a_nul_are_kept(postgres("nul")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
