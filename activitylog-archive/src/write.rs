@@ -13,7 +13,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::row::Row;
-use crate::sqlite;
 use crate::store::{Batch, Db, Tx};
 
 /// Pages queued per writer before the download waits.
@@ -30,8 +29,6 @@ pub(crate) struct Writer {
     window: usize,
     /// Fires once the window before the current one is committed.
     previous: Option<oneshot::Receiver<()>>,
-    /// SQLite's checkpoints, run beside the writer; stopped by the sender.
-    checkpoints: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 struct Handle {
@@ -71,16 +68,7 @@ impl Writer {
                 Handle { commands, task }
             })
             .collect();
-        let checkpoints = match db {
-            Db::Sqlite(pool) => {
-                let (stop, stopped) = oneshot::channel();
-                let task = tokio::spawn(sqlite::checkpoints(pool.clone(), stopped));
-                Some((stop, task))
-            }
-            Db::Postgres(_) => None,
-        };
         Writer {
-            checkpoints,
             db: db.clone(),
             contract,
             writers,
@@ -132,10 +120,6 @@ impl Writer {
                     tracing::error!(%join, "archive writer stopped");
                 }
             }
-        }
-        if let Some((stop, task)) = self.checkpoints {
-            let _ = stop.send(());
-            let _ = task.await;
         }
         match first_error {
             Some(error) => Err(error),

@@ -256,6 +256,61 @@ async fn postgres_is_exact_through_faults_and_a_second_sync_adds_nothing() {
     exact_through_faults_and_idempotent(postgres("faults")).await;
 }
 
+/// A SQLite archive can be read while a sync writes it: every read succeeds
+/// (waiting, at most, for a window's commit) and sees the windows committed
+/// so far, entries of which only grow in number, each once.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_reads_while_a_sync_writes() {
+    let target = sqlite("reading");
+    let sandbox = Sandbox::builder()
+        .events(20_000)
+        .end(end())
+        .span(TimeDelta::days(30))
+        .latency(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    // Through the SDK, for windows of at most 1,000 entries (the CLI has no
+    // setting for the result window): twenty commits to read between.
+    let config = Config::new(Credentials::token("sandbox-token"))
+        .api_url(sandbox.url())
+        .result_window(1000)
+        .concurrency(1);
+    let log = ActivityLog::new(config).unwrap();
+    let archive = Archive::open(&target.url).await.unwrap();
+    let sync = tokio::spawn(async move {
+        let synced = archive
+            .sync(&log, MAIN_CONTRACT)
+            .since(start())
+            .until(end());
+        synced.page_size(500).run().await
+    });
+    let (mut seen, mut midway) = (0, 0);
+    while !sync.is_finished() {
+        let archive = Archive::open(&target.url).await.unwrap();
+        let read: Vec<_> = archive
+            .entries(MAIN_CONTRACT, start(), end())
+            .try_collect()
+            .await
+            .expect("a read during the sync");
+        archive.close().await;
+        let uuids: BTreeSet<_> = read.iter().map(|e| e.uuid().unwrap()).collect();
+        assert_eq!(uuids.len(), read.len(), "an entry read twice");
+        assert!(read.len() >= seen, "{} entries after {seen}", read.len());
+        if read.len() > seen && read.len() < 20_000 {
+            midway += 1;
+        }
+        seen = read.len();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sync.await.unwrap().expect("the sync");
+    assert!(midway >= 2, "only {midway} reads saw a sync in progress");
+    assert_same(
+        &archived(&target.url, start(), end()).await,
+        &expected(&sandbox, start(), end()),
+    );
+}
+
 /// A sync killed with SIGKILL once it has committed something, then run
 /// again, leaves exactly the sandbox's entries, each once.
 async fn killed_then_resynced(target: Target) {
