@@ -29,8 +29,8 @@ pub(crate) async fn open(url: &str) -> sqlx::Result<SqlitePool> {
         // by appending, and appended pages need no journal, so each page is
         // written once. Through a log, every page was written twice (log,
         // then file) and copied between them: a sync of a million entries
-        // took 20-25% longer. Readers wait while a window commits (at most
-        // the busy timeout; in practice a fraction of a second).
+        // took 20-25% longer. Readers wait while a window is written out
+        // (up to the busy timeout; in practice a fraction of a second).
         .journal_mode(SqliteJournalMode::Truncate)
         // Commits survive a crash of the process (kill -9) and of the
         // machine: the journal is synced before the file is changed.

@@ -254,8 +254,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     let connection = connect::connect(global).await?;
                     let contracts = contracts::resolve(&args.contracts, &connection).await?;
                     let synced = sync::run(&connection.log, &archive, &contracts, args).await;
-                    // SQLite folds its write-ahead log into the file when the
-                    // last connection closes.
+                    // The connections end before the process does (PostgreSQL
+                    // sessions end cleanly rather than by a dropped socket).
                     archive.close().await;
                     synced
                 })
