@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use activitylog_archive::Archive;
 use activitylog_client::{ActivityLog, Config, Credentials};
-use activitylog_sandbox::{ContractSpec, Faults, MAIN_CONTRACT, Sandbox};
+use activitylog_sandbox::{ContractSpec, Faults, MAIN_CONTRACT, Sandbox, SandboxBuilder};
 use activitylog_tests::cli::{self, Run};
 use activitylog_tests::postgres::Postgres;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -72,12 +72,14 @@ fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// A sandbox to build whose entries lie in the 30 days before [`end`].
+fn in_span() -> SandboxBuilder {
+    Sandbox::builder().end(end()).span(TimeDelta::days(30))
+}
+
 /// A sandbox with `events` entries in the 30 days before a fixed end.
 async fn year_sandbox(events: usize, faults: Option<Faults>) -> Sandbox {
-    let mut builder = Sandbox::builder()
-        .events(events)
-        .end(end())
-        .span(TimeDelta::days(30));
+    let mut builder = in_span().events(events);
     if let Some(faults) = faults {
         builder = builder.faults(faults);
     }
@@ -262,10 +264,8 @@ async fn postgres_is_exact_through_faults_and_a_second_sync_adds_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_reads_while_a_sync_writes() {
     let target = sqlite("reading");
-    let sandbox = Sandbox::builder()
+    let sandbox = in_span()
         .events(20_000)
-        .end(end())
-        .span(TimeDelta::days(30))
         .latency(Duration::from_millis(50))
         .start()
         .await
@@ -314,10 +314,8 @@ async fn sqlite_reads_while_a_sync_writes() {
 /// A sync killed with SIGKILL once it has committed something, then run
 /// again, leaves exactly the sandbox's entries, each once.
 async fn killed_then_resynced(target: Target) {
-    let sandbox = Sandbox::builder()
+    let sandbox = in_span()
         .events(25_000)
-        .end(end())
-        .span(TimeDelta::days(30))
         .latency(Duration::from_millis(100))
         .start()
         .await
@@ -382,10 +380,8 @@ async fn postgres_kill_9_mid_sync_then_resync_gives_the_exact_set() {
 async fn postgres_windows_commit_in_order() {
     let target = postgres("order");
     // Windows of at most 400 entries: about eight of them.
-    let sandbox = Sandbox::builder()
+    let sandbox = in_span()
         .events(3000)
-        .end(end())
-        .span(TimeDelta::days(30))
         .result_window(Some(400))
         .request_log(true)
         .start()
@@ -677,11 +673,9 @@ fn by_uuid(ndjson: &str) -> HashMap<String, serde_json::Value> {
 /// any other entry, among entries that drift from the spec.
 async fn entries_with_a_nul_are_kept(target: Target) {
     let users = ["nul\u{0}user@example.com", "carol@example.com"];
-    let sandbox = Sandbox::builder()
+    let sandbox = in_span()
         .contracts(vec![ContractSpec::new(MAIN_CONTRACT, 400).users(users)])
         .wire_variants(0.3)
-        .end(end())
-        .span(TimeDelta::days(30))
         .start()
         .await
         .unwrap();
