@@ -42,16 +42,7 @@ pub async fn connect(global: &Global) -> Result<Connection, Failure> {
     }
     let settings = settings(global).await?;
     let contract = settings.contract.as_ref().map(|(number, _)| *number);
-    let config = settings.into_config().map_err(|error| {
-        let message = error.to_string();
-        if message.contains("no credentials") {
-            Failure::other(format!(
-                "{message} (or pipe a token to --token-stdin, or try --sandbox)"
-            ))
-        } else {
-            Failure::from(error)
-        }
-    })?;
+    let config = settings.into_config()?;
     if config.accepts_invalid_certs() {
         eprintln!("{SKIP_VERIFY_WARNING}");
     }

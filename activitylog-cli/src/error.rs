@@ -67,13 +67,33 @@ impl fmt::Display for Failure {
 }
 
 impl From<activitylog_client::Error> for Failure {
+    /// The SDK's message, with the hint of the command that helps where
+    /// there is one (the SDK speaks of itself, the CLI of its commands).
     fn from(error: activitylog_client::Error) -> Self {
+        use activitylog_client::Error;
+        let message = match hint(&error) {
+            Some(hint) => format!("{error} ({hint})"),
+            None => error.to_string(),
+        };
         match error {
-            activitylog_client::Error::InvalidRange(_)
-            | activitylog_client::Error::ConfigFile { .. }
-            | activitylog_client::Error::ContractNumber { .. } => Failure::usage(error.to_string()),
-            other => Failure::other(other.to_string()),
+            Error::InvalidRange(_) | Error::ConfigFile { .. } | Error::ContractNumber { .. } => {
+                Failure::usage(message)
+            }
+            _ => Failure::other(message),
         }
+    }
+}
+
+/// The command that shows a user what an SDK error is about.
+fn hint(error: &activitylog_client::Error) -> Option<&'static str> {
+    use activitylog_client::Error;
+    match error {
+        Error::Unauthorized => Some("`activitylog config` shows which credentials are used"),
+        Error::Forbidden { .. } | Error::ContractNumber { .. } => {
+            Some("`activitylog contracts` lists the contracts you can read")
+        }
+        Error::NoCredentials { .. } => Some("or pipe a token to --token-stdin, or try --sandbox"),
+        _ => None,
     }
 }
 
@@ -121,6 +141,32 @@ mod tests {
         assert_eq!(
             Failure::from(activitylog_client::Error::Unauthorized).code(),
             EXIT_FAILURE
+        );
+    }
+
+    #[test]
+    fn sdk_errors_gain_the_command_that_helps() {
+        let forbidden = activitylog_client::Error::Forbidden {
+            contract: Some(98765432),
+        };
+        let message = Failure::from(forbidden).message();
+        assert!(
+            message.contains("for contract 98765432")
+                && message.contains("`activitylog contracts`"),
+            "{message}"
+        );
+        let unauthorized = Failure::from(activitylog_client::Error::Unauthorized).message();
+        assert!(
+            unauthorized.contains("`activitylog config`"),
+            "{unauthorized}"
+        );
+        let none = activitylog_client::Error::NoCredentials {
+            looked_in: vec!["IONOS_TOKEN".into()],
+        };
+        let message = Failure::from(none).message();
+        assert_eq!(
+            message,
+            "no credentials: set IONOS_TOKEN (or pipe a token to --token-stdin, or try --sandbox)"
         );
     }
 

@@ -122,9 +122,12 @@ impl Config {
                 )));
             }
             (None, None, _) => {
-                return Err(Error::Config(format!(
-                    "no credentials: set {ENV_TOKEN}, or {ENV_USERNAME} and {ENV_PASSWORD}"
-                )));
+                return Err(Error::NoCredentials {
+                    looked_in: vec![
+                        ENV_TOKEN.to_string(),
+                        format!("{ENV_USERNAME} and {ENV_PASSWORD}"),
+                    ],
+                });
             }
         };
         let mut config = Config::new(credentials);
@@ -623,10 +626,16 @@ impl Settings {
     /// The configuration these settings make; an error if there are no credentials.
     pub fn into_config(self) -> Result<Config> {
         let Some((credentials, _)) = self.credentials else {
-            return Err(Error::Config(format!(
-                "no credentials: set {ENV_TOKEN}, or {ENV_USERNAME} and {ENV_PASSWORD}, \
-                 or a profile in the IONOS config file ({ENV_CONFIG_FILE}, default ~/.ionos/config)"
-            )));
+            return Err(Error::NoCredentials {
+                looked_in: vec![
+                    ENV_TOKEN.to_string(),
+                    format!("{ENV_USERNAME} and {ENV_PASSWORD}"),
+                    format!(
+                        "a profile in the IONOS config file ({ENV_CONFIG_FILE}, \
+                         default ~/.ionos/config)"
+                    ),
+                ],
+            });
         };
         let mut config = Config::new(credentials).api_url(self.api_url.0);
         if let Some((pin, _)) = self.pinned_certificate {

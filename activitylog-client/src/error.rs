@@ -12,15 +12,16 @@ pub enum Error {
     /// The server rejected the credentials (HTTP 401).
     #[error(
         "unauthorized (HTTP 401): check IONOS_TOKEN, or IONOS_USERNAME and IONOS_PASSWORD, \
-         or the credentials of the config file's profile (`activitylog config` shows which are \
-         used); Basic auth does not work for accounts with 2-factor authentication: use a token"
+         or the credentials of the config file's profile; Basic auth does not work for \
+         accounts with 2-factor authentication: use a token"
     )]
     Unauthorized,
 
     /// The credentials are valid but may not read this contract (HTTP 403).
     #[error(
         "forbidden (HTTP 403){}: the user needs the \"access activity log\" privilege \
-         for it, and the contract must be one the account can see (`activitylog contracts` lists them)",
+         for it, and the contract must be one the account can see \
+         (`GET /contracts` lists them)",
         contract.map(|c| format!(" for contract {c}")).unwrap_or_default()
     )]
     Forbidden {
@@ -77,6 +78,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// No credentials were found: neither in the environment nor, where it was
+    /// read, in the IONOS config file.
+    #[error("no credentials: set {}", looked_in.join(", or "))]
+    NoCredentials {
+        /// Each place that could have held them, as a user would set it
+        /// (`IONOS_TOKEN`, `IONOS_USERNAME and IONOS_PASSWORD`, the config file).
+        looked_in: Vec<String>,
+    },
+
     /// The configuration is incomplete or inconsistent.
     #[error("configuration: {0}")]
     Config(String),
@@ -94,7 +104,7 @@ pub enum Error {
     /// `IONOS_CONTRACT_NUMBER` is set to something that is not a contract number.
     #[error(
         "IONOS_CONTRACT_NUMBER=`{value}` is not a contract number: set it to a positive number \
-         such as 31721060 (`activitylog contracts` lists yours), or unset it"
+         such as 31721060, or unset it"
     )]
     ContractNumber {
         /// The value as set.
