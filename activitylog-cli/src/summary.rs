@@ -16,7 +16,7 @@ use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
 use crate::args::SummaryArgs;
-use crate::destination::{WholeFile, stdout_failure};
+use crate::destination::{Output, WholeFile, stdout_failure};
 use crate::entries::{Source, resolve, settled};
 use crate::error::Failure;
 use crate::filter::Filter;
@@ -28,6 +28,7 @@ use crate::output::{Format, chart, csv, ndjson};
 use crate::progress;
 use crate::report::{self, Sections, Timeline};
 use crate::signals::Signals;
+use crate::writer::{Halt, Writer};
 
 /// Ranges up to this long get hourly charts when `--by` has no time key.
 const HOURLY_UP_TO: TimeDelta = TimeDelta::hours(72);
@@ -274,7 +275,9 @@ pub async fn run(
         file.commit(report::html::render(timeline, sections, &meta).as_bytes())?;
     }
 
-    let mut stdout = std::io::stdout().lock();
+    // Written on the writer's thread, so that a stdout nobody reads does not
+    // keep a signal from ending the run.
+    let mut stdout = Writer::start(Output::stdout(), None, signals);
     let written = write_groups(&mut stdout, &keys, &groups, events, format, zone)
         .and_then(|()| {
             if format != Format::Table {
@@ -301,6 +304,13 @@ pub async fn run(
         })
         .and_then(|()| stdout.flush());
     written.map_err(stdout_failure)?;
+    match stdout.commit(0, &Omitted::default()).await {
+        Ok(()) => {}
+        Err(Halt::Failed(failure)) => return Err(failure),
+        Err(Halt::Signal(caught)) => {
+            return Err(caught.failure("the summary above is incomplete"));
+        }
+    }
     if !tallies.omitted.is_empty() {
         return Err(tallies.omitted.failure(Format::Ndjson, "the summary"));
     }
