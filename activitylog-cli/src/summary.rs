@@ -251,10 +251,14 @@ pub async fn run(
 
     let (events, failed) = (tallies.main.events(), tallies.main.failed());
     let keys = tallies.main.keys().to_vec();
+    let order = tallies.main.order();
     let mut groups = tallies.main.into_groups();
     let total_groups = groups.len();
     if let Some(top) = args.top {
+        // The largest groups, shown in the summary's order (a timeline's in time order).
+        groups.sort_by(Group::rank);
         groups.truncate(usize::try_from(top).unwrap_or(usize::MAX));
+        groups.sort_by(order);
     }
     let timeline = tallies
         .timeline
