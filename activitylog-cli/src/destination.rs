@@ -638,12 +638,12 @@ pub fn sync_dir(path: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::filter::Filter;
     use crate::output::Format;
 
-    fn job() -> Job {
+    pub(crate) fn job() -> Job {
         Job {
             contract: 31721060,
             more_contracts: Vec::new(),
@@ -661,14 +661,14 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn range() -> (DateTime<Utc>, DateTime<Utc>) {
+    pub(crate) fn range() -> (DateTime<Utc>, DateTime<Utc>) {
         (
             instant("2024-01-01T00:00:00Z"),
             instant("2024-02-01T00:00:00Z"),
         )
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
+    pub(crate) fn temp_dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("activitylog-export-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -676,7 +676,7 @@ mod tests {
         dir
     }
 
-    fn names(dir: &Path) -> Vec<String> {
+    pub(crate) fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -400,3 +400,53 @@ fn carry_out(
         note: output.abandon(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::destination::Opened;
+    use crate::destination::tests::{job, names, range, temp_dir};
+
+    fn file_writer(path: &std::path::Path, resume: bool) -> Writer {
+        let (since, until) = range();
+        let Ok(Opened::Ready { output, .. }) = Output::file(path, resume, &job(), since, until)
+        else {
+            panic!("not ready");
+        };
+        Writer::start(output, None, &Signals::none())
+    }
+
+    #[tokio::test]
+    async fn pages_reach_the_file_in_order_and_it_appears_when_committed() {
+        let dir = temp_dir("writer-commit");
+        let path = dir.join("out.ndjson");
+        let mut writer = file_writer(&path, false);
+        for line in ["a\n", "b\n", "c\n"] {
+            writer.write_all(line.as_bytes()).unwrap();
+            writer.send().await.unwrap();
+        }
+        writer.write_all(b"d\n").unwrap();
+        assert!(!path.exists());
+        writer.commit(4, &Omitted::default()).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\nc\nd\n");
+        assert_eq!(names(&dir), ["out.ndjson"]);
+    }
+
+    #[tokio::test]
+    async fn a_writer_given_up_or_dropped_leaves_no_file_and_no_lock() {
+        let dir = temp_dir("writer-dropped");
+        let path = dir.join("out.ndjson");
+        let mut writer = file_writer(&path, false);
+        writer.write_all(b"a\n").unwrap();
+        writer.send().await.unwrap();
+        let note = writer.abandon().await.unwrap_or_default();
+        assert!(note.contains("was not written"), "{note}");
+        assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+
+        let mut writer = file_writer(&path, false);
+        writer.write_all(b"a\n").unwrap();
+        writer.send().await.unwrap();
+        drop(writer); // a failure returned early
+        assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+    }
+}
