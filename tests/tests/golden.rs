@@ -111,12 +111,15 @@ environments:
             skipTlsVerify: false
 ";
 
+/// A snapshot's name, the environment variables set, the arguments.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+
 #[test]
 fn config_shows_settings_and_sources_with_secrets_hidden() {
     let home = home("config");
     std::fs::create_dir_all(home.join(".ionos")).unwrap();
     std::fs::write(home.join(".ionos/config"), CONFIG_FILE).unwrap();
-    let cases: [(&str, &[(&str, &str)], &[&str]); 4] = [
+    let cases: [Case; 4] = [
         ("config-from-the-file", &[], &["config"]),
         (
             "config-profile-and-contract-from-the-environment",
