@@ -313,9 +313,9 @@ than the entries; the share is of the entries counted.
 
 Each group has its count, its share, how many FAILED (event.status is FAILED; RUNNING or QUEUED
 are not failures), and the first and last meta.time seen: RFC 3339 UTC in json, csv and ndjson,
-in --tz in the table. Groups are sorted by count, largest first, ties by their values (days and
-hours in time order). On a terminal, a summary with day or hour also draws a bar chart of the
-entries per day or hour.
+in --tz in the table. Groups are sorted by count, largest first, ties by their values; by day
+or hour alone, they are in time order (--top keeps the largest). On a terminal, a summary with
+day or hour also draws a bar chart of the entries per day or hour.
 
 --chart FILE.svg writes a timeline of the entries per day or hour, stacked by status; --html
 FILE.html a report that needs no network (timeline, top users, top actions, failed requests,

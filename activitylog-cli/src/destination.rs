@@ -23,7 +23,7 @@
 //!   again; [`crate::checkpoint::next`] states the rule.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Stdout, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -91,7 +91,7 @@ impl Drop for Discard {
 #[allow(clippy::large_enum_variant)] // one per run
 pub enum Output {
     /// Standard output.
-    Stdout(BufWriter<Stdout>),
+    Stdout(BufWriter<StdoutDescriptor>),
     /// A file (see the module docs).
     File(FileOutput),
 }
@@ -119,8 +119,13 @@ pub enum Opened {
 
 impl Output {
     /// Standard output, buffered (entries are flushed page by page).
+    ///
+    /// On Unix the bytes go to a duplicate of descriptor 1 rather than
+    /// through `std::io::stdout()`: what is still buffered there when the
+    /// program exits is flushed at exit, which would hang the exit after a
+    /// signal on a stdout nobody reads ([`crate::writer`]).
     pub fn stdout() -> Self {
-        Output::Stdout(BufWriter::with_capacity(256 * 1024, std::io::stdout()))
+        Output::Stdout(BufWriter::with_capacity(256 * 1024, stdout_descriptor()))
     }
 
     /// Opens `path` for `job` over `[since, until)`, locked; with `resume`,
@@ -469,6 +474,38 @@ impl WholeFile {
     }
 }
 
+/// Standard output, written to directly where the system allows it.
+pub struct StdoutDescriptor(Box<dyn Write + Send>);
+
+impl std::fmt::Debug for StdoutDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StdoutDescriptor")
+    }
+}
+
+impl Write for StdoutDescriptor {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+fn stdout_descriptor() -> StdoutDescriptor {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(descriptor) = io::stdout().as_fd().try_clone_to_owned() {
+            return StdoutDescriptor(Box::new(File::from(descriptor)));
+        }
+    }
+    // Elsewhere (and when no descriptor is left), the standard handle: on a
+    // Windows console it also turns UTF-8 into what the console shows.
+    StdoutDescriptor(Box::new(io::stdout()))
+}
+
 /// An I/O error on `path`, as a failure.
 pub fn io_failure(path: &Path, error: io::Error) -> Failure {
     Failure::other(format!("could not write {}: {error}", path.display()))
@@ -601,12 +638,12 @@ pub fn sync_dir(path: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::filter::Filter;
     use crate::output::Format;
 
-    fn job() -> Job {
+    pub(crate) fn job() -> Job {
         Job {
             contract: 31721060,
             more_contracts: Vec::new(),
@@ -624,14 +661,14 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn range() -> (DateTime<Utc>, DateTime<Utc>) {
+    pub(crate) fn range() -> (DateTime<Utc>, DateTime<Utc>) {
         (
             instant("2024-01-01T00:00:00Z"),
             instant("2024-02-01T00:00:00Z"),
         )
     }
 
-    fn temp_dir(name: &str) -> PathBuf {
+    pub(crate) fn temp_dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("activitylog-export-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -639,7 +676,7 @@ mod tests {
         dir
     }
 
-    fn names(dir: &Path) -> Vec<String> {
+    pub(crate) fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -6,7 +6,7 @@
 //! reported at the end ([`crate::omitted`]); a signal stops the run at once
 //! ([`crate::signals`]).
 
-use std::io::{self, IsTerminal};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use crate::output::{EventWriter, Format};
 use crate::progress;
 use crate::signals::{Caught, Signals};
 use crate::when::When;
+use crate::writer::{Halt, Writer};
 
 /// Why a download stopped early.
 enum Stop {
@@ -40,6 +41,15 @@ enum Stop {
     Signal(Caught),
     /// Reading the archive failed.
     Archive(Failure),
+}
+
+impl From<Halt> for Stop {
+    fn from(halt: Halt) -> Self {
+        match halt {
+            Halt::Signal(caught) => Stop::Signal(caught),
+            Halt::Failed(failure) => Stop::Write(failure),
+        }
+    }
 }
 
 /// Where `entries` reads from: the API, or an archive (`--db`).
@@ -194,7 +204,7 @@ pub async fn run(
         view: JobView::of(format, &view),
         follow: false,
     };
-    let (mut output, resumed) = match &args.out {
+    let (output, resumed) = match &args.out {
         None => (Output::stdout(), None),
         Some(path) => match Output::file(path, args.resume, &job, range.since(), range.until())? {
             Opened::Ready { output, resumed } => (output, resumed),
@@ -204,6 +214,10 @@ pub async fn run(
             } => return completed_earlier(path, &checkpoint, renamed, format),
         },
     };
+    let bar = progress::bar();
+    // Rows and the progress bar share the terminal.
+    let shared = (output.is_stdout() && std::io::stdout().is_terminal()).then(|| bar.clone());
+    let mut output = Writer::start(output, shared, signals);
     if let (Some(checkpoint), Some(path)) = (&resumed, &args.out) {
         eprintln!("{}", resuming(checkpoint, path));
     }
@@ -229,35 +243,45 @@ pub async fn run(
         ),
     };
     let mut writer = EventWriter::new(format, written, Table::terminal_width(), view);
-    if fresh {
-        writer.begin(&mut output).map_err(|e| output.failure(e))?;
-        if output.is_stdout() {
-            // The header (or `[`) shows at once, before the first page.
-            io::Write::flush(&mut output).map_err(|e| output.failure(e))?;
-        }
-        output.checkpoint(start, 0, &omitted)?;
-    }
-
     let mut tally = Tally {
         through: start,
         fetched: 0,
         omitted,
     };
-    let bar = progress::bar();
+    if fresh {
+        writer
+            .begin(&mut output)
+            .map_err(|e| Failure::other(format!("could not write the header: {e}")))?;
+        // The header (or `[`) shows at once, before the first page.
+        if let Err(halt) = output.checkpoint(start, 0, &tally.omitted).await {
+            let at = Position {
+                contract: first,
+                later: pending.get(1..).unwrap_or_default(),
+                end,
+                partial: false,
+            };
+            return Err(stopped(halt.into(), output, &tally, &at).await);
+        }
+    }
+
     for (index, &contract) in pending.iter().enumerate() {
         let from = if index == 0 { start } else { since };
         if index > 0 {
             if args.limit.is_some_and(|limit| writer.written() >= limit) {
                 break;
             }
-            output.next_contract(contract, from, writer.written(), &tally.omitted)?;
             tally.through = from;
         }
-        tracing::info!(contract, since = %from, until = %end, format = format.name(), "downloading");
-        if from >= end {
-            continue;
-        }
         let work = async {
+            if index > 0 {
+                output
+                    .next_contract(contract, from, writer.written(), &tally.omitted)
+                    .await?;
+            }
+            tracing::info!(contract, since = %from, until = %end, format = format.name(), "downloading");
+            if from >= end {
+                return Ok(());
+            }
             let updates: BoxStream<'_, Result<Update, Stop>> = match source {
                 Source::Api(log) => {
                     let entries = base(log, contract)
@@ -296,13 +320,23 @@ pub async fn run(
                 end,
                 partial,
             };
-            return Err(stopped(stop, output, &tally, &at));
+            return Err(stopped(stop, output, &tally, &at).await);
         }
     }
     bar.finish_and_clear();
 
-    writer.finish(&mut output).map_err(|e| output.failure(e))?;
-    output.commit(writer.written(), &tally.omitted)?;
+    writer
+        .finish(&mut output)
+        .map_err(|e| Failure::other(format!("could not write the end: {e}")))?;
+    match output.commit(writer.written(), &tally.omitted).await {
+        Ok(()) => {}
+        Err(Halt::Failed(failure)) => return Err(failure),
+        Err(Halt::Signal(caught)) => {
+            return Err(
+                caught.failure("every entry was fetched, but the output above is incomplete")
+            );
+        }
+    }
     tracing::info!(
         fetched = tally.fetched,
         written = writer.written(),
@@ -334,7 +368,7 @@ struct Position<'a> {
 }
 
 /// The failure of a download that stopped early, with what became of the output.
-fn stopped(stop: Stop, output: Output, tally: &Tally, at: &Position<'_>) -> Failure {
+async fn stopped(stop: Stop, output: Writer, tally: &Tally, at: &Position<'_>) -> Failure {
     let mut missing = format!(
         "entries of contract {} from {} to {} were not fetched",
         at.contract,
@@ -350,7 +384,7 @@ fn stopped(stop: Stop, output: Output, tally: &Tally, at: &Position<'_>) -> Fail
     }
     let stdout = output.is_stdout();
     let partial = stdout && at.partial;
-    let note = output.abandon();
+    let note = output.abandon().await;
     let tail = |message: String| match &note {
         Some(note) => format!("{message}; {note}"),
         None => message,
@@ -496,7 +530,7 @@ pub(crate) fn resolve(
 
 /// Where downloaded entries go: filtered, decoded when needed, written.
 pub(crate) struct Sink<'a> {
-    pub(crate) output: &'a mut Output,
+    pub(crate) output: &'a mut Writer,
     pub(crate) writer: &'a mut EventWriter,
     pub(crate) filter: &'a Filter,
     /// Whether the format or the filters need decoded entries.
@@ -520,14 +554,7 @@ impl Sink<'_> {
                 Update::Events(events) => {
                     tally.fetched += events.len() as u64;
                     self.bar.inc(events.len() as u64);
-                    let written = if self.output.is_stdout() && std::io::stdout().is_terminal() {
-                        // Rows and the progress bar share the terminal.
-                        let bar = self.bar;
-                        bar.suspend(|| self.page(&events, &mut tally.omitted))
-                    } else {
-                        self.page(&events, &mut tally.omitted)
-                    };
-                    written.map_err(|e| Stop::Write(self.output.failure(e)))?;
+                    self.page(&events, &mut tally.omitted).await?;
                     if self.full() {
                         tracing::debug!(written = self.writer.written(), "--limit reached");
                         return Ok(());
@@ -536,7 +563,7 @@ impl Sink<'_> {
                 Update::Completed { through } => {
                     self.output
                         .checkpoint(through, self.writer.written(), &tally.omitted)
-                        .map_err(Stop::Write)?;
+                        .await?;
                     tracing::debug!(%through, written = self.writer.written(), "checkpoint");
                     tally.through = through;
                 }
@@ -553,8 +580,13 @@ impl Sink<'_> {
             .is_some_and(|limit| self.writer.written() >= limit)
     }
 
-    /// Writes one page's entries (up to `--limit`); stdout is flushed after each page.
-    pub(crate) fn page(&mut self, events: &[RawEvent], omitted: &mut Omitted) -> io::Result<()> {
+    /// Writes one page's entries (up to `--limit`) and sends them to the
+    /// writer (stdout is flushed after each page).
+    pub(crate) async fn page(
+        &mut self,
+        events: &[RawEvent],
+        omitted: &mut Omitted,
+    ) -> Result<(), Halt> {
         for event in events {
             if self.full() {
                 break;
@@ -576,12 +608,13 @@ impl Sink<'_> {
             {
                 continue;
             }
-            self.writer.write(self.output, event, activity.as_ref())?;
+            self.writer
+                .write(self.output, event, activity.as_ref())
+                .map_err(|e| {
+                    Halt::Failed(Failure::other(format!("could not write an entry: {e}")))
+                })?;
         }
-        if self.output.is_stdout() {
-            io::Write::flush(self.output)?;
-        }
-        Ok(())
+        self.output.send().await
     }
 }
 

@@ -42,6 +42,7 @@ use crate::omitted::Omitted;
 use crate::output::table::Table;
 use crate::output::{EventWriter, Format};
 use crate::signals::Signals;
+use crate::writer::{Halt, Writer};
 
 /// Runs `entries --follow` on `contract` until a signal or a permanent error.
 pub async fn run(
@@ -81,7 +82,7 @@ pub async fn run(
         view: JobView::of(format, &view),
         follow: true,
     };
-    let (mut output, resumed) = match &args.out {
+    let (output, resumed) = match &args.out {
         None => (Output::stdout(), None),
         Some(path) => match Output::file(path, args.resume, &job, begin, end.max(begin))? {
             Opened::Ready { output, resumed } => (output, resumed),
@@ -94,6 +95,7 @@ pub async fn run(
             }
         },
     };
+    let mut output = Writer::start(output, None, signals);
     if let (Some(checkpoint), Some(path)) = (&resumed, &args.out) {
         eprintln!("{}", resuming(checkpoint, path));
     }
@@ -104,9 +106,11 @@ pub async fn run(
     };
     let mut writer = EventWriter::new(format, written, Table::terminal_width(), view);
     if fresh {
-        writer.begin(&mut output).map_err(|e| output.failure(e))?;
-        io::Write::flush(&mut output).map_err(|e| output.failure(e))?;
-        output.checkpoint(start, 0, &omitted)?;
+        writer
+            .begin(&mut output)
+            .map_err(|e| Failure::other(format!("could not write the header: {e}")))?;
+        // The header (or `[`) shows at once.
+        output.checkpoint(start, 0, &omitted).await?;
     }
     tracing::info!(contract, since = %start, interval = ?args.interval, format = format.name(), "following");
 
@@ -136,23 +140,33 @@ pub async fn run(
                 ));
             }
         };
-        match update {
-            Update::Events(events) => sink
-                .page(&events, &mut omitted)
-                .map_err(|e| sink.output.failure(e))?,
+        // Written on the writer's thread: a blocked stdout still lets a
+        // signal through (the writer watches for it while it waits).
+        let written = match update {
+            Update::Events(events) => sink.page(&events, &mut omitted).await,
             Update::Completed { through: t } => {
-                io::Write::flush(sink.output).map_err(|e| sink.output.failure(e))?;
-                sink.output.checkpoint(t, sink.writer.written(), &omitted)?;
-                tracing::debug!(through = %t, written = sink.writer.written(), "checkpoint");
-                through = t;
+                let written = sink
+                    .output
+                    .checkpoint(t, sink.writer.written(), &omitted)
+                    .await;
+                if written.is_ok() {
+                    tracing::debug!(through = %t, written = sink.writer.written(), "checkpoint");
+                    through = t;
+                }
+                written
             }
-            _ => {}
+            _ => Ok(()),
+        };
+        match written {
+            Ok(()) => {}
+            Err(Halt::Signal(caught)) => break Ok(caught),
+            Err(Halt::Failed(failure)) => break Err(failure),
         }
     };
     drop(updates);
     let caught = match ended {
         Ok(caught) => caught,
-        Err(failure) => return Err(failed(failure, output.abandon())),
+        Err(failure) => return Err(failed(failure, output.abandon().await)),
     };
     let detail = format!(
         "followed contract {} through {}, {} entries written",
@@ -161,11 +175,17 @@ pub async fn run(
         writer.written()
     );
     let note = match (&args.out, args.resume) {
-        (Some(_), true) => output.abandon(),
+        (Some(_), true) => output.abandon().await,
         (out, _) => {
-            writer.finish(&mut output).map_err(|e| output.failure(e))?;
-            output.commit(writer.written(), &omitted)?;
-            out.as_ref().map(|path| format!("wrote {}", path.display()))
+            writer
+                .finish(&mut output)
+                .map_err(|e| Failure::other(format!("could not write the end: {e}")))?;
+            // Stdout gets a moment to take the end (a JSON array's `]`).
+            match output.commit(writer.written(), &omitted).await {
+                Ok(()) => out.as_ref().map(|path| format!("wrote {}", path.display())),
+                Err(Halt::Signal(_)) => Some("the output above is incomplete".to_string()),
+                Err(Halt::Failed(failure)) => return Err(failure),
+            }
         }
     };
     let detail = match note {

@@ -41,6 +41,7 @@ mod sync;
 /// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
 #[doc(hidden)]
 pub mod when;
+mod writer;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

@@ -1,8 +1,11 @@
 //! Ctrl-C (SIGINT) and SIGTERM, caught from the start of a command: the
 //! command stops at its next await, cleans up (or, with `--resume`, keeps
 //! what it can continue from), says so in one line and exits 130 or 143.
+//! Output is written on its own thread ([`crate::writer`]), so a stdout
+//! nobody reads cannot keep a command from its next await.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 
@@ -46,12 +49,12 @@ impl Caught {
     }
 }
 
-/// The signals caught so far (the first one counts).
-#[derive(Debug)]
+/// The signals caught so far (the first one counts); clones watch the same signals.
+#[derive(Clone, Debug)]
 pub struct Signals {
     caught: watch::Receiver<Option<Caught>>,
     /// Held by [`Signals::none`], so that the channel stays open and silent.
-    _silent: Option<watch::Sender<Option<Caught>>>,
+    _silent: Option<Arc<watch::Sender<Option<Caught>>>>,
 }
 
 impl Signals {
@@ -99,7 +102,7 @@ impl Signals {
         let (sender, caught) = watch::channel(None);
         Signals {
             caught,
-            _silent: Some(sender),
+            _silent: Some(Arc::new(sender)),
         }
     }
 

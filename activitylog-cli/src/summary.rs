@@ -16,7 +16,7 @@ use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
 use crate::args::SummaryArgs;
-use crate::destination::{WholeFile, stdout_failure};
+use crate::destination::{Output, WholeFile, stdout_failure};
 use crate::entries::{Source, resolve, settled};
 use crate::error::Failure;
 use crate::filter::Filter;
@@ -28,6 +28,7 @@ use crate::output::{Format, chart, csv, ndjson};
 use crate::progress;
 use crate::report::{self, Sections, Timeline};
 use crate::signals::Signals;
+use crate::writer::{Halt, Writer};
 
 /// Ranges up to this long get hourly charts when `--by` has no time key.
 const HOURLY_UP_TO: TimeDelta = TimeDelta::hours(72);
@@ -250,10 +251,14 @@ pub async fn run(
 
     let (events, failed) = (tallies.main.events(), tallies.main.failed());
     let keys = tallies.main.keys().to_vec();
+    let order = tallies.main.order();
     let mut groups = tallies.main.into_groups();
     let total_groups = groups.len();
     if let Some(top) = args.top {
+        // The largest groups, shown in the summary's order (a timeline's in time order).
+        groups.sort_by(Group::rank);
         groups.truncate(usize::try_from(top).unwrap_or(usize::MAX));
+        groups.sort_by(order);
     }
     let timeline = tallies
         .timeline
@@ -274,7 +279,9 @@ pub async fn run(
         file.commit(report::html::render(timeline, sections, &meta).as_bytes())?;
     }
 
-    let mut stdout = std::io::stdout().lock();
+    // Written on the writer's thread, so that a stdout nobody reads does not
+    // keep a signal from ending the run.
+    let mut stdout = Writer::start(Output::stdout(), None, signals);
     let written = write_groups(&mut stdout, &keys, &groups, events, format, zone)
         .and_then(|()| {
             if format != Format::Table {
@@ -301,6 +308,13 @@ pub async fn run(
         })
         .and_then(|()| stdout.flush());
     written.map_err(stdout_failure)?;
+    match stdout.commit(0, &Omitted::default()).await {
+        Ok(()) => {}
+        Err(Halt::Failed(failure)) => return Err(failure),
+        Err(Halt::Signal(caught)) => {
+            return Err(caught.failure("the summary above is incomplete"));
+        }
+    }
     if !tallies.omitted.is_empty() {
         return Err(tallies.omitted.failure(Format::Ndjson, "the summary"));
     }

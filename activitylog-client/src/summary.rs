@@ -276,6 +276,13 @@ impl Group {
             .cmp(&self.count)
             .then_with(|| compare_values(&self.values, &other.values))
     }
+
+    /// The order of a timeline (groups keyed by `day` or `hour` alone): by
+    /// values, so in time order (bucket labels sort as their times do),
+    /// groups without a time last.
+    pub fn chronological(&self, other: &Group) -> Ordering {
+        compare_values(&self.values, &other.values)
+    }
 }
 
 fn compare_values(a: &[Option<String>], b: &[Option<String>]) -> Ordering {
@@ -458,26 +465,43 @@ impl Summary {
     }
 
     /// The groups, largest first (ties by their values, so the order is
-    /// stable: days and hours in time order).
+    /// stable: days and hours in time order). Keyed by `day` and `hour`
+    /// alone, they are a timeline: in time order.
     pub fn groups(&self) -> Vec<Group> {
         let mut groups: Vec<Group> = self
             .groups
             .iter()
             .map(|(values, counts)| counts.group(values.clone()))
             .collect();
-        groups.sort_by(Group::rank);
+        groups.sort_by(self.order());
         groups
     }
 
     /// The groups as [`Summary::groups`] orders them, without copying them.
     pub fn into_groups(self) -> Vec<Group> {
+        let order = self.order();
         let mut groups: Vec<Group> = self
             .groups
             .into_iter()
             .map(|(values, counts)| counts.group(values))
             .collect();
-        groups.sort_by(Group::rank);
+        groups.sort_by(order);
         groups
+    }
+
+    /// Whether every key is a time bucket (`day`, `hour`): the groups are a timeline.
+    pub fn is_timeline(&self) -> bool {
+        self.keys.iter().all(|key| key.is_time())
+    }
+
+    /// The order of [`Summary::groups`]: [`Group::chronological`] for a
+    /// timeline, else [`Group::rank`].
+    pub fn order(&self) -> fn(&Group, &Group) -> Ordering {
+        if self.is_timeline() {
+            Group::chronological
+        } else {
+            Group::rank
+        }
     }
 
     /// How many groups there are so far.
@@ -895,6 +919,49 @@ mod tests {
             groups[0].last.unwrap().to_rfc3339(),
             "2024-05-04T00:00:00.500+00:00"
         );
+    }
+
+    #[test]
+    fn days_or_hours_alone_are_listed_in_time_order_and_other_keys_by_count() {
+        let at = |time: &str| format!(r#"{{"meta":{{"time":"{time}"}}}}"#);
+        // 2024-05-02 is the busiest day, 2024-05-01 the quietest.
+        let events = [
+            at("2024-05-02T10:00:00Z"),
+            at("2024-05-02T11:00:00Z"),
+            at("2024-05-02T11:30:00Z"),
+            at("2024-05-03T09:00:00Z"),
+            at("2024-05-03T09:30:00Z"),
+            at("2024-05-01T23:00:00Z"),
+            r#"{"meta":{}}"#.to_string(),
+        ];
+        let events: Vec<&str> = events.iter().map(String::as_str).collect();
+        let labels = |keys: &[Key]| -> Vec<Vec<Option<String>>> {
+            summed(keys, &events)
+                .into_iter()
+                .map(|g| g.values)
+                .collect()
+        };
+        let day = |d: &str| Some(d.to_string());
+        assert_eq!(
+            labels(&[Key::Day]),
+            [
+                vec![day("2024-05-01")],
+                vec![day("2024-05-02")],
+                vec![day("2024-05-03")],
+                vec![None]
+            ],
+            "days in time order, the entry without a time last"
+        );
+        let hours = labels(&[Key::Hour]);
+        assert_eq!(hours.first(), Some(&vec![day("2024-05-01T23:00")]));
+        assert_eq!(
+            labels(&[Key::Day, Key::Hour])[0],
+            [day("2024-05-01"), day("2024-05-01T23:00")]
+        );
+        // With another key, the largest group still comes first.
+        let by_status = summed(&[Key::Status, Key::Day], &events);
+        assert_eq!(values(&by_status[0]), [None, Some("2024-05-02")]);
+        assert_eq!(by_status[0].count, 3);
     }
 
     #[test]
