@@ -88,6 +88,7 @@ pub(crate) async fn migrate(tx: &mut Transaction<'static, Sqlite>, from: i64) ->
 /// A page made ready for SQLite: the entries' statements with their
 /// arguments bound, so that the writer only runs them (see [`batch`]).
 pub(crate) struct Batch {
+    contract: i64,
     chunks: Vec<Chunk>,
 }
 
@@ -133,7 +134,7 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip) VALUES ",
             kept.len(),
             8,
-            " ON CONFLICT (contract, time, uuid) DO NOTHING",
+            " ON CONFLICT (contract, uuid) DO NOTHING",
         );
         chunks.push(Chunk {
             sql,
@@ -141,7 +142,7 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             rows: kept,
         });
     }
-    Ok(Batch { chunks })
+    Ok(Batch { contract, chunks })
 }
 
 fn bind<T>(arguments: &mut SqliteArguments<'static>, value: T) -> sqlx::Result<()>
@@ -178,19 +179,26 @@ pub(crate) async fn insert(
         let new: Vec<(i64, Pending)> = if count as usize == chunk.rows.len() {
             (first..).zip(chunk.rows).collect()
         } else if count > 0 {
-            let mut numbers: HashMap<String, i64> =
-                sqlx::query_as("SELECT uuid, entry FROM entries WHERE entry BETWEEN ? AND ?")
-                    .bind(first)
-                    .bind(last)
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .into_iter()
-                    .collect();
+            // Keyed as the table is, by contract and `@uuid`: the same
+            // `@uuid` of two contracts is two rows.
+            let mut numbers: HashMap<(i64, String), i64> = sqlx::query_as(
+                "SELECT contract, uuid, entry FROM entries WHERE entry BETWEEN ? AND ?",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(|(contract, uuid, entry)| ((contract, uuid), entry))
+            .collect();
             // A key twice in one page: the first row was stored.
             chunk
                 .rows
                 .into_iter()
-                .filter_map(|row| Some((numbers.remove(&row.key)?, row)))
+                .filter_map(|row| {
+                    let number = numbers.remove(&(batch.contract, row.key.clone()))?;
+                    Some((number, row))
+                })
                 .collect()
         } else {
             Vec::new()
@@ -291,6 +299,34 @@ pub(crate) async fn mark(pool: &SqlitePool, contract: i64) -> sqlx::Result<Optio
         .await
 }
 
+/// Entries stored for `contract` without a readable time (`time` is '').
+pub(crate) async fn untimed_count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = ? AND time = ''")
+        .bind(contract)
+        .fetch_one(pool)
+        .await
+}
+
+/// Up to `limit` entries of `contract` without a readable time, after the
+/// `@uuid` `after`, in `@uuid` order.
+pub(crate) async fn untimed_page(
+    pool: &SqlitePool,
+    contract: i64,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Stored>> {
+    let rows = sqlx::query(
+        "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = ? AND time = '' AND uuid > ? ORDER BY uuid LIMIT ?",
+    )
+    .bind(contract)
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    stored(rows)
+}
+
 /// Entries stored for `contract`.
 pub(crate) async fn count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = ?")
@@ -336,6 +372,11 @@ pub(crate) async fn page(
             .await?
         }
     };
+    stored(rows)
+}
+
+/// Rows of `uuid, time, json` read back.
+fn stored(rows: Vec<sqlx::sqlite::SqliteRow>) -> sqlx::Result<Vec<Stored>> {
     rows.into_iter()
         .map(|row| {
             Ok(Stored {

@@ -85,6 +85,25 @@ impl Db {
         }
     }
 
+    pub(crate) async fn untimed_count(&self, contract: i64) -> sqlx::Result<i64> {
+        match self {
+            Db::Sqlite(pool) => sqlite::untimed_count(pool, contract).await,
+            Db::Postgres(pool) => postgres::untimed_count(pool, contract).await,
+        }
+    }
+
+    pub(crate) async fn untimed_page(
+        &self,
+        contract: i64,
+        after: Option<&str>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Stored>> {
+        match self {
+            Db::Sqlite(pool) => sqlite::untimed_page(pool, contract, after, limit).await,
+            Db::Postgres(pool) => postgres::untimed_page(pool, contract, after, limit).await,
+        }
+    }
+
     pub(crate) async fn count(&self, contract: i64) -> sqlx::Result<i64> {
         match self {
             Db::Sqlite(pool) => sqlite::count(pool, contract).await,
