@@ -19,7 +19,7 @@ use futures::{Stream, StreamExt};
 use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
-use crate::checkpoint::{Checkpoint, Job, JobView};
+use crate::checkpoint::{Checkpoint, Job, JobSource, JobView};
 use crate::destination::{Opened, Output};
 use crate::error::Failure;
 use crate::filter::Filter;
@@ -207,6 +207,10 @@ pub async fn run(
         filter: filter.clone(),
         view: JobView::of(format, &view),
         follow: false,
+        source: match source {
+            Source::Api(_) => JobSource::Api,
+            Source::Archive(archive) => JobSource::archive(archive.location()),
+        },
     };
     let (mut output, resumed) = match &args.out {
         None => (Output::stdout(), None),
