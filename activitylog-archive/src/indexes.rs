@@ -15,6 +15,8 @@ use crate::schema;
 
 /// PostgreSQL's error code when `lock_timeout` passed.
 const LOCK_NOT_AVAILABLE: &str = "55P03";
+/// The advisory lock under which PostgreSQL's indexes are dropped or built.
+const INDEX_LOCK: i64 = 3172106013;
 use crate::store::Db;
 
 impl Db {
@@ -50,6 +52,11 @@ impl Db {
                 sqlx::query("SET LOCAL lock_timeout = '3s'")
                     .execute(&mut *tx)
                     .await?;
+                // One sync at a time changes the indexes (see build_indexes).
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(INDEX_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
                 let drop = format!("DROP INDEX IF EXISTS {}", names.join(", "));
                 match sqlx::query(&drop).execute(&mut *tx).await {
                     Ok(_) => tx.commit().await.map(|()| true),
@@ -81,7 +88,19 @@ impl Db {
             let create = format!("CREATE INDEX IF NOT EXISTS {name} ON {on}");
             match self {
                 Db::Sqlite(pool) => sqlx::query(&create).execute(pool).await.map(drop)?,
-                Db::Postgres(pool) => sqlx::query(&create).execute(pool).await.map(drop)?,
+                Db::Postgres(pool) => {
+                    // Two syncs building one index at once: without the lock,
+                    // the second fails on PostgreSQL's catalog ("duplicate
+                    // key ... pg_class_relname_nsp_index"); with it, it waits
+                    // and finds the index there.
+                    let mut tx = pool.begin().await?;
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(INDEX_LOCK)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(&create).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                }
             }
         }
         tracing::info!(elapsed = ?started.elapsed(), "indexes built");

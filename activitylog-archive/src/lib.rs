@@ -130,18 +130,30 @@ impl Archive {
     }
 
     /// Brings the schema to [`schema::VERSION`], or refuses a newer one.
+    ///
+    /// The version is read first without a write lock (opening an archive a
+    /// sync is writing does not wait); a migration then takes the lock and
+    /// reads it again, so that two processes opening a new archive at once
+    /// migrate it once, one after the other.
     async fn migrate(&self) -> Result<()> {
         let mut tx = self.db.begin().await.map_err(|e| self.failed(e))?;
         let found = tx.version().await.map_err(|e| self.failed(e))?;
+        let newer = |found| Error::Newer {
+            location: self.location.clone(),
+            found,
+            known: schema::VERSION,
+        };
         if found > schema::VERSION {
-            return Err(Error::Newer {
-                location: self.location.clone(),
-                found,
-                known: schema::VERSION,
-            });
+            return Err(newer(found));
         }
         if found == schema::VERSION {
             return Ok(()); // nothing written: the transaction rolls back
+        }
+        tx.rollback().await.map_err(|e| self.failed(e))?;
+        let mut tx = self.db.begin_writing().await.map_err(|e| self.failed(e))?;
+        let found = tx.version().await.map_err(|e| self.failed(e))?;
+        if found > schema::VERSION {
+            return Err(newer(found));
         }
         if found < schema::VERSION {
             tracing::info!(archive = %self.location, from = found, to = schema::VERSION, "migrating");

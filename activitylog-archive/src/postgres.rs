@@ -218,7 +218,7 @@ pub(crate) async fn set_mark(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO progress (contract, through) VALUES ($1, $2::timestamptz) \
-         ON CONFLICT (contract) DO UPDATE SET through = excluded.through",
+         ON CONFLICT (contract) DO UPDATE SET through = greatest(progress.through, excluded.through)",
     )
     .bind(contract)
     .bind(sortable(through))

@@ -48,19 +48,24 @@ pub(crate) async fn open(url: &str) -> sqlx::Result<SqlitePool> {
         .await
 }
 
-/// The schema version of the archive (0 when new).
+/// Begins a transaction that holds the write lock from its start (`BEGIN
+/// IMMEDIATE`), so that it never has to upgrade a read lock: two processes
+/// that each read and then write would otherwise find the file locked at
+/// once, without waiting.
+pub(crate) async fn begin_writing(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// The schema version of the archive (0 when new). Reads only: opening an
+/// archive that a sync is writing must not wait for its lock.
 pub(crate) async fn version(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Result<i64> {
-    // Only a new archive is written to here: opening one that a sync is
-    // writing must not wait for its lock.
     let exists: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'archive_schema'",
     )
     .fetch_one(&mut **tx)
     .await?;
     if exists == 0 {
-        sqlx::query(schema::VERSION_TABLE)
-            .execute(&mut **tx)
-            .await?;
+        return Ok(0);
     }
     let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM archive_schema")
         .fetch_one(&mut **tx)
@@ -70,6 +75,9 @@ pub(crate) async fn version(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Resu
 
 /// Takes the archive from `from` to the current version.
 pub(crate) async fn migrate(tx: &mut Transaction<'static, Sqlite>, from: i64) -> sqlx::Result<()> {
+    sqlx::query(schema::VERSION_TABLE)
+        .execute(&mut **tx)
+        .await?;
     for (step, statements) in schema::SQLITE.iter().enumerate().skip(from as usize) {
         for statement in *statements {
             sqlx::query(statement).execute(&mut **tx).await?;
@@ -282,7 +290,7 @@ pub(crate) async fn set_mark(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO progress (contract, through) VALUES (?, ?) \
-         ON CONFLICT (contract) DO UPDATE SET through = excluded.through",
+         ON CONFLICT (contract) DO UPDATE SET through = max(progress.through, excluded.through)",
     )
     .bind(contract)
     .bind(sortable(through))
