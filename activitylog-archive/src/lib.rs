@@ -366,6 +366,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn copies_written_without_the_key_are_removed_when_it_is_built() {
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-copies-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let archive = Archive::open(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap();
+        // As a first sync does: the key dropped while the rows go in.
+        assert!(archive.db.drop_indexes().await.unwrap());
+        let parse = |json: &str| activitylog_client::RawEvent::parse(json).unwrap();
+        let first = parse(
+            r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"event":{"resources":[
+                {"type":"server","id":"s1"}]}}"#,
+        );
+        let again = parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"n":2}"#);
+        let other = parse(r#"{"@uuid":"u-2","meta":{"time":"2024-01-01T00:00:01Z"}}"#);
+        let mut tx = archive.db.begin().await.unwrap();
+        assert_eq!(store(&archive, &mut tx, &[&first, &other]).await, 2);
+        assert_eq!(store(&archive, &mut tx, &[&again]).await, 1, "no key: a copy");
+        tx.commit().await.unwrap();
+        assert_eq!(archive.db.build_key().await.unwrap(), 1);
+        assert_eq!(archive.count(7).await.unwrap(), 2);
+        let Db::Sqlite(pool) = &archive.db else {
+            unreachable!()
+        };
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT uuid, json FROM entries JOIN entries_json USING (entry) ORDER BY entry",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let expected = [first.json(), other.json()];
+        assert_eq!(rows.iter().map(|(_, j)| j.as_str()).collect::<Vec<_>>(), expected);
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM entries_json WHERE entry NOT IN (SELECT entry FROM entries)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(orphans, 0);
+        let mut tx = archive.db.begin().await.unwrap();
+        assert_eq!(store(&archive, &mut tx, &[&again]).await, 0, "the key holds");
+        tx.commit().await.unwrap();
+        archive.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
     async fn entries_without_a_time_are_read_and_counted_apart() {
         use futures::TryStreamExt;
         let path = std::env::temp_dir().join(format!(

@@ -181,6 +181,19 @@ pub const POSTGRES: [&[&str]; VERSION as usize] = [
     ],
 ];
 
+/// Builds SQLite's key when a first sync dropped it (see `crate::indexes`):
+/// of the copies of one `(contract, @uuid)` written meanwhile, the first
+/// stays; then the unique index.
+pub(crate) const SQLITE_KEY: [&str; 6] = [
+    "CREATE TEMP TABLE copies AS SELECT entry FROM entries \
+     WHERE entry NOT IN (SELECT min(entry) FROM entries GROUP BY contract, uuid)",
+    "DELETE FROM resources WHERE entry IN (SELECT entry FROM copies)",
+    "DELETE FROM entries_json WHERE entry IN (SELECT entry FROM copies)",
+    "DELETE FROM entries WHERE entry IN (SELECT entry FROM copies)",
+    "DROP TABLE copies",
+    "CREATE UNIQUE INDEX IF NOT EXISTS entries_key ON entries (contract, uuid)",
+];
+
 /// The secondary indexes of the current version (every index but the
 /// unique key, `entries_key`), the same in both engines: name, and what it
 /// indexes. A first sync builds them after its rows are in (see

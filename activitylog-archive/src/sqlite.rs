@@ -142,7 +142,9 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip) VALUES ",
             kept.len(),
             8,
-            " ON CONFLICT (contract, uuid) DO NOTHING",
+            // No conflict target: the key, `(contract, uuid)`, is absent
+            // during a first sync (see `crate::indexes`).
+            " ON CONFLICT DO NOTHING",
         );
         chunks.push(Chunk {
             sql,

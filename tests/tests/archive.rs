@@ -399,9 +399,11 @@ async fn postgres_windows_commit_in_order() {
         .execute(&pool)
         .await
         .unwrap();
+    // The first window's first entry, uncommitted: that window waits on its key.
     let mut holder = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO entries (uuid, contract) VALUES ($1, 0)")
+    sqlx::query("INSERT INTO entries (uuid, contract) VALUES ($1, $2)")
         .bind(&first)
+        .bind(MAIN_CONTRACT as i64)
         .execute(&mut *holder)
         .await
         .unwrap();
