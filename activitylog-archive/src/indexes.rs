@@ -41,7 +41,12 @@ impl Db {
         let Db::Sqlite(pool) = self else {
             return Ok(0);
         };
-        if self.index_names().await?.iter().any(|name| name == "entries_key") {
+        if self
+            .index_names()
+            .await?
+            .iter()
+            .any(|name| name == "entries_key")
+        {
             return Ok(0);
         }
         let mut tx = crate::sqlite::begin_writing(pool).await?;

@@ -386,7 +386,11 @@ mod tests {
         let other = parse(r#"{"@uuid":"u-2","meta":{"time":"2024-01-01T00:00:01Z"}}"#);
         let mut tx = archive.db.begin().await.unwrap();
         assert_eq!(store(&archive, &mut tx, &[&first, &other]).await, 2);
-        assert_eq!(store(&archive, &mut tx, &[&again]).await, 1, "no key: a copy");
+        assert_eq!(
+            store(&archive, &mut tx, &[&again]).await,
+            1,
+            "no key: a copy"
+        );
         tx.commit().await.unwrap();
         assert_eq!(archive.db.build_key().await.unwrap(), 1);
         assert_eq!(archive.count(7).await.unwrap(), 2);
@@ -400,7 +404,10 @@ mod tests {
         .await
         .unwrap();
         let expected = [first.json(), other.json()];
-        assert_eq!(rows.iter().map(|(_, j)| j.as_str()).collect::<Vec<_>>(), expected);
+        assert_eq!(
+            rows.iter().map(|(_, j)| j.as_str()).collect::<Vec<_>>(),
+            expected
+        );
         let orphans: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM entries_json WHERE entry NOT IN (SELECT entry FROM entries)",
         )
@@ -409,7 +416,11 @@ mod tests {
         .unwrap();
         assert_eq!(orphans, 0);
         let mut tx = archive.db.begin().await.unwrap();
-        assert_eq!(store(&archive, &mut tx, &[&again]).await, 0, "the key holds");
+        assert_eq!(
+            store(&archive, &mut tx, &[&again]).await,
+            0,
+            "the key holds"
+        );
         tx.commit().await.unwrap();
         archive.close().await;
         let _ = std::fs::remove_file(&path);
@@ -431,7 +442,10 @@ mod tests {
         let none = parse(r#"{"@uuid":"u-3","meta":{}}"#);
         let garbage = parse(r#"{"@uuid":"u-2","meta":{"time":"yesterday"}}"#);
         let mut tx = archive.db.begin().await.unwrap();
-        assert_eq!(store(&archive, &mut tx, &[&timed, &none, &garbage]).await, 3);
+        assert_eq!(
+            store(&archive, &mut tx, &[&timed, &none, &garbage]).await,
+            3
+        );
         tx.commit().await.unwrap();
         assert_eq!(archive.untimed_count(7).await.unwrap(), 2);
         assert_eq!(archive.untimed_count(8).await.unwrap(), 0);

@@ -175,10 +175,8 @@ pub const POSTGRES: [&[&str]; VERSION as usize] = [
     ],
     // Version 4: the key is (contract, uuid) instead of uuid alone (a key
     // on uuid alone holds no two equal ones, so nothing is removed).
-    &[
-        "ALTER TABLE entries DROP CONSTRAINT entries_uuid_key, \
-         ADD CONSTRAINT entries_key UNIQUE (contract, uuid)",
-    ],
+    &["ALTER TABLE entries DROP CONSTRAINT entries_uuid_key, \
+         ADD CONSTRAINT entries_key UNIQUE (contract, uuid)"],
 ];
 
 /// Builds SQLite's key when a first sync dropped it (see `crate::indexes`):
@@ -209,4 +207,3 @@ pub(crate) const INDEXES: [(&str, &str); 9] = [
     ("resources_type_id", "resources (type, id)"),
     ("resources_action", "resources (action)"),
 ];
-

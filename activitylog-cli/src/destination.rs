@@ -864,7 +864,10 @@ mod tests {
         output.checkpoint(since, 0, &Omitted::default()).unwrap();
         drop(output);
         let text = std::fs::read_to_string(sibling(&path, ".checkpoint")).unwrap();
-        assert!(!text.contains("\"source\""), "from the API, as before: {text}");
+        assert!(
+            !text.contains("\"source\""),
+            "from the API, as before: {text}"
+        );
         let archive = |url: &str| Job {
             source: JobSource::archive(url),
             ..job()
@@ -874,7 +877,9 @@ mod tests {
         assert_eq!(error.code(), crate::error::EXIT_USAGE);
         let message = error.message();
         assert!(
-            message.contains("an export from the API, and this run reads the archive postgres://al:***@db/log"),
+            message.contains(
+                "an export from the API, and this run reads the archive postgres://al:***@db/log"
+            ),
             "{message}"
         );
         assert!(!message.contains('\n'), "one line: {message}");

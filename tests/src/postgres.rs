@@ -105,7 +105,10 @@ impl Postgres {
         server.options = options;
         server.restart();
         if tls.is_some() {
-            server.psql("postgres", &format!("ALTER USER postgres PASSWORD '{PASSWORD}'"));
+            server.psql(
+                "postgres",
+                &format!("ALTER USER postgres PASSWORD '{PASSWORD}'"),
+            );
         }
         server
     }

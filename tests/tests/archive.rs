@@ -665,7 +665,11 @@ async fn a_version_3_archive_is_migrated(target: Target) {
     let copies = texts(&target, "SELECT uuid FROM entries_json JOIN entries USING (entry) WHERE CAST(json AS TEXT) LIKE '%copy%'").await;
     assert!(copies.is_empty(), "the copies are gone: {copies:?}");
     assert_eq!(
-        texts(&target, "SELECT CAST(max(version) AS TEXT) FROM archive_schema").await,
+        texts(
+            &target,
+            "SELECT CAST(max(version) AS TEXT) FROM archive_schema"
+        )
+        .await,
         [activitylog_archive::schema::VERSION.to_string()]
     );
     assert_eq!(missing_indexes(&target).await, Vec::<&str>::new());
@@ -836,11 +840,28 @@ async fn one_uuid_in_two_contracts_is_kept_under_each(target: Target) {
     for round in ["first", "second"] {
         for (sandbox, contract) in [(&main, MAIN_CONTRACT), (&other, OTHER)] {
             let number = contract.to_string();
-            let args = ["sync", &number, "--db", &target.url, "--since", &since, "--until", &until];
+            let args = [
+                "sync",
+                &number,
+                "--db",
+                &target.url,
+                "--since",
+                &since,
+                "--until",
+                &until,
+            ];
             let run = cli::run(at(sandbox), &args).await;
             assert_eq!(run.code, Some(0), "{}", run.stderr);
-            let added = if round == "first" { "700 new" } else { ", 0 new" };
-            assert!(run.stderr.contains(added), "{round} sync of {contract}: {}", run.stderr);
+            let added = if round == "first" {
+                "700 new"
+            } else {
+                ", 0 new"
+            };
+            assert!(
+                run.stderr.contains(added),
+                "{round} sync of {contract}: {}",
+                run.stderr
+            );
         }
     }
     assert_same(&archived(&target.url, start(), end()).await, &want);
@@ -854,7 +875,12 @@ async fn one_uuid_in_two_contracts_is_kept_under_each(target: Target) {
     archive.close().await;
     let read: BTreeSet<String> = read
         .iter()
-        .inspect(|e| assert!(e.json().contains("12345678"), "the other contract's own entry"))
+        .inspect(|e| {
+            assert!(
+                e.json().contains("12345678"),
+                "the other contract's own entry"
+            )
+        })
         .map(|e| e.uuid().unwrap().into_owned())
         .collect();
     assert_same(&read, &want);

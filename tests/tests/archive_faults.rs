@@ -191,7 +191,12 @@ async fn postgres_over_tls_verifies_what_it_is_asked_to() {
     // The server takes no plain connection.
     let plain = cli::run(
         offline(),
-        &["entries", "31721060", "--db", &url("127.0.0.1", "sslmode=disable")],
+        &[
+            "entries",
+            "31721060",
+            "--db",
+            &url("127.0.0.1", "sslmode=disable"),
+        ],
     )
     .await;
     assert_eq!(plain.code, Some(1), "{}", plain.stderr);
@@ -322,9 +327,8 @@ async fn two_syncs_at_once(url: &str) {
             .unwrap()
     };
     let (one, two) = (spawn(), spawn());
-    let wait = |child: std::process::Child| {
-        tokio::task::spawn_blocking(move || child.wait_with_output())
-    };
+    let wait =
+        |child: std::process::Child| tokio::task::spawn_blocking(move || child.wait_with_output());
     let (one, two) = (wait(one), wait(two));
     let mut finished = 0;
     for output in [one.await.unwrap().unwrap(), two.await.unwrap().unwrap()] {
@@ -460,12 +464,17 @@ async fn a_full_disk_under_an_export_is_named_and_the_resumed_run_is_exact() {
     let full = cli::run(at(&sandbox), &words).await;
     assert_eq!(full.code, Some(1), "{}", full.stderr);
     let line = one_line(&full);
-    assert!(line.contains(&disk.dir.display().to_string()), "names the file: {line}");
+    assert!(
+        line.contains(&disk.dir.display().to_string()),
+        "names the file: {line}"
+    );
     let checkpoint = disk.path("out.ndjson.checkpoint");
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap())
             .expect("the checkpoint is still valid JSON");
-    let part = std::fs::metadata(disk.path("out.ndjson.part")).unwrap().len();
+    let part = std::fs::metadata(disk.path("out.ndjson.part"))
+        .unwrap()
+        .len();
     assert!(
         state["bytes"].as_u64().unwrap() <= part,
         "the checkpoint claims no more than the part holds"

@@ -170,7 +170,11 @@ async fn execute(url: &str, sql: &str) {
 /// archive (as a sync stores one the service sent without `meta.time`).
 async fn store_untimed(url: &str, contract: u64, uuid: &str) {
     // SQLite keeps '' for no time, PostgreSQL NULL.
-    let time = if url.starts_with("sqlite:") { "''" } else { "NULL" };
+    let time = if url.starts_with("sqlite:") {
+        "''"
+    } else {
+        "NULL"
+    };
     let document = format!(r#"{{"@uuid":"{uuid}","meta":{{"time":"not a time"}}}}"#);
     execute(
         url,
@@ -238,7 +242,11 @@ async fn reads_know_the_completeness_mark(url: &str) {
     );
     let read = uuids(&all.stdout);
     assert_eq!(read.len(), before_mark.len() + 2, "{}", all.stderr);
-    assert_eq!(read[read.len() - 2..], ["untimed-a", "untimed-b"], "untimed entries come last");
+    assert_eq!(
+        read[read.len() - 2..],
+        ["untimed-a", "untimed-b"],
+        "untimed entries come last"
+    );
     let mut timed: Vec<String> = read[..read.len() - 2].to_vec();
     timed.sort();
     let mut want = before_mark.clone();
@@ -285,7 +293,11 @@ async fn reads_know_the_completeness_mark(url: &str) {
     let mut read = uuids(&partial.stdout);
     read.sort();
     assert_eq!(read, want);
-    let counted = over_range(offline(), &[&summary[..], &["--partial", "--format", "json"]].concat()).await;
+    let counted = over_range(
+        offline(),
+        &[&summary[..], &["--partial", "--format", "json"]].concat(),
+    )
+    .await;
     let counted = json(&ok(counted, "summary --partial"));
     let total: u64 = counted
         .as_array()
@@ -298,10 +310,16 @@ async fn reads_know_the_completeness_mark(url: &str) {
     // Without --until, summary stops at the mark too, and counts the untimed entries.
     let counted = cli::run(
         offline(),
-        &["summary", contract, "--db", url, "--by", "user", "--format", "json"],
+        &[
+            "summary", contract, "--db", url, "--by", "user", "--format", "json",
+        ],
     )
     .await;
-    assert!(counted.stderr.contains("complete through"), "{}", counted.stderr);
+    assert!(
+        counted.stderr.contains("complete through"),
+        "{}",
+        counted.stderr
+    );
     let counted = json(&ok(counted, "summary up to the mark"));
     let total: u64 = counted
         .as_array()
