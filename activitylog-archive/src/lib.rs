@@ -6,8 +6,9 @@
 //! - **incremental**: per contract the archive records the instant it is
 //!   complete up to (never past `now − settle`); the next sync starts there
 //!   minus an overlap, so that late entries are caught;
-//! - **idempotent and lossless**: one row per `@uuid` (a second copy of an
-//!   entry adds nothing), the entry's JSON as received (the text in SQLite,
+//! - **idempotent and lossless**: one row per contract and `@uuid` (a
+//!   second copy of an entry adds nothing; the same `@uuid` under two
+//!   contracts is kept under each), the entry's JSON as received (the text in SQLite,
 //!   `jsonb` in PostgreSQL), indexed columns for time, contract, user,
 //!   type, status, method and source IP, and a `resources` table;
 //! - **crash-safe**: each download window commits in one transaction with
@@ -20,7 +21,8 @@
 //! The schema is versioned and migrated when an archive is opened; an
 //! archive written by a newer version is refused ([`Error::Newer`]).
 //! [`Archive::entries`] reads a contract's entries of a range back, in time
-//! order, offline.
+//! order, offline; [`Archive::through`] says up to when they are complete,
+//! and [`Archive::untimed`] reads those without a readable time.
 //!
 //! ```no_run
 //! use activitylog_archive::Archive;
@@ -128,18 +130,30 @@ impl Archive {
     }
 
     /// Brings the schema to [`schema::VERSION`], or refuses a newer one.
+    ///
+    /// The version is read first without a write lock (opening an archive a
+    /// sync is writing does not wait); a migration then takes the lock and
+    /// reads it again, so that two processes opening a new archive at once
+    /// migrate it once, one after the other.
     async fn migrate(&self) -> Result<()> {
         let mut tx = self.db.begin().await.map_err(|e| self.failed(e))?;
         let found = tx.version().await.map_err(|e| self.failed(e))?;
+        let newer = |found| Error::Newer {
+            location: self.location.clone(),
+            found,
+            known: schema::VERSION,
+        };
         if found > schema::VERSION {
-            return Err(Error::Newer {
-                location: self.location.clone(),
-                found,
-                known: schema::VERSION,
-            });
+            return Err(newer(found));
         }
         if found == schema::VERSION {
             return Ok(()); // nothing written: the transaction rolls back
+        }
+        tx.rollback().await.map_err(|e| self.failed(e))?;
+        let mut tx = self.db.begin_writing().await.map_err(|e| self.failed(e))?;
+        let found = tx.version().await.map_err(|e| self.failed(e))?;
+        if found > schema::VERSION {
+            return Err(newer(found));
         }
         if found < schema::VERSION {
             tracing::info!(archive = %self.location, from = found, to = schema::VERSION, "migrating");
@@ -153,7 +167,10 @@ impl Archive {
         &self.location
     }
 
-    /// The instant `contract`'s entries are complete up to, if it was synced.
+    /// The archive's completeness mark for `contract`: every entry of the
+    /// contract with a time before it is archived (`None` when no sync of it
+    /// completed a window). A read that reaches past it may miss entries:
+    /// a sync fills them in.
     pub async fn through(&self, contract: u64) -> Result<Option<DateTime<Utc>>> {
         let text = self
             .db
@@ -288,9 +305,160 @@ mod tests {
         tx: &mut store::Tx,
         events: &[&activitylog_client::RawEvent],
     ) -> u64 {
+        store_in(archive, tx, 7, events).await
+    }
+
+    /// Stores `events` of `contract` in `tx`; returns how many were new.
+    async fn store_in(
+        archive: &Archive,
+        tx: &mut store::Tx,
+        contract: i64,
+        events: &[&activitylog_client::RawEvent],
+    ) -> u64 {
         let rows = events.iter().map(|event| row::Row::of(event)).collect();
-        let batch = archive.db.batch(7, rows).unwrap();
+        let batch = archive.db.batch(contract, rows).unwrap();
         tx.insert(batch).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_row_per_contract_and_uuid() {
+        use futures::TryStreamExt;
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-key-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let archive = Archive::open(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap();
+        let parse = |json: &str| activitylog_client::RawEvent::parse(json).unwrap();
+        let in_7 = parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"n":7}"#);
+        let in_8 = parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"n":8}"#);
+        let other = parse(r#"{"@uuid":"u-2","meta":{"time":"2024-01-01T00:00:01Z"},"n":8}"#);
+        let later = parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-02T00:00:00Z"},"n":9}"#);
+        let mut tx = archive.db.begin().await.unwrap();
+        assert_eq!(store_in(&archive, &mut tx, 7, &[&in_7]).await, 1);
+        assert_eq!(store_in(&archive, &mut tx, 8, &[&other]).await, 1);
+        // Some rows new, some not: the new rows' numbers are looked up.
+        assert_eq!(
+            store_in(&archive, &mut tx, 8, &[&other, &in_8]).await,
+            1,
+            "the same @uuid in another contract is another entry"
+        );
+        assert_eq!(
+            store_in(&archive, &mut tx, 7, &[&later, &in_7]).await,
+            0,
+            "one @uuid of a contract is one row, whatever its time"
+        );
+        tx.commit().await.unwrap();
+        let (since, until) = (DateTime::UNIX_EPOCH, Utc::now());
+        for (contract, want) in [(7, vec![in_7.json()]), (8, vec![in_8.json(), other.json()])] {
+            let read: Vec<activitylog_client::RawEvent> = archive
+                .entries(contract, since, until)
+                .try_collect()
+                .await
+                .unwrap();
+            let read: Vec<&str> = read.iter().map(|e| e.json()).collect();
+            assert_eq!(read, want, "contract {contract}");
+        }
+        archive.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn copies_written_without_the_key_are_removed_when_it_is_built() {
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-copies-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let archive = Archive::open(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap();
+        // As a first sync does: the key dropped while the rows go in.
+        assert!(archive.db.drop_indexes().await.unwrap());
+        let parse = |json: &str| activitylog_client::RawEvent::parse(json).unwrap();
+        let first = parse(
+            r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"event":{"resources":[
+                {"type":"server","id":"s1"}]}}"#,
+        );
+        let again = parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"},"n":2}"#);
+        let other = parse(r#"{"@uuid":"u-2","meta":{"time":"2024-01-01T00:00:01Z"}}"#);
+        let mut tx = archive.db.begin().await.unwrap();
+        assert_eq!(store(&archive, &mut tx, &[&first, &other]).await, 2);
+        assert_eq!(
+            store(&archive, &mut tx, &[&again]).await,
+            1,
+            "no key: a copy"
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(archive.db.build_key().await.unwrap(), 1);
+        assert_eq!(archive.count(7).await.unwrap(), 2);
+        let Db::Sqlite(pool) = &archive.db else {
+            unreachable!()
+        };
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT uuid, json FROM entries JOIN entries_json USING (entry) ORDER BY entry",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let expected = [first.json(), other.json()];
+        assert_eq!(
+            rows.iter().map(|(_, j)| j.as_str()).collect::<Vec<_>>(),
+            expected
+        );
+        let orphans: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM entries_json WHERE entry NOT IN (SELECT entry FROM entries)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(orphans, 0);
+        let mut tx = archive.db.begin().await.unwrap();
+        assert_eq!(
+            store(&archive, &mut tx, &[&again]).await,
+            0,
+            "the key holds"
+        );
+        tx.commit().await.unwrap();
+        archive.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[tokio::test]
+    async fn entries_without_a_time_are_read_and_counted_apart() {
+        use futures::TryStreamExt;
+        let path = std::env::temp_dir().join(format!(
+            "activitylog-archive-untimed-{}.sqlite",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let archive = Archive::open(&format!("sqlite:{}", path.display()))
+            .await
+            .unwrap();
+        let parse = |json: &str| activitylog_client::RawEvent::parse(json).unwrap();
+        let timed = parse(r#"{"@uuid":"u-1","meta":{"time":"2024-01-01T00:00:00Z"}}"#);
+        let none = parse(r#"{"@uuid":"u-3","meta":{}}"#);
+        let garbage = parse(r#"{"@uuid":"u-2","meta":{"time":"yesterday"}}"#);
+        let mut tx = archive.db.begin().await.unwrap();
+        assert_eq!(
+            store(&archive, &mut tx, &[&timed, &none, &garbage]).await,
+            3
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(archive.untimed_count(7).await.unwrap(), 2);
+        assert_eq!(archive.untimed_count(8).await.unwrap(), 0);
+        let untimed: Vec<Vec<activitylog_client::RawEvent>> =
+            archive.untimed(7).try_collect().await.unwrap();
+        let uuids: Vec<String> = untimed
+            .iter()
+            .flatten()
+            .map(|e| e.uuid().unwrap().into_owned())
+            .collect();
+        assert_eq!(uuids, ["u-2", "u-3"], "in @uuid order");
+        archive.close().await;
+        let _ = std::fs::remove_file(&path);
     }
 
     #[tokio::test]

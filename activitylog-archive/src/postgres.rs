@@ -162,7 +162,7 @@ pub(crate) async fn insert(
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                         $8::text[])
                 AS page (uuid, time, username, type, status, method, source_ip)
-            ON CONFLICT (uuid) DO NOTHING
+            ON CONFLICT (contract, uuid) DO NOTHING
             RETURNING entry, uuid
         ), documents AS (
             INSERT INTO entries_json (entry, json, raw)
@@ -218,7 +218,7 @@ pub(crate) async fn set_mark(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO progress (contract, through) VALUES ($1, $2::timestamptz) \
-         ON CONFLICT (contract) DO UPDATE SET through = excluded.through",
+         ON CONFLICT (contract) DO UPDATE SET through = greatest(progress.through, excluded.through)",
     )
     .bind(contract)
     .bind(sortable(through))
@@ -237,6 +237,34 @@ pub(crate) async fn mark(pool: &PgPool, contract: i64) -> sqlx::Result<Option<St
         .bind(contract)
         .fetch_optional(pool)
         .await
+}
+
+/// Entries stored for `contract` without a readable time (`time` is NULL).
+pub(crate) async fn untimed_count(pool: &PgPool, contract: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = $1 AND time IS NULL")
+        .bind(contract)
+        .fetch_one(pool)
+        .await
+}
+
+/// Up to `limit` entries of `contract` without a readable time, after the
+/// `@uuid` `after`, in `@uuid` order.
+pub(crate) async fn untimed_page(
+    pool: &PgPool,
+    contract: i64,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Stored>> {
+    let rows = sqlx::query(
+        "SELECT uuid, '', coalesce(json::text, raw) FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = $1 AND time IS NULL AND uuid > $2 ORDER BY uuid LIMIT $3",
+    )
+    .bind(contract)
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    stored(rows)
 }
 
 /// Entries stored for `contract`.
@@ -288,6 +316,11 @@ pub(crate) async fn page(
             .await?
         }
     };
+    stored(rows)
+}
+
+/// Rows of `uuid, time, json` read back.
+fn stored(rows: Vec<sqlx::postgres::PgRow>) -> sqlx::Result<Vec<Stored>> {
     rows.into_iter()
         .map(|row| {
             Ok(Stored {

@@ -1,5 +1,6 @@
 //! Reading an archive back: a contract's entries of a range, in time
-//! order, page by page through the `(contract, time, uuid)` index.
+//! order, page by page through the `(contract, time, uuid)` index; and
+//! those without a readable time, which are in no range.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -54,7 +55,11 @@ impl Archive {
     /// The archived entries of `contract` with a time in `[since, until)`,
     /// in time order (ties by `@uuid`), in pages of up to 1000; each entry's
     /// JSON as stored (as received in SQLite; PostgreSQL's `jsonb` orders
-    /// keys its own way). Entries without a time are not in any range.
+    /// keys its own way). Entries without a readable time are in no range:
+    /// [`Archive::untimed`] reads them, [`Archive::untimed_count`] counts them.
+    ///
+    /// What the archive holds of a range is complete only up to its mark,
+    /// [`Archive::through`]: compare `until` with it.
     pub fn pages(
         &self,
         contract: u64,
@@ -89,6 +94,49 @@ impl Archive {
         })
         .boxed();
         ArchivedPages { inner }
+    }
+
+    /// The archived entries of `contract` without a readable time (no
+    /// `meta.time`, or one that is not an RFC 3339 instant), in `@uuid`
+    /// order, in pages of up to 1000. They are in no range of
+    /// [`Archive::pages`].
+    pub fn untimed(&self, contract: u64) -> ArchivedPages {
+        let archive = self.clone();
+        let state = Some((archive, None::<String>));
+        let inner = stream::try_unfold(state, move |state| async move {
+            let Some((archive, after)) = state else {
+                return Ok(None);
+            };
+            let stored = archive
+                .db
+                .untimed_page(key(contract), after.as_deref(), PAGE)
+                .await
+                .map_err(|e| archive.failed(e))?;
+            let Some(last) = stored.last() else {
+                return Ok(None);
+            };
+            let next = last.uuid.clone();
+            let full = stored.len() as i64 == PAGE;
+            let events = stored
+                .into_iter()
+                .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
+                .collect::<Result<Vec<_>>>()?;
+            let state = full.then_some((archive, Some(next)));
+            Ok(Some((events, state)))
+        })
+        .boxed();
+        ArchivedPages { inner }
+    }
+
+    /// How many entries of `contract` the archive holds without a readable
+    /// time (see [`Archive::untimed`]).
+    pub async fn untimed_count(&self, contract: u64) -> Result<u64> {
+        let count = self
+            .db
+            .untimed_count(key(contract))
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 
     /// [`Archive::pages`], one entry at a time.

@@ -16,9 +16,16 @@
 //! indexed columns, then reads a tenth of the bytes it read before. In
 //! PostgreSQL, an entry that jsonb cannot hold (a string with `\u0000`)
 //! keeps its text in `entries_json.raw` instead of `json`.
+//!
+//! Version 4: one key in both engines, one row per `(contract, @uuid)`
+//! (`entries_key`): the same `@uuid` under two contracts is kept under
+//! each (PostgreSQL keyed `uuid` alone), and one `@uuid` of a contract is
+//! one row whatever its time (SQLite keyed `(contract, time, uuid)`). Of
+//! copies an older SQLite archive holds under two times, the first written
+//! stays. Reads in time order use `entries_contract_time` in both.
 
 /// The schema version this crate writes and reads.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Creates the version table; harmless when it exists.
 pub const VERSION_TABLE: &str =
@@ -84,6 +91,20 @@ pub const SQLITE: [&[&str]; VERSION as usize] = [
     )",
         "INSERT INTO entries_json (entry, json) SELECT entry, json FROM entries",
         "ALTER TABLE entries DROP COLUMN json",
+    ],
+    // Version 4: the key is (contract, uuid); time order has an index of
+    // its own. Copies of one `@uuid` under two times (the old key allowed
+    // them): the first written stays.
+    &[
+        "CREATE TEMP TABLE copies AS SELECT entry FROM entries \
+         WHERE entry NOT IN (SELECT min(entry) FROM entries GROUP BY contract, uuid)",
+        "DELETE FROM resources WHERE entry IN (SELECT entry FROM copies)",
+        "DELETE FROM entries_json WHERE entry IN (SELECT entry FROM copies)",
+        "DELETE FROM entries WHERE entry IN (SELECT entry FROM copies)",
+        "DROP TABLE copies",
+        "DROP INDEX entries_key",
+        "CREATE UNIQUE INDEX entries_key ON entries (contract, uuid)",
+        "CREATE INDEX IF NOT EXISTS entries_contract_time ON entries (contract, time, uuid)",
     ],
 ];
 
@@ -152,12 +173,31 @@ pub const POSTGRES: [&[&str]; VERSION as usize] = [
         "INSERT INTO entries_json (entry, json) SELECT entry, json FROM entries ORDER BY entry",
         "ALTER TABLE entries DROP COLUMN json",
     ],
+    // Version 4: the key is (contract, uuid) instead of uuid alone (a key
+    // on uuid alone holds no two equal ones, so nothing is removed).
+    &["ALTER TABLE entries DROP CONSTRAINT entries_uuid_key, \
+         ADD CONSTRAINT entries_key UNIQUE (contract, uuid)"],
+];
+
+/// Builds SQLite's key when a first sync dropped it (see `crate::indexes`):
+/// of the copies of one `(contract, @uuid)` written meanwhile, the first
+/// stays; then the unique index.
+pub(crate) const SQLITE_KEY: [&str; 6] = [
+    "CREATE TEMP TABLE copies AS SELECT entry FROM entries \
+     WHERE entry NOT IN (SELECT min(entry) FROM entries GROUP BY contract, uuid)",
+    "DELETE FROM resources WHERE entry IN (SELECT entry FROM copies)",
+    "DELETE FROM entries_json WHERE entry IN (SELECT entry FROM copies)",
+    "DELETE FROM entries WHERE entry IN (SELECT entry FROM copies)",
+    "DROP TABLE copies",
+    "CREATE UNIQUE INDEX IF NOT EXISTS entries_key ON entries (contract, uuid)",
 ];
 
 /// The secondary indexes of the current version (every index but the
-/// unique keys) that both engines have: name, and what it indexes. A first
-/// sync builds them after its rows are in (see `crate::indexes`).
-pub(crate) const INDEXES: [(&str, &str); 8] = [
+/// unique key, `entries_key`), the same in both engines: name, and what it
+/// indexes. A first sync builds them after its rows are in (see
+/// `crate::indexes`).
+pub(crate) const INDEXES: [(&str, &str); 9] = [
+    ("entries_contract_time", "entries (contract, time, uuid)"),
     ("entries_username", "entries (username)"),
     ("entries_type", "entries (type)"),
     ("entries_status", "entries (status)"),
@@ -167,8 +207,3 @@ pub(crate) const INDEXES: [(&str, &str); 8] = [
     ("resources_type_id", "resources (type, id)"),
     ("resources_action", "resources (action)"),
 ];
-
-/// PostgreSQL's one more: its key is `uuid`, so contract and time have an
-/// index of their own (SQLite's key is that index).
-pub(crate) const POSTGRES_INDEXES: [(&str, &str); 1] =
-    [("entries_contract_time", "entries (contract, time, uuid)")];

@@ -48,19 +48,24 @@ pub(crate) async fn open(url: &str) -> sqlx::Result<SqlitePool> {
         .await
 }
 
-/// The schema version of the archive (0 when new).
+/// Begins a transaction that holds the write lock from its start (`BEGIN
+/// IMMEDIATE`), so that it never has to upgrade a read lock: two processes
+/// that each read and then write would otherwise find the file locked at
+/// once, without waiting.
+pub(crate) async fn begin_writing(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// The schema version of the archive (0 when new). Reads only: opening an
+/// archive that a sync is writing must not wait for its lock.
 pub(crate) async fn version(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Result<i64> {
-    // Only a new archive is written to here: opening one that a sync is
-    // writing must not wait for its lock.
     let exists: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'archive_schema'",
     )
     .fetch_one(&mut **tx)
     .await?;
     if exists == 0 {
-        sqlx::query(schema::VERSION_TABLE)
-            .execute(&mut **tx)
-            .await?;
+        return Ok(0);
     }
     let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM archive_schema")
         .fetch_one(&mut **tx)
@@ -70,6 +75,9 @@ pub(crate) async fn version(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Resu
 
 /// Takes the archive from `from` to the current version.
 pub(crate) async fn migrate(tx: &mut Transaction<'static, Sqlite>, from: i64) -> sqlx::Result<()> {
+    sqlx::query(schema::VERSION_TABLE)
+        .execute(&mut **tx)
+        .await?;
     for (step, statements) in schema::SQLITE.iter().enumerate().skip(from as usize) {
         for statement in *statements {
             sqlx::query(statement).execute(&mut **tx).await?;
@@ -88,6 +96,7 @@ pub(crate) async fn migrate(tx: &mut Transaction<'static, Sqlite>, from: i64) ->
 /// A page made ready for SQLite: the entries' statements with their
 /// arguments bound, so that the writer only runs them (see [`batch`]).
 pub(crate) struct Batch {
+    contract: i64,
     chunks: Vec<Chunk>,
 }
 
@@ -133,7 +142,9 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip) VALUES ",
             kept.len(),
             8,
-            " ON CONFLICT (contract, time, uuid) DO NOTHING",
+            // No conflict target: the key, `(contract, uuid)`, is absent
+            // during a first sync (see `crate::indexes`).
+            " ON CONFLICT DO NOTHING",
         );
         chunks.push(Chunk {
             sql,
@@ -141,7 +152,7 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             rows: kept,
         });
     }
-    Ok(Batch { chunks })
+    Ok(Batch { contract, chunks })
 }
 
 fn bind<T>(arguments: &mut SqliteArguments<'static>, value: T) -> sqlx::Result<()>
@@ -178,19 +189,26 @@ pub(crate) async fn insert(
         let new: Vec<(i64, Pending)> = if count as usize == chunk.rows.len() {
             (first..).zip(chunk.rows).collect()
         } else if count > 0 {
-            let mut numbers: HashMap<String, i64> =
-                sqlx::query_as("SELECT uuid, entry FROM entries WHERE entry BETWEEN ? AND ?")
-                    .bind(first)
-                    .bind(last)
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .into_iter()
-                    .collect();
+            // Keyed as the table is, by contract and `@uuid`: the same
+            // `@uuid` of two contracts is two rows.
+            let mut numbers: HashMap<(i64, String), i64> = sqlx::query_as(
+                "SELECT contract, uuid, entry FROM entries WHERE entry BETWEEN ? AND ?",
+            )
+            .bind(first)
+            .bind(last)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(|(contract, uuid, entry)| ((contract, uuid), entry))
+            .collect();
             // A key twice in one page: the first row was stored.
             chunk
                 .rows
                 .into_iter()
-                .filter_map(|row| Some((numbers.remove(&row.key)?, row)))
+                .filter_map(|row| {
+                    let number = numbers.remove(&(batch.contract, row.key.clone()))?;
+                    Some((number, row))
+                })
                 .collect()
         } else {
             Vec::new()
@@ -274,7 +292,7 @@ pub(crate) async fn set_mark(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO progress (contract, through) VALUES (?, ?) \
-         ON CONFLICT (contract) DO UPDATE SET through = excluded.through",
+         ON CONFLICT (contract) DO UPDATE SET through = max(progress.through, excluded.through)",
     )
     .bind(contract)
     .bind(sortable(through))
@@ -289,6 +307,34 @@ pub(crate) async fn mark(pool: &SqlitePool, contract: i64) -> sqlx::Result<Optio
         .bind(contract)
         .fetch_optional(pool)
         .await
+}
+
+/// Entries stored for `contract` without a readable time (`time` is '').
+pub(crate) async fn untimed_count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = ? AND time = ''")
+        .bind(contract)
+        .fetch_one(pool)
+        .await
+}
+
+/// Up to `limit` entries of `contract` without a readable time, after the
+/// `@uuid` `after`, in `@uuid` order.
+pub(crate) async fn untimed_page(
+    pool: &SqlitePool,
+    contract: i64,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<Stored>> {
+    let rows = sqlx::query(
+        "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = ? AND time = '' AND uuid > ? ORDER BY uuid LIMIT ?",
+    )
+    .bind(contract)
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    stored(rows)
 }
 
 /// Entries stored for `contract`.
@@ -336,6 +382,11 @@ pub(crate) async fn page(
             .await?
         }
     };
+    stored(rows)
+}
+
+/// Rows of `uuid, time, json` read back.
+fn stored(rows: Vec<sqlx::sqlite::SqliteRow>) -> sqlx::Result<Vec<Stored>> {
     rows.into_iter()
         .map(|row| {
             Ok(Stored {

@@ -69,6 +69,15 @@ impl Db {
         .boxed()
     }
 
+    /// Begins a transaction that writes from its start (SQLite: `BEGIN
+    /// IMMEDIATE`; PostgreSQL: as [`Db::begin`]).
+    pub(crate) async fn begin_writing(&self) -> sqlx::Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(sqlite::begin_writing(pool).await?),
+            Db::Postgres(pool) => Tx::Postgres(postgres::begin(pool).await?),
+        })
+    }
+
     /// Makes `rows` of `contract` ready to store: all the work of a write
     /// that needs no connection, done by the download task.
     pub(crate) fn batch(&self, contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
@@ -82,6 +91,25 @@ impl Db {
         match self {
             Db::Sqlite(pool) => sqlite::mark(pool, contract).await,
             Db::Postgres(pool) => postgres::mark(pool, contract).await,
+        }
+    }
+
+    pub(crate) async fn untimed_count(&self, contract: i64) -> sqlx::Result<i64> {
+        match self {
+            Db::Sqlite(pool) => sqlite::untimed_count(pool, contract).await,
+            Db::Postgres(pool) => postgres::untimed_count(pool, contract).await,
+        }
+    }
+
+    pub(crate) async fn untimed_page(
+        &self,
+        contract: i64,
+        after: Option<&str>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Stored>> {
+        match self {
+            Db::Sqlite(pool) => sqlite::untimed_page(pool, contract, after, limit).await,
+            Db::Postgres(pool) => postgres::untimed_page(pool, contract, after, limit).await,
         }
     }
 
@@ -164,6 +192,13 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => sqlite::set_mark(tx, contract, through).boxed(),
             Tx::Postgres(tx) => postgres::set_mark(tx, contract, through).boxed(),
+        }
+    }
+
+    pub(crate) async fn rollback(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
         }
     }
 

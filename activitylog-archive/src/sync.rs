@@ -153,6 +153,7 @@ impl<'a> Sync<'a> {
         let deferred = archive.db.is_empty().await.map_err(failed)?
             && archive.db.drop_indexes().await.map_err(failed)?;
         if !deferred {
+            archive.db.build_key().await.map_err(failed)?;
             archive.db.build_indexes().await.map_err(failed)?;
         }
         let mut writer = Writer::start(&archive.db, contract);
@@ -160,13 +161,18 @@ impl<'a> Sync<'a> {
         // Windows handed over before an error are still committed.
         let written = writer.finish().await;
         let indexed = if deferred {
-            archive.db.build_indexes().await.map(drop)
+            // The key first: it removes the copies a first sync wrote.
+            match archive.db.build_key().await {
+                Ok(removed) => archive.db.build_indexes().await.map(|_| removed),
+                Err(error) => Err(error),
+            }
         } else {
-            Ok(())
+            Ok(0)
         };
         downloaded?;
-        synced.added = written.map_err(failed)?;
-        indexed.map_err(failed)?;
+        let written = written.map_err(failed)?;
+        let removed = indexed.map_err(failed)?;
+        synced.added = written.saturating_sub(removed);
         Ok(synced)
     }
 }

@@ -269,9 +269,16 @@ pub struct EntriesArgs {
     pub concurrency: Option<u16>,
 
     /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
-    /// instead of the API: offline, any range (without --since, everything archived).
+    /// instead of the API: offline, any range up to where the archive is complete (without
+    /// --since, everything archived, entries without a readable time last; without --until, up
+    /// to where it is complete).
     #[arg(long, value_name = "URL", conflicts_with = "follow")]
     pub db: Option<String>,
+
+    /// With --db: read a range that reaches past where the archive is complete (what is
+    /// missing is said on stderr) instead of exiting 1.
+    #[arg(long, requires = "db")]
+    pub partial: bool,
 
     /// Write to FILE (complete or not at all) instead of stdout.
     #[arg(long, short, value_name = "FILE")]
@@ -330,9 +337,15 @@ pub struct SummaryArgs {
     pub contracts: ContractArgs,
 
     /// Count from an archive written by `activitylog sync` (sqlite:PATH or postgres://...)
-    /// instead of the API: offline, any range.
+    /// instead of the API: offline, any range up to where the archive is complete (see
+    /// `entries --db`).
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+
+    /// With --db: count a range that reaches past where the archive is complete (what is
+    /// missing is said on stderr) instead of exiting 1.
+    #[arg(long, requires = "db")]
+    pub partial: bool,
 
     /// What to group by, comma-separated: user, type, status, method, resource-type, action,
     /// source-ip, service, day, hour.

@@ -11,6 +11,9 @@
 //! `job.all_contracts`) and the contract `through` belongs to (`contract`;
 //! the ones before it in the job are done). Version 2 checkpoints are
 //! version 3 checkpoints of one contract; the next one written is version 3.
+//! A job records where it reads from (`job.source`: an archive's URL, or
+//! absent for the API, as in checkpoints written before the field
+//! existed): an export resumes only from the same source.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -58,6 +61,53 @@ pub struct Job {
     /// `--follow`: a tail with no end (absent in checkpoints of exports).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follow: bool,
+    /// Where the entries are read from: absent for the API (so checkpoints
+    /// written before the field existed are read as exports from the API).
+    #[serde(default, skip_serializing_if = "JobSource::is_api")]
+    pub source: JobSource,
+}
+
+/// Where an export reads its entries: a checkpoint resumes only from the
+/// same place.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobSource {
+    /// The Activity Log API.
+    #[default]
+    Api,
+    /// An archive (`--db`): its URL, any password hidden, a SQLite file's
+    /// path made absolute.
+    Archive(String),
+}
+
+impl JobSource {
+    /// The source of an archive at `location` (its URL, password hidden).
+    pub fn archive(location: &str) -> JobSource {
+        let absolute = location.strip_prefix("sqlite:").and_then(|rest| {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let path = path.strip_prefix("//").unwrap_or(path);
+            let path = std::path::absolute(path).ok()?;
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
+            Some(format!("sqlite:{}{query}", path.display()))
+        });
+        JobSource::Archive(absolute.unwrap_or_else(|| location.to_string()))
+    }
+
+    fn is_api(&self) -> bool {
+        *self == JobSource::Api
+    }
+
+    /// For messages: `the API`, or `the archive URL`.
+    pub fn describe(&self) -> String {
+        match self {
+            JobSource::Api => "the API".to_string(),
+            JobSource::Archive(location) => format!("the archive {location}"),
+        }
+    }
 }
 
 /// `--columns` and `--tz`/`--local` of a table or CSV export, as written.
@@ -101,6 +151,9 @@ impl Job {
             crate::contracts::list(&self.contracts()).replace(", ", " ")
         };
         let mut words = vec![format!("activitylog entries {contracts}")];
+        if let JobSource::Archive(location) = &self.source {
+            words.push(format!("--db {}", shell_quote(location)));
+        }
         if let Some(since) = &self.since {
             words.push(format!("--since {since}"));
         }
@@ -369,6 +422,7 @@ mod tests {
             filter: Filter::default(),
             view: None,
             follow: false,
+            source: JobSource::Api,
         };
         let since = "2024-01-01T00:00:00Z".parse().unwrap();
         let until = "2024-02-01T00:00:00Z".parse().unwrap();

@@ -173,6 +173,18 @@ impl Output {
                 resumed: None,
             });
         };
+        if state.job.source != job.source {
+            return Err(Failure::usage(format!(
+                "{} is the checkpoint of an export from {}, and this run reads {}: resume it \
+                 with `{}`, or delete {} and {} to start over",
+                checkpoint.display(),
+                state.job.source.describe(),
+                job.source.describe(),
+                state.job.command(path),
+                checkpoint.display(),
+                part.display()
+            )));
+        }
         if state.job != *job {
             return Err(Failure::other(format!(
                 "{} belongs to a different export: continue it with `{}`, or delete {} and {} to start over",
@@ -654,6 +666,7 @@ pub(crate) mod tests {
             filter: Filter::default(),
             view: None,
             follow: false,
+            source: crate::checkpoint::JobSource::Api,
         }
     }
 
@@ -876,6 +889,51 @@ pub(crate) mod tests {
         let message = error.message();
         assert!(message.contains("different export"), "{message}");
         assert!(message.contains("--since 30d --format ndjson"), "{message}");
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_source_is_refused_as_a_usage_error() {
+        use crate::checkpoint::JobSource;
+        let dir = temp_dir("source");
+        let path = dir.join("out.ndjson");
+        let (since, until) = range();
+        let (mut output, _) = ready(open(&path, true).unwrap());
+        output.checkpoint(since, 0, &Omitted::default()).unwrap();
+        drop(output);
+        let text = std::fs::read_to_string(sibling(&path, ".checkpoint")).unwrap();
+        assert!(
+            !text.contains("\"source\""),
+            "from the API, as before: {text}"
+        );
+        let archive = |url: &str| Job {
+            source: JobSource::archive(url),
+            ..job()
+        };
+        let from_archive = archive("postgres://al:***@db/log");
+        let error = Output::file(&path, true, &from_archive, since, until).unwrap_err();
+        assert_eq!(error.code(), crate::error::EXIT_USAGE);
+        let message = error.message();
+        assert!(
+            message.contains(
+                "an export from the API, and this run reads the archive postgres://al:***@db/log"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "one line: {message}");
+
+        // Written from one archive: another, or the API, is refused too.
+        let other = temp_dir("source-archive").join("out.ndjson");
+        let sqlite = archive("sqlite:a.sqlite");
+        let (mut output, _) = ready(Output::file(&other, true, &sqlite, since, until).unwrap());
+        output.checkpoint(since, 0, &Omitted::default()).unwrap();
+        drop(output);
+        for refused in [job(), archive("sqlite:b.sqlite")] {
+            let error = Output::file(&other, true, &refused, since, until).unwrap_err();
+            assert_eq!(error.code(), crate::error::EXIT_USAGE, "{error}");
+            assert!(error.message().contains("--db sqlite:/"), "{error}");
+        }
+        let same = archive("sqlite:./a.sqlite");
+        assert!(Output::file(&other, true, &same, since, until).is_ok());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use futures::{Stream, StreamExt};
 use indicatif::ProgressBar;
 
 use crate::args::EntriesArgs;
-use crate::checkpoint::{Checkpoint, Job, JobView};
+use crate::checkpoint::{Checkpoint, Job, JobSource, JobView};
 use crate::destination::{Opened, Output};
 use crate::error::Failure;
 use crate::filter::Filter;
@@ -186,11 +186,25 @@ pub async fn run(
             }
             asked.until(until).range()?
         }
-        // An archive has no 90-day limit: by default, all of it.
-        Source::Archive(_) => DateRange::new(
-            since.unwrap_or(DateBound::Instant(DateTime::UNIX_EPOCH)),
-            until,
-        )?,
+        // An archive has no 90-day limit: by default, all of it, up to
+        // where it is complete.
+        Source::Archive(archive) => {
+            let start = since.map_or(DateTime::UNIX_EPOCH, |since| since.instant());
+            let explicit = args.until.is_some();
+            let range = crate::reader::archive_range(
+                archive,
+                contracts,
+                start,
+                until.instant(),
+                explicit,
+                args.partial,
+            )
+            .await?;
+            if since.is_some() {
+                crate::reader::untimed_left_out(archive, contracts).await?;
+            }
+            range
+        }
     };
 
     let job = Job {
@@ -203,6 +217,10 @@ pub async fn run(
         filter: filter.clone(),
         view: JobView::of(format, &view),
         follow: false,
+        source: match source {
+            Source::Api(_) => JobSource::Api,
+            Source::Archive(archive) => JobSource::archive(archive.location()),
+        },
     };
     let (output, resumed) = match &args.out {
         None => (Output::stdout(), None),
@@ -222,6 +240,9 @@ pub async fn run(
         eprintln!("{}", resuming(checkpoint, path));
     }
     let fresh = resumed.is_none();
+    // Entries without a readable time are in no range: read (last) when
+    // the range has no start.
+    let since_given = args.since.is_some();
     // The range every contract is read over, the contracts still to read,
     // and where the first of them starts.
     let (since, pending, start, end, written, omitted) = match resumed {
@@ -294,7 +315,9 @@ pub async fn run(
                     }
                     entries.updates().map(|u| u.map_err(Stop::Download)).boxed()
                 }
-                Source::Archive(archive) => archived(archive, contract, from, end).boxed(),
+                Source::Archive(archive) => {
+                    archived(archive, contract, from, end, since_given).boxed()
+                }
             };
             let mut sink = Sink {
                 output: &mut output,
@@ -501,15 +524,23 @@ pub(crate) fn rfc3339(instant: DateTime<Utc>) -> String {
 }
 
 /// An archive's entries of `[start, end)` as a download's updates: pages
-/// in time order, then the whole range complete.
+/// in time order, then (unless `since_given`) the entries without a
+/// readable time, in `@uuid` order, then the whole range complete.
 fn archived(
     archive: &activitylog_archive::Archive,
     contract: u64,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    since_given: bool,
 ) -> impl Stream<Item = Result<Update, Stop>> + '_ {
+    let untimed = if since_given {
+        futures::stream::empty().boxed()
+    } else {
+        archive.untimed(contract).boxed()
+    };
     archive
         .pages(contract, start, end)
+        .chain(untimed)
         .map(|page| {
             page.map(Update::Events)
                 .map_err(|e| Stop::Archive(crate::sync::failure(e)))

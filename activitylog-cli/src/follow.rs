@@ -81,6 +81,7 @@ pub async fn run(
         filter: filter.clone(),
         view: JobView::of(format, &view),
         follow: true,
+        source: crate::checkpoint::JobSource::Api,
     };
     let (output, resumed) = match &args.out {
         None => (Output::stdout(), None),

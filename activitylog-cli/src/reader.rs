@@ -2,11 +2,13 @@
 //! configured) or an archive (`--db`, offline), and which contracts.
 
 use activitylog_archive::Archive;
+use activitylog_client::{DateBound, DateRange};
+use chrono::{DateTime, Utc};
 
 use crate::args::{ContractArgs, Global};
 use crate::connect::{self, Connection};
 use crate::contracts;
-use crate::entries::Source;
+use crate::entries::{Source, rfc3339};
 use crate::error::Failure;
 
 /// What a reading command holds open while it runs (one per run: its size
@@ -48,4 +50,135 @@ impl Reader {
             Reader::Archive(archive) => Source::Archive(archive),
         }
     }
+}
+
+/// An archive read of `contracts` as asked (`start`, and `until`: given
+/// with `--until` when `explicit`, else the open end), held to what the
+/// archive holds completely: each contract's completeness mark
+/// ([`Archive::through`]).
+///
+/// - Without `--until`, the range ends at the earliest mark, and stderr
+///   says so, with the sync that reads further.
+/// - A range past a mark (a later `--until`, or a `--since` at or after
+///   the mark) exits 1 naming the mark and the sync that fills it; with
+///   `partial`, the range is read as asked and stderr says what is missing.
+/// - A contract no sync completed a window of (no mark): exits 1, or with
+///   `partial` is read as asked.
+pub async fn archive_range(
+    archive: &Archive,
+    contracts: &[u64],
+    start: DateTime<Utc>,
+    until: DateTime<Utc>,
+    explicit: bool,
+    partial: bool,
+) -> Result<DateRange, Failure> {
+    let location = archive.location();
+    let sync = |contracts: &[u64]| {
+        let numbers: Vec<String> = contracts.iter().map(u64::to_string).collect();
+        format!("activitylog sync {} --db {location}", numbers.join(" "))
+    };
+    let mut marks = Vec::with_capacity(contracts.len());
+    for &contract in contracts {
+        let mark = archive
+            .through(contract)
+            .await
+            .map_err(crate::sync::failure)?;
+        marks.push((contract, mark));
+    }
+    let refuse = |what: String| {
+        Failure::other(format!(
+            "{what}; or add --partial to read what the archive holds"
+        ))
+    };
+    if let Some(&(contract, _)) = marks.iter().find(|(_, mark)| mark.is_none())
+        && !partial
+    {
+        return Err(refuse(format!(
+            "the archive {location} holds entries of contract {contract}, but no sync of it \
+             completed: run `{}` to complete it",
+            sync(&[contract])
+        )));
+    }
+    let earliest = marks.iter().filter_map(|(_, mark)| *mark).min();
+    let end = match earliest {
+        Some(mark) if !explicit && !partial => {
+            if start >= mark {
+                return Err(refuse(format!(
+                    "the archive {location} is complete through {} for contract{} {}, and the \
+                     range starts at {}: run `{}` for later entries",
+                    rfc3339(mark),
+                    if contracts.len() > 1 { "s" } else { "" },
+                    crate::contracts::list(contracts),
+                    rfc3339(start),
+                    sync(contracts)
+                )));
+            }
+            eprintln!(
+                "complete through {}: the archive {location} holds every entry of contract{} {} \
+                 before it; run `{}` for later entries",
+                rfc3339(mark),
+                if contracts.len() > 1 { "s" } else { "" },
+                crate::contracts::list(contracts),
+                sync(contracts)
+            );
+            mark
+        }
+        _ => {
+            let behind: Vec<(u64, Option<DateTime<Utc>>)> = marks
+                .iter()
+                .copied()
+                .filter(|(_, mark)| mark.is_none_or(|mark| mark < until))
+                .collect();
+            if let Some(&(contract, Some(mark))) = behind.first()
+                && !partial
+            {
+                return Err(refuse(format!(
+                    "the archive {location} is complete through {} for contract {contract}, \
+                     before the end of the range, {}: run `{}` to fill it",
+                    rfc3339(mark),
+                    rfc3339(until),
+                    sync(&[contract])
+                )));
+            }
+            for (contract, mark) in behind {
+                let from = mark.map_or(start, |mark| mark.max(start));
+                eprintln!(
+                    "--partial: the archive {location} is complete through {} for contract \
+                     {contract}: entries from {} to {} may be missing; run `{}` to fill them",
+                    mark.map_or_else(|| "no instant".to_string(), rfc3339),
+                    rfc3339(from),
+                    rfc3339(until),
+                    sync(&[contract])
+                );
+            }
+            until
+        }
+    };
+    Ok(DateRange::new(
+        DateBound::Instant(start),
+        DateBound::Instant(end),
+    )?)
+}
+
+/// Says on stderr how many entries of `contracts` without a readable time
+/// a range read leaves out (they are in no range; a read without --since
+/// has them).
+pub async fn untimed_left_out(archive: &Archive, contracts: &[u64]) -> Result<(), Failure> {
+    let location = archive.location();
+    for &contract in contracts {
+        let count = archive
+            .untimed_count(contract)
+            .await
+            .map_err(crate::sync::failure)?;
+        if count > 0 {
+            eprintln!(
+                "{count} entr{} of contract {contract} in {location} ha{} no readable time and \
+                 {} in no range: left out; without --since they are read too (last)",
+                if count == 1 { "y" } else { "ies" },
+                if count == 1 { "s" } else { "ve" },
+                if count == 1 { "is" } else { "are" },
+            );
+        }
+    }
+    Ok(())
 }

@@ -178,10 +178,24 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let Request {
         args,
-        range,
+        mut range,
         chart,
         html,
     } = request;
+    if let Source::Archive(archive) = source {
+        range = crate::reader::archive_range(
+            archive,
+            contracts,
+            range.since(),
+            range.until(),
+            args.until.is_some(),
+            args.partial,
+        )
+        .await?;
+        if args.since.is_some() {
+            crate::reader::untimed_left_out(archive, contracts).await?;
+        }
+    }
     let terminal = std::io::stdout().is_terminal();
     let format = Format::choose(format, None, terminal);
     let zone = args.zone();
@@ -227,6 +241,16 @@ pub async fn run(
                         .entries(contract, range.since(), range.until())
                         .map_err(crate::sync::failure);
                     count(events, &filter, &mut tallies, &bar).await?;
+                    if args.since.is_none() {
+                        // Entries without a readable time are in no range:
+                        // counted too when the range has no start.
+                        let untimed = archive
+                            .untimed(contract)
+                            .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
+                            .try_flatten()
+                            .map_err(crate::sync::failure);
+                        count(Box::pin(untimed), &filter, &mut tallies, &bar).await?;
+                    }
                 }
             }
         }

@@ -208,20 +208,18 @@ async fn execute(target: &Target, sql: &str) {
     }
 }
 
-/// Which of [`INDEXES`] the archive lacks (and, in PostgreSQL, the index on
-/// contract and time, which is not its key there).
+/// Which of [`INDEXES`] the archive lacks, and the key and the index on
+/// contract and time (the same in both engines since schema version 4).
 async fn missing_indexes(target: &Target) -> Vec<&'static str> {
     let present = index_names(target).await;
     let mut missing: Vec<&str> = INDEXES
         .into_iter()
         .filter(|name| !present.contains(*name))
         .collect();
-    let key = match target.engine {
-        "sqlite" => "entries_key",
-        _ => "entries_contract_time",
-    };
-    if !present.contains(key) {
-        missing.insert(0, key);
+    for key in ["entries_contract_time", "entries_key"] {
+        if !present.contains(key) {
+            missing.insert(0, key);
+        }
     }
     missing
 }
@@ -401,9 +399,11 @@ async fn postgres_windows_commit_in_order() {
         .execute(&pool)
         .await
         .unwrap();
+    // The first window's first entry, uncommitted: that window waits on its key.
     let mut holder = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO entries (uuid, contract) VALUES ($1, 0)")
+    sqlx::query("INSERT INTO entries (uuid, contract) VALUES ($1, $2)")
         .bind(&first)
+        .bind(MAIN_CONTRACT as i64)
         .execute(&mut *holder)
         .await
         .unwrap();
@@ -600,6 +600,97 @@ async fn a_version_2_archive_is_migrated(target: Target) {
     );
 }
 
+/// An archive of schema version 3 (SQLite keyed by contract, time and
+/// `@uuid`; PostgreSQL by `@uuid` alone) is migrated to one row per
+/// contract and `@uuid` when opened: of two copies SQLite held under two
+/// times, the first written stays; a sync then completes the exact set.
+async fn a_version_3_archive_is_migrated(target: Target) {
+    let sandbox = year_sandbox(600, None).await;
+    let middle = start() + TimeDelta::days(15);
+    let (since, until) = (rfc3339(start()), rfc3339(middle));
+    let args = ["entries", "31721060", "--since", &since, "--until", &until];
+    let export = cli::run(at(&sandbox), &[&args[..], &["--format", "ndjson"]].concat()).await;
+    assert_eq!(export.code, Some(0), "{}", export.stderr);
+    let lines: Vec<(String, DateTime<Utc>, &str)> = export
+        .stdout
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let time = value["meta"]["time"].as_str().unwrap().parse().unwrap();
+            (value["@uuid"].as_str().unwrap().to_string(), time, line)
+        })
+        .collect();
+    assert!(lines.len() > 100, "only {} entries to migrate", lines.len());
+    let schema = match target.engine {
+        "sqlite" => &activitylog_archive::schema::SQLITE[..3],
+        _ => &activitylog_archive::schema::POSTGRES[..3],
+    };
+    let mut sql: Vec<String> = schema.concat().into_iter().map(String::from).collect();
+    sql.push(activitylog_archive::schema::VERSION_TABLE.to_string());
+    sql.push("INSERT INTO archive_schema (version) VALUES (3)".to_string());
+    let mut rows: Vec<(&str, DateTime<Utc>, &str)> =
+        lines.iter().map(|(u, t, l)| (u.as_str(), *t, *l)).collect();
+    if target.engine == "sqlite" {
+        // Version 3's SQLite key let one @uuid be stored under two times.
+        let copies: Vec<_> = rows
+            .iter()
+            .take(10)
+            .map(|(u, t, _)| (*u, *t + TimeDelta::seconds(1), r#"{"copy":true}"#))
+            .collect();
+        rows.extend(copies);
+    }
+    for (entry, (uuid, time, line)) in rows.iter().enumerate() {
+        sql.push(format!(
+            "INSERT INTO entries (entry, uuid, contract, time) OVERRIDING SYSTEM VALUE              VALUES ({}, '{uuid}', {MAIN_CONTRACT}, '{}')",
+            entry + 1,
+            time.to_rfc3339_opts(SecondsFormat::Micros, true),
+        ));
+        sql.push(format!(
+            "INSERT INTO entries_json (entry, json) VALUES ({}, '{}')",
+            entry + 1,
+            line.replace('\'', "''")
+        ));
+    }
+    let sql = sql.join(";\n");
+    let sql = if target.engine == "sqlite" {
+        sql.replace(" OVERRIDING SYSTEM VALUE", "")
+    } else {
+        sql
+    };
+    execute(&target, &sql).await;
+
+    let migrated = archived(&target.url, start(), middle).await;
+    let want: BTreeSet<String> = lines.iter().map(|(u, _, _)| u.clone()).collect();
+    assert_same(&migrated, &want);
+    let copies = texts(&target, "SELECT uuid FROM entries_json JOIN entries USING (entry) WHERE CAST(json AS TEXT) LIKE '%copy%'").await;
+    assert!(copies.is_empty(), "the copies are gone: {copies:?}");
+    assert_eq!(
+        texts(
+            &target,
+            "SELECT CAST(max(version) AS TEXT) FROM archive_schema"
+        )
+        .await,
+        [activitylog_archive::schema::VERSION.to_string()]
+    );
+    assert_eq!(missing_indexes(&target).await, Vec::<&str>::new());
+
+    sync_span(&sandbox, &target.url).await;
+    assert_same(
+        &archived(&target.url, start(), end()).await,
+        &expected(&sandbox, start(), end()),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_archive_of_version_3_is_migrated_and_synced() {
+    a_version_3_archive_is_migrated(sqlite("migrate3")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_archive_of_version_3_is_migrated_and_synced() {
+    a_version_3_archive_is_migrated(postgres("migrate3")).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_archive_of_version_2_is_migrated_and_synced() {
     a_version_2_archive_is_migrated(sqlite("migrate")).await;
@@ -729,6 +820,80 @@ async fn sqlite_entries_from_the_archive_match_the_api_export() {
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_entries_from_the_archive_match_the_api_export() {
     entries_from_the_archive_match_the_api(postgres("entries")).await;
+}
+
+/// The same `@uuid` under two contracts (two sandboxes of one seed, each
+/// serving its contract in the same slot, so with the same entry ids) is
+/// kept and read under each; syncing both again adds nothing.
+async fn one_uuid_in_two_contracts_is_kept_under_each(target: Target) {
+    const OTHER: u64 = 12_345_678;
+    let of = |contract| in_span().contracts(vec![ContractSpec::new(contract, 700)]);
+    let main = of(MAIN_CONTRACT).start().await.unwrap();
+    let other = of(OTHER).start().await.unwrap();
+    let want = expected(&main, start(), end());
+    let twins: BTreeSet<String> = other
+        .event_uuids(OTHER, start(), end())
+        .into_iter()
+        .collect();
+    assert_eq!(want, twins, "the two sandboxes share their @uuids");
+    let (since, until) = (rfc3339(start()), rfc3339(end()));
+    for round in ["first", "second"] {
+        for (sandbox, contract) in [(&main, MAIN_CONTRACT), (&other, OTHER)] {
+            let number = contract.to_string();
+            let args = [
+                "sync",
+                &number,
+                "--db",
+                &target.url,
+                "--since",
+                &since,
+                "--until",
+                &until,
+            ];
+            let run = cli::run(at(sandbox), &args).await;
+            assert_eq!(run.code, Some(0), "{}", run.stderr);
+            let added = if round == "first" {
+                "700 new"
+            } else {
+                ", 0 new"
+            };
+            assert!(
+                run.stderr.contains(added),
+                "{round} sync of {contract}: {}",
+                run.stderr
+            );
+        }
+    }
+    assert_same(&archived(&target.url, start(), end()).await, &want);
+    let archive = Archive::open(&target.url).await.unwrap();
+    let read: Vec<_> = archive
+        .entries(OTHER, start(), end())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(archive.count(OTHER).await.unwrap(), 700);
+    archive.close().await;
+    let read: BTreeSet<String> = read
+        .iter()
+        .inspect(|e| {
+            assert!(
+                e.json().contains("12345678"),
+                "the other contract's own entry"
+            )
+        })
+        .map(|e| e.uuid().unwrap().into_owned())
+        .collect();
+    assert_same(&read, &want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_keeps_one_uuid_under_two_contracts() {
+    one_uuid_in_two_contracts_is_kept_under_each(sqlite("twins")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_keeps_one_uuid_under_two_contracts() {
+    one_uuid_in_two_contracts_is_kept_under_each(postgres("twins")).await;
 }
 
 #[tokio::test]

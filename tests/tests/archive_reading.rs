@@ -139,3 +139,220 @@ async fn postgres_archives_read_like_the_api() {
     let server = Postgres::start();
     archive_reads_like_the_api(&server.database("reading")).await;
 }
+
+/// An instant as the CLI writes it (whole seconds, `Z`).
+fn seconds(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The `@uuid`s of NDJSON lines, in order.
+fn uuids(ndjson: &str) -> Vec<String> {
+    ndjson
+        .lines()
+        .map(|line| json(line)["@uuid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Runs `sql` (statements separated by `;`) on the archive at `url`.
+async fn execute(url: &str, sql: &str) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+}
+
+/// Stores an entry of `contract` without a readable time straight into the
+/// archive (as a sync stores one the service sent without `meta.time`).
+async fn store_untimed(url: &str, contract: u64, uuid: &str) {
+    // SQLite keeps '' for no time, PostgreSQL NULL.
+    let time = if url.starts_with("sqlite:") {
+        "''"
+    } else {
+        "NULL"
+    };
+    let document = format!(r#"{{"@uuid":"{uuid}","meta":{{"time":"not a time"}}}}"#);
+    execute(
+        url,
+        &format!(
+            "INSERT INTO entries (uuid, contract, time) VALUES ('{uuid}', {contract}, {time});
+             INSERT INTO entries_json (entry, json) SELECT entry, '{document}' FROM entries \
+             WHERE uuid = '{uuid}' AND contract = {contract}"
+        ),
+    )
+    .await;
+}
+
+/// `entries --db` and `summary --db` know where the archive is complete:
+/// without --until they stop there and say so; a range past it exits 1
+/// naming the mark and the sync, unless --partial (which says what is
+/// missing); entries without a readable time come last without --since, and
+/// a range read says how many it left out; a contract no sync completed is
+/// refused.
+async fn reads_know_the_completeness_mark(url: &str) {
+    let sandbox = Sandbox::builder()
+        .events(2_000)
+        .end(end())
+        .span(TimeDelta::days(30))
+        .start()
+        .await
+        .unwrap();
+    let start = end() - TimeDelta::days(30);
+    let mark = end() - TimeDelta::days(10);
+    let contract = "31721060";
+    let synced = cli::run(
+        at(&sandbox),
+        &[
+            "sync",
+            contract,
+            "--db",
+            url,
+            "--since",
+            &rfc3339(start),
+            "--until",
+            &rfc3339(mark),
+        ],
+    )
+    .await;
+    ok(synced, "sync of the first 20 days");
+    let main = 31721060;
+    let before_mark: Vec<String> = sandbox.event_uuids(main, start, mark);
+    assert!(before_mark.len() > 500, "{}", before_mark.len());
+    store_untimed(url, main, "untimed-b").await;
+    store_untimed(url, main, "untimed-a").await;
+    let sync_command = format!("activitylog sync {contract} --db {url}");
+
+    // Without --until: up to the mark, said on stderr; untimed entries last.
+    let all = cli::run(
+        offline(),
+        &["entries", contract, "--db", url, "--format", "ndjson"],
+    )
+    .await;
+    assert_eq!(all.code, Some(0), "{}", all.stderr);
+    assert!(
+        all.stderr
+            .contains(&format!("complete through {}", seconds(mark)))
+            && all.stderr.contains(&sync_command),
+        "{}",
+        all.stderr
+    );
+    let read = uuids(&all.stdout);
+    assert_eq!(read.len(), before_mark.len() + 2, "{}", all.stderr);
+    assert_eq!(
+        read[read.len() - 2..],
+        ["untimed-a", "untimed-b"],
+        "untimed entries come last"
+    );
+    let mut timed: Vec<String> = read[..read.len() - 2].to_vec();
+    timed.sort();
+    let mut want = before_mark.clone();
+    want.sort();
+    assert_eq!(timed, want);
+
+    // A range past the mark: exit 1, naming it and the sync that fills it.
+    let whole = ["entries", contract, "--db", url, "--format", "ndjson"];
+    let past = over_range(offline(), &whole).await;
+    assert_eq!(past.code, Some(1), "{}", past.stderr);
+    assert!(
+        past.stderr.contains(&seconds(mark))
+            && past.stderr.contains(&sync_command)
+            && past.stderr.contains("--partial"),
+        "{}",
+        past.stderr
+    );
+    assert_eq!(past.stderr.lines().count(), 1, "{}", past.stderr);
+    assert!(past.stdout.is_empty(), "{}", past.stdout);
+    let summary = ["summary", contract, "--db", url, "--by", "user"];
+    let past = over_range(offline(), &summary).await;
+    assert_eq!(past.code, Some(1), "summary: {}", past.stderr);
+    assert!(past.stderr.contains(&seconds(mark)), "{}", past.stderr);
+
+    // --partial reads what is there and says what is missing; a range read
+    // says how many entries without a time it left out.
+    let partial = over_range(offline(), &[&whole[..], &["--partial"]].concat()).await;
+    assert_eq!(partial.code, Some(0), "{}", partial.stderr);
+    assert!(
+        partial.stderr.contains(&format!(
+            "entries from {} to {} may be missing",
+            seconds(mark),
+            seconds(end())
+        )),
+        "{}",
+        partial.stderr
+    );
+    assert!(
+        partial.stderr.contains("2 entries of contract 31721060")
+            && partial.stderr.contains("no readable time"),
+        "{}",
+        partial.stderr
+    );
+    let mut read = uuids(&partial.stdout);
+    read.sort();
+    assert_eq!(read, want);
+    let counted = over_range(
+        offline(),
+        &[&summary[..], &["--partial", "--format", "json"]].concat(),
+    )
+    .await;
+    let counted = json(&ok(counted, "summary --partial"));
+    let total: u64 = counted
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|group| group["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total as usize, want.len());
+
+    // Without --until, summary stops at the mark too, and counts the untimed entries.
+    let counted = cli::run(
+        offline(),
+        &[
+            "summary", contract, "--db", url, "--by", "user", "--format", "json",
+        ],
+    )
+    .await;
+    assert!(
+        counted.stderr.contains("complete through"),
+        "{}",
+        counted.stderr
+    );
+    let counted = json(&ok(counted, "summary up to the mark"));
+    let total: u64 = counted
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|group| group["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total as usize, want.len() + 2);
+
+    // Entries of a contract that no sync completed: refused, naming the sync.
+    store_untimed(url, 55_555, "orphan").await;
+    let never = cli::run(offline(), &["entries", "55555", "--db", url]).await;
+    assert_eq!(never.code, Some(1), "{}", never.stderr);
+    assert!(
+        never.stderr.contains("no sync of it completed")
+            && never.stderr.contains("activitylog sync 55555"),
+        "{}",
+        never.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_reads_know_the_completeness_mark() {
+    let dir = std::env::temp_dir().join(format!("activitylog-mark-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:{}", dir.join("archive.sqlite").display());
+    reads_know_the_completeness_mark(&url).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_reads_know_the_completeness_mark() {
+    let server = Postgres::start();
+    reads_know_the_completeness_mark(&server.database("mark")).await;
+}
