@@ -566,7 +566,7 @@ pub struct SandboxArgs {
     /// log grows: something for `entries --follow` to show.
     #[arg(long, value_name = "DURATION", value_parser = parse_live)]
     pub live: Option<std::time::Duration>,
-    /// Serve HTTPS with a CA and certificate generated at start; prints the pin (IONOS_PINNED_CERT) and the CA (base64, for certificateAuthData).
+    /// Serve HTTPS with a CA and certificate generated at start; prints the pin (IONOS_PINNED_CERT) and the CA (base64, for certificateAuthData). Needs a build with `--features sandbox-tls`.
     #[arg(long)]
     pub tls: bool,
     /// Add COUNT entries to contract 31721060 within the second of INSTANT (RFC 3339), as a burst of automation would; repeatable.

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_PINNED_CERT, ENV_TOKEN, ENV_USERNAME};
+use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
 use activitylog_sandbox::{BadPages, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -101,6 +101,7 @@ fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
         .unordered(args.unordered)
         .whole_second_dates(args.whole_second_dates)
         .span(args.span);
+    #[cfg(feature = "sandbox-tls")]
     if args.tls {
         builder = builder.tls();
     }
@@ -127,6 +128,12 @@ fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
 
 /// Starts the sandbox, prints how to reach it, and serves until Ctrl-C.
 pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
+    if args.tls && !cfg!(feature = "sandbox-tls") {
+        return Err(Failure::usage(
+            "this activitylog was built without the sandbox's HTTPS: build it with \
+             `--features sandbox-tls` (e.g. `cargo install activitylog-cli --features sandbox-tls`)",
+        ));
+    }
     let sandbox = builder(args).start().await.map_err(|e| {
         Failure::other(format!(
             "could not start the sandbox: {e}; pick another --port (0 picks a free one)"
@@ -134,21 +141,14 @@ pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
     })?;
     let credentials = sandbox.credentials();
     let mut stdout = std::io::stdout().lock();
-    let mut lines = format!(
-        "export {ENV_API_URL}={}\nexport {ENV_TOKEN}={}\nexport {ENV_USERNAME}={}\nexport {ENV_PASSWORD}={}\n",
+    let lines = format!(
+        "export {ENV_API_URL}={}\nexport {ENV_TOKEN}={}\nexport {ENV_USERNAME}={}\nexport {ENV_PASSWORD}={}\n{}",
         sandbox.url(),
         credentials.token,
         credentials.user,
         credentials.password,
+        trust_lines(&sandbox),
     );
-    if let Some(tls) = sandbox.tls() {
-        use base64::Engine;
-        let ca = base64::engine::general_purpose::STANDARD.encode(tls.ca_pem());
-        lines.push_str(&format!(
-            "export {ENV_PINNED_CERT}={}\n# or, instead of the pin, trust the CA: in a config file's environment, set\n# certificateAuthData: {ca}\n",
-            tls.pin()
-        ));
-    }
     stdout
         .write_all(lines.as_bytes())
         .and_then(|()| stdout.flush())
@@ -168,6 +168,28 @@ pub async fn serve(args: &SandboxArgs) -> Result<(), Failure> {
         })
         .await;
     Ok(())
+}
+
+/// How a client trusts an HTTPS sandbox: its pin, or its CA for a config
+/// file; nothing over plain HTTP.
+#[cfg(feature = "sandbox-tls")]
+fn trust_lines(sandbox: &Sandbox) -> String {
+    use base64::Engine;
+    let Some(tls) = sandbox.tls() else {
+        return String::new();
+    };
+    let ca = base64::engine::general_purpose::STANDARD.encode(tls.ca_pem());
+    format!(
+        "export {}={}\n# or, instead of the pin, trust the CA: in a config file's environment, set\n# certificateAuthData: {ca}\n",
+        activitylog_client::ENV_PINNED_CERT,
+        tls.pin()
+    )
+}
+
+/// A build without `sandbox-tls` serves plain HTTP only: nothing to trust.
+#[cfg(not(feature = "sandbox-tls"))]
+fn trust_lines(_: &Sandbox) -> String {
+    String::new()
 }
 
 #[cfg(test)]
@@ -275,5 +297,23 @@ mod tests {
             let error = parse(bad).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{bad:?}: {error}");
         }
+    }
+
+    /// A build without `sandbox-tls` refuses `--tls` with one line naming
+    /// the feature, instead of serving plain HTTP or failing to start.
+    #[cfg(not(feature = "sandbox-tls"))]
+    #[tokio::test]
+    async fn tls_in_a_build_without_it_names_the_feature() {
+        let args = parse(&["--tls", "--port", "0", "--events", "10"]).unwrap();
+        let served = tokio::time::timeout(Duration::from_secs(60), serve(&args)).await;
+        let failure = served
+            .expect("refused at once, not served")
+            .expect_err("--tls without the feature fails");
+        assert_eq!(failure.code(), 2);
+        assert!(
+            failure.message().contains("--features sandbox-tls"),
+            "{}",
+            failure.message()
+        );
     }
 }

@@ -46,6 +46,7 @@ fn fixture_page() -> Vec<u8> {
             "{}/activitylog/v1/contracts/{MAIN_CONTRACT}?dateStart=2024-03-05&dateEnd=2024-06-01&offset=2000&limit=1000",
             sandbox.url()
         );
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let body = reqwest::Client::new()
             .get(url)
             .bearer_auth(&sandbox.credentials().token)

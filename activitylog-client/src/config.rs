@@ -281,8 +281,14 @@ impl Config {
     /// agent, timeouts, proxies and TLS trust are then `client`'s own
     /// (setting TLS trust here as well fails [`Config::build`]).
     ///
+    /// The SDK's own connections use rustls with the *ring* provider and
+    /// install no process-wide provider; a `reqwest` built without its
+    /// default TLS provider (its `rustls-no-provider` feature) needs one
+    /// installed before `Client::builder().build()`, as below.
+    ///
     /// ```
     /// use activitylog_client::{ActivityLog, Credentials};
+    /// let _ = rustls::crypto::ring::default_provider().install_default();
     /// let http = reqwest::Client::builder().https_only(true).build().unwrap();
     /// let log = ActivityLog::builder(Credentials::token("t")).http_client(http).build();
     /// assert!(log.is_ok());

@@ -30,7 +30,7 @@ pub fn certificate_sha256(der: &[u8]) -> String {
 }
 
 fn sha256(der: &[u8]) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
     let mut out = [0; 32];
     out.copy_from_slice(digest.as_ref());
     out
@@ -117,7 +117,7 @@ impl Trust {
 
     /// The rustls configuration for this trust.
     pub(crate) fn client_config(&self) -> Result<rustls::ClientConfig> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = Vec::new();
         for pem in &self.roots_pem {
             roots.extend(parse_pem(pem)?);

@@ -24,6 +24,8 @@ async fn main() {
     );
     print_memory();
 
+    // reqwest's rustls comes without a crypto provider here: install *ring*.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let url = format!(
         "{}/activitylog/v1/contracts/{MAIN_CONTRACT}?offset=5000&limit=1000",

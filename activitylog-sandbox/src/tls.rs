@@ -64,7 +64,7 @@ pub(crate) fn generate() -> Result<(SandboxTls, TlsAcceptor), SandboxError> {
 
     let chain = vec![server.der().clone(), ca.der().clone()];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
@@ -79,7 +79,7 @@ pub(crate) fn generate() -> Result<(SandboxTls, TlsAcceptor), SandboxError> {
 }
 
 fn sha256_hex(der: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
+    ring::digest::digest(&ring::digest::SHA256, der)
         .as_ref()
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -14,6 +14,13 @@ fn end() -> DateTime<Utc> {
     "2024-06-01T00:00:00Z".parse().unwrap()
 }
 
+/// A plain reqwest client. The workspace builds reqwest's rustls without a
+/// crypto provider (the SDK brings *ring*), so one is installed first.
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 fn builder() -> SandboxBuilder {
     Sandbox::builder().events(3_000).seed(7).end(end())
 }
@@ -31,7 +38,7 @@ impl Reply {
 }
 
 async fn get_as(sandbox: &Sandbox, path_and_query: &str, auth: Option<&str>) -> Reply {
-    let client = reqwest::Client::new();
+    let client = http();
     let mut request = client.get(format!("{}{}", sandbox.url(), path_and_query));
     if let Some(auth) = auth {
         request = request.header("Authorization", auth);
@@ -147,7 +154,7 @@ async fn authentication_and_authorization() {
             .status,
         404
     );
-    let post = reqwest::Client::new()
+    let post = http()
         .post(format!("{}/activitylog/v1", sandbox.url()))
         .send()
         .await
@@ -394,7 +401,7 @@ async fn wire_variants_appear_when_enabled() {
 #[tokio::test]
 async fn faults_are_injected_at_roughly_the_rate() {
     let sandbox = builder().faults(Faults::rate(0.3)).start().await.unwrap();
-    let client = reqwest::Client::new();
+    let client = http();
     let url = format!("{}{}", sandbox.url(), page_path(MAIN_CONTRACT, "limit=50"));
     let mut failures = 0u64;
     let mut retry_after_seen = false;
@@ -487,7 +494,7 @@ async fn connection_reset_gives_no_response() {
         .start()
         .await
         .unwrap();
-    let result = reqwest::Client::new()
+    let result = http()
         .get(format!("{}/activitylog/v1", sandbox.url()))
         .send()
         .await;

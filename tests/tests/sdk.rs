@@ -301,6 +301,8 @@ async fn a_users_own_http_client_sends_every_request_with_the_credentials() {
     .await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-from-my-client", "yes".parse().unwrap());
+    // reqwest's rustls comes without a crypto provider here: install *ring*.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .default_headers(headers)
         .build()

@@ -224,6 +224,7 @@ async fn the_sdk_takes_a_pin_or_a_ca_and_names_certificate_errors() {
         .unwrap();
     assert_eq!(with_ca.contracts().await.unwrap().len(), 2);
     // Trust set here is not silently dropped for a client brought along.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let mixed = builder()
         .http_client(reqwest::Client::new())
         .pinned_certificate(tls.pin())
@@ -492,7 +493,7 @@ async fn a_pinned_certificate_presented_without_its_key_is_refused() {
         .self_signed(&rcgen::KeyPair::generate().unwrap())
         .unwrap();
     let other_key = rcgen::KeyPair::generate().unwrap();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let signer = provider
         .key_provider
         .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(

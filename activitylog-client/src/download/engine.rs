@@ -650,6 +650,7 @@ mod tests {
             crate::RetryPolicy::default(),
         )
         .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::new_with_client("http://127.0.0.1:9", reqwest::Client::new(), hooks);
         let (sender, receiver) = mpsc::channel(2);
         let plan = Plan {

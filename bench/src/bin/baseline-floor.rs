@@ -37,6 +37,8 @@ impl Api {
     /// From `IONOS_API_URL` and `IONOS_TOKEN`.
     fn from_env(contract: &str) -> Result<Api, Error> {
         let base = std::env::var("IONOS_API_URL")?;
+        // reqwest's rustls comes without a crypto provider here: install *ring*.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Api {
             client: reqwest::Client::new(),
             url: format!(

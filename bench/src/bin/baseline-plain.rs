@@ -32,6 +32,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let windows = plan::parse(&std::fs::read_to_string(plan_file)?)?;
 
+    // reqwest's rustls comes without a crypto provider here: install *ring*.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let mut out = BufWriter::new(File::create(out)?);
     let (mut requests, mut entries) = (0u64, 0u64);
