@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use activitylog_archive::{Archive, Synced};
 use activitylog_client::ActivityLog;
-use chrono::{SubsecRound, Utc};
 
 use crate::args::SyncArgs;
 use crate::entries::rfc3339;
@@ -74,7 +73,9 @@ pub async fn run(
     contracts: &[u64],
     args: &SyncArgs,
 ) -> Result<(), Failure> {
-    let now = Utc::now().trunc_subsecs(0);
+    // `--since 2h` counts back from the service's now, as the archive's
+    // sync closes an open end by it.
+    let now = crate::clock::service_now(log).await;
     let resolve = |when: Option<&crate::when::When>| {
         when.map(|w| w.resolve(now).map_err(Failure::usage))
             .transpose()
