@@ -157,17 +157,7 @@ pub async fn run(
         let request = request.at(crate::clock::service_now(log).await)?;
         return crate::follow::run(log, request, first, format, signals).await;
     }
-    // Resolved once, by the service's clock when reading the API.
-    let request = match source {
-        Source::Api(log) => request.at(crate::clock::service_now(log).await)?,
-        Source::Archive(_) => request,
-    };
-    let Request {
-        args,
-        since,
-        until,
-        range,
-    } = request;
+    let args = request.args;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
     let mut view = args.view.to_view();
@@ -179,6 +169,18 @@ pub async fn run(
             format.name()
         )));
     }
+    // Resolved once (after the usage errors), by the service's clock when
+    // reading the API.
+    let request = match source {
+        Source::Api(log) => request.at(crate::clock::service_now(log).await)?,
+        Source::Archive(_) => request,
+    };
+    let Request {
+        since,
+        until,
+        range,
+        ..
+    } = request;
 
     let base = |log: &ActivityLog, contract: u64| {
         let mut base = log.entries(contract).settle(args.settle);

@@ -413,7 +413,10 @@ mod tests {
             error: None,
         };
         assert!(matches!(updates.next().await, Some(Ok(Update::Events(_)))));
-        let error = updates.next().await.unwrap().unwrap_err().to_string();
+        let error = updates.next().await.unwrap().unwrap_err();
+        // A bug is not worth retrying: a follow would loop on it forever.
+        assert!(!error.is_transient(), "{error}");
+        let error = error.to_string();
         assert!(error.contains("panicked: boom"), "{error}");
         assert!(updates.next().await.is_none());
     }
