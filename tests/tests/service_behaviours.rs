@@ -405,3 +405,39 @@ async fn a_retry_after_in_the_past_is_retried_as_usual() {
     assert_eq!(exactly_once(&events), expected(&sandbox, since, until));
     assert!(sandbox.fault_counts().get(FaultKind::TooManyRequests) > 0, "no 429 was sent");
 }
+
+/// With the service's clock 5 minutes behind this machine's, a download
+/// without an end reached 3 minutes past the service's `now − settle`: its
+/// checkpoints claimed entries the service had not finished. The SDK asks
+/// the service its time first (its `Date` header) and ends the range by it.
+#[tokio::test]
+async fn an_open_range_ends_by_the_service_clock() {
+    let behind = TimeDelta::minutes(5);
+    let sandbox = Sandbox::builder()
+        .contracts(vec![ContractSpec::new(MAIN_CONTRACT, 5_000)])
+        .span(TimeDelta::days(1))
+        .clock_offset(-behind)
+        .start()
+        .await
+        .unwrap();
+    let log = patient_log(&sandbox);
+    let since = Utc::now() - behind - TimeDelta::hours(2);
+    let mut updates = log.entries(MAIN_CONTRACT).since(since).updates();
+    let mut through = None;
+    let mut events = Vec::new();
+    while let Some(update) = updates.next().await {
+        match update.unwrap() {
+            Update::Events(batch) => events.extend(batch),
+            Update::Completed { through: t } => through = Some(t),
+            _ => {}
+        }
+    }
+    let service_settled = Utc::now() - behind - TimeDelta::minutes(2);
+    let through = through.expect("a checkpoint");
+    assert!(
+        through <= service_settled,
+        "checkpointed through {through}, past the service's now − settle ({service_settled})"
+    );
+    assert_eq!(log.clock_offset().map(|o| o.num_minutes()), Some(-5));
+    assert_eq!(exactly_once(&events), expected(&sandbox, since, through));
+}
