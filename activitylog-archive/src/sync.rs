@@ -121,7 +121,9 @@ impl<'a> Sync<'a> {
         // move the mark over time the service has not finished.
         let now = self.log.now().await;
         let rule = RangeRule::new(settle);
-        let settled = rule.open_end(now).map_err(activitylog_client::Error::from)?;
+        let settled = rule
+            .open_end(now)
+            .map_err(activitylog_client::Error::from)?;
         let mark = archive.through(self.contract).await?;
         let since = self
             .since

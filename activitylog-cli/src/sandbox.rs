@@ -4,7 +4,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_PINNED_CERT, ENV_TOKEN, ENV_USERNAME};
-use activitylog_sandbox::{BadPages, FaultKind, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts};
+use activitylog_sandbox::{
+    BadPages, FaultKind, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::args::SandboxArgs;
@@ -232,7 +234,15 @@ mod tests {
 
     #[test]
     fn the_clock_offset_may_be_negative_and_retry_after_anything() {
-        let args = parse(&["--clock-offset", "-5m", "--faults", "0.5", "--retry-after", "18446744073709551615"]).unwrap();
+        let args = parse(&[
+            "--clock-offset",
+            "-5m",
+            "--faults",
+            "0.5",
+            "--retry-after",
+            "18446744073709551615",
+        ])
+        .unwrap();
         let config = builder(&args).config().clone();
         assert_eq!(config.clock_offset, Some(TimeDelta::minutes(-5)));
         assert_eq!(config.retry_after.as_deref(), Some("18446744073709551615"));

@@ -90,11 +90,15 @@ impl ServiceClock {
     pub(crate) fn now(&self) -> DateTime<Utc> {
         let machine = Utc::now();
         match self.offset() {
-            Some(offset) => machine.checked_add_signed(offset).unwrap_or(if offset < TimeDelta::zero() {
-                DateTime::<Utc>::MIN_UTC
-            } else {
-                DateTime::<Utc>::MAX_UTC
-            }),
+            Some(offset) => {
+                machine
+                    .checked_add_signed(offset)
+                    .unwrap_or(if offset < TimeDelta::zero() {
+                        DateTime::<Utc>::MIN_UTC
+                    } else {
+                        DateTime::<Utc>::MAX_UTC
+                    })
+            }
             None => machine,
         }
     }
@@ -156,7 +160,10 @@ mod tests {
         let local = SystemTime::now();
         clock.observe_at(SystemTime::UNIX_EPOCH, local);
         let _ = clock.now();
-        clock.observe_at(local + Duration::from_secs(u64::from(u32::MAX) * 1000), local);
+        clock.observe_at(
+            local + Duration::from_secs(u64::from(u32::MAX) * 1000),
+            local,
+        );
         let _ = clock.now();
     }
 

@@ -290,9 +290,7 @@ pub enum RangeError {
         settle: Duration,
     },
     /// `now − settle` lies before 0000-01-01.
-    #[error(
-        "the settle time ({settle:?}) reaches back too far: the earliest moment is 0000-01-01"
-    )]
+    #[error("the settle time ({settle:?}) reaches back too far: the earliest moment is 0000-01-01")]
     SettleTooFar {
         /// The settle time.
         settle: Duration,

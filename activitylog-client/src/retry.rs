@@ -127,7 +127,12 @@ pub(crate) fn human(wait: Duration) -> String {
         return format!("{} days {}h", seconds / DAY, seconds % DAY / HOUR);
     }
     if seconds >= HOUR {
-        return format!("{}h {}m {}s", seconds / HOUR, seconds % HOUR / MINUTE, seconds % MINUTE);
+        return format!(
+            "{}h {}m {}s",
+            seconds / HOUR,
+            seconds % HOUR / MINUTE,
+            seconds % MINUTE
+        );
     }
     if seconds >= MINUTE {
         return format!("{}m {}s", seconds / MINUTE, seconds % MINUTE);
@@ -405,7 +410,10 @@ mod tests {
             headers.insert(RETRY_AFTER, HeaderValue::from_str(text).unwrap());
             let got = retry_after(&headers);
             if text.starts_with("Fri") {
-                assert!(got.unwrap() > Duration::from_secs(7000 * 365 * 24 * 3600), "{got:?}");
+                assert!(
+                    got.unwrap() > Duration::from_secs(7000 * 365 * 24 * 3600),
+                    "{got:?}"
+                );
             } else {
                 assert_eq!(got, expected, "{text}");
             }

@@ -281,8 +281,10 @@ impl Sandbox {
             })?),
         };
         let end = config.end.unwrap_or_else(|| {
-            DateTime::from_timestamp_millis(crate::server::now_with(clock_offset).timestamp_millis())
-                .unwrap_or_default()
+            DateTime::from_timestamp_millis(
+                crate::server::now_with(clock_offset).timestamp_millis(),
+            )
+            .unwrap_or_default()
         });
         let store = EventStore::generate(&config, end);
         let wire_variants = if config.wire_variants.is_nan() {

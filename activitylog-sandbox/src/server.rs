@@ -294,7 +294,9 @@ fn fault_answer(fault: Fault, retry_after: Option<&HeaderValue>) -> Answer {
     match (fault.kind, retry_after) {
         (FaultKind::TooManyRequests | FaultKind::ServiceUnavailable, Some(text)) => {
             let mut answer = answer;
-            answer.headers.retain(|(name, _)| name != header::RETRY_AFTER);
+            answer
+                .headers
+                .retain(|(name, _)| name != header::RETRY_AFTER);
             answer.headers.push((header::RETRY_AFTER, text.clone()));
             answer
         }

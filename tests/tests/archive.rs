@@ -771,14 +771,19 @@ async fn a_sync_honours_the_settle_time_of_the_client() {
     let synced = archive.sync(&log, MAIN_CONTRACT).run().await.unwrap();
     archive.close().await;
     let settled = Utc::now() - settle;
-    let mark = synced.through.expect("the sync marks how far it is complete");
+    let mark = synced
+        .through
+        .expect("the sync marks how far it is complete");
     assert!(
         mark <= settled,
         "the archive is marked complete through {mark}, past now − the client's settle time ({settled})"
     );
     let newest = archived(&target.url, DateTime::<Utc>::UNIX_EPOCH, Utc::now()).await;
     let young = sandbox.event_uuids(MAIN_CONTRACT, settled, None);
-    assert!(!young.is_empty(), "no entry in the last hour: this proves nothing");
+    assert!(
+        !young.is_empty(),
+        "no entry in the last hour: this proves nothing"
+    );
     let archived_young: Vec<_> = young.iter().filter(|u| newest.contains(*u)).collect();
     assert!(
         archived_young.is_empty(),
@@ -810,7 +815,11 @@ async fn a_sync_mark_never_passes_the_service_now_minus_settle() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let service_settled = Utc::now() - behind - TimeDelta::from_std(settle).unwrap();
     let archive = Archive::open(&target.url).await.unwrap();
-    let mark = archive.through(MAIN_CONTRACT).await.unwrap().expect("a mark");
+    let mark = archive
+        .through(MAIN_CONTRACT)
+        .await
+        .unwrap()
+        .expect("a mark");
     archive.close().await;
     assert!(
         mark <= service_settled,

@@ -530,7 +530,10 @@ async fn a_follow_against_a_service_clock_behind_writes_every_entry_it_appends()
         .iter()
         .filter(|(_, time)| *time > since.parse::<DateTime<Utc>>().unwrap() + TimeDelta::seconds(5))
         .count();
-    assert!(appended > 50, "only {appended} of the entries appended while following were written");
+    assert!(
+        appended > 50,
+        "only {appended} of the entries appended while following were written"
+    );
     assert!(
         stderr.contains("warning: the service's clock is 5m") && stderr.contains("behind"),
         "the clocks' difference is not said: {stderr}"

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use activitylog_client::{ActivityLog, Config, Credentials, Error, RawEvent, RetryPolicy, Update};
 use activitylog_sandbox::{
-    BadPageKind, BadPages, ContractSpec, FaultKind, Faults, MAIN_CONTRACT, Sandbox,
-    SandboxBuilder, TotalForm,
+    BadPageKind, BadPages, ContractSpec, FaultKind, Faults, MAIN_CONTRACT, Sandbox, SandboxBuilder,
+    TotalForm,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -377,7 +377,7 @@ async fn a_retry_after_longer_than_the_policy_fails_naming_the_wait() {
         let stderr = &run.stderr;
         assert!(!stderr.contains("internal error"), "{stderr}");
         assert!(
-            stderr.contains(&format!("the service asked to wait"))
+            stderr.contains("the service asked to wait")
                 && stderr.contains(wait)
                 && stderr.contains("(Retry-After), longer than the retry policy allows"),
             "the wait is not named: {stderr}"
@@ -401,9 +401,14 @@ async fn a_retry_after_in_the_past_is_retried_as_usual() {
         .await
         .unwrap();
     let (since, until) = (end_of_2021() - TimeDelta::days(365), end_of_2021());
-    let events = download(&patient_log(&sandbox), since, until).await.unwrap();
+    let events = download(&patient_log(&sandbox), since, until)
+        .await
+        .unwrap();
     assert_eq!(exactly_once(&events), expected(&sandbox, since, until));
-    assert!(sandbox.fault_counts().get(FaultKind::TooManyRequests) > 0, "no 429 was sent");
+    assert!(
+        sandbox.fault_counts().get(FaultKind::TooManyRequests) > 0,
+        "no 429 was sent"
+    );
 }
 
 /// With the service's clock 5 minutes behind this machine's, a download

@@ -369,7 +369,11 @@ mod tests {
         assert_eq!(again[0].uuid().as_deref(), Some("c"));
         recent.completed(end);
         recent.forget_before(at("2024-01-01T00:08:00Z"));
-        assert_eq!(recent.len(), 1, "only `c`, read up to 00:10, may come again");
+        assert_eq!(
+            recent.len(),
+            1,
+            "only `c`, read up to 00:10, may come again"
+        );
     }
 
     /// A service that filters on another timestamp than `meta.time` (when
@@ -382,13 +386,19 @@ mod tests {
         let overlap = TimeDelta::minutes(2);
         // Poll 1 reads [00:00, 00:10): the service returns `late`, stamped
         // a day earlier but ingested at 00:09.
-        let first = recent.fresh(vec![event("late", "2023-12-31T00:09:00Z")], at("2024-01-01T00:10:00Z"));
+        let first = recent.fresh(
+            vec![event("late", "2023-12-31T00:09:00Z")],
+            at("2024-01-01T00:10:00Z"),
+        );
         assert_eq!(first.len(), 1);
         let through = at("2024-01-01T00:10:00Z");
         recent.completed(through);
         recent.forget_before(through - overlap);
         // Poll 2 reads [00:08, 00:12): the ingestion time 00:09 is in it again.
-        let second = recent.fresh(vec![event("late", "2023-12-31T00:09:00Z")], at("2024-01-01T00:12:00Z"));
+        let second = recent.fresh(
+            vec![event("late", "2023-12-31T00:09:00Z")],
+            at("2024-01-01T00:12:00Z"),
+        );
         assert!(second.is_empty(), "`late` was yielded twice");
     }
 

@@ -27,9 +27,9 @@ use crate::dates::{DateBound, DateRange, RangeRule};
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
 use crate::generated::Client;
-use progenitor_client::ClientInfo;
 use crate::generated::types::Activity;
 use engine::{AbortOnDrop, Batch, Plan};
+use progenitor_client::ClientInfo;
 
 /// How far back a download reaches when no start is given.
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
