@@ -1,5 +1,6 @@
 //! The service's clock: every open end is closed at `now − settle` by the
-//! service's time, not this machine's ([`ActivityLog::now`]); when the two
+//! service's time when it is behind this machine's (by the machine's, the
+//! earlier, when it is ahead; see [`ActivityLog::now`]); when the two
 //! differ by more than a few seconds, stderr says so once per run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,14 +19,14 @@ pub async fn service_now(log: &ActivityLog) -> DateTime<Utc> {
         && !SHOWN.swap(true, Ordering::Relaxed)
     {
         let amount = std::time::Duration::from_secs(offset.num_seconds().unsigned_abs());
-        let side = if offset < chrono::TimeDelta::zero() {
-            "behind"
+        let (side, used) = if offset < chrono::TimeDelta::zero() {
+            ("behind", "the service's time")
         } else {
-            "ahead of"
+            ("ahead of", "this machine's time, the earlier of the two")
         };
         eprintln!(
             "warning: the service's clock is {} {side} this machine's (by its Date header); \
-             ranges end by the service's time",
+             ranges end by {used}",
             humantime::format_duration(amount)
         );
     }

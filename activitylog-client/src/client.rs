@@ -111,8 +111,11 @@ impl ActivityLog {
     }
 
     /// Now by the service's clock: this machine's clock corrected by the
-    /// offset the last answer's `Date` header showed, when the two differ
-    /// by more than 5 seconds (the first time, a warning is logged).
+    /// offset the last answer's `Date` header showed, when the service's is
+    /// more than 5 seconds behind (a warning is logged the first time). A
+    /// service clock ahead is logged too, but this machine's, the earlier,
+    /// is kept: an end earlier than the service's now is only read a little
+    /// later, one past it would claim entries not written yet.
     ///
     /// Before any answer has come, one cheap request (`getInfo`) is sent to
     /// learn it; if that gets no answer, this machine's clock is used (the

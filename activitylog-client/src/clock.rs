@@ -60,10 +60,7 @@ impl ServiceClock {
         if let Some(offset) = self.offset()
             && !self.warned.swap(true, Ordering::Relaxed)
         {
-            tracing::warn!(
-                "{}; ranges end by the service's time",
-                describe_offset(offset)
-            );
+            tracing::warn!("{}; {}", describe_offset(offset), consequence(offset));
         }
     }
 
@@ -85,22 +82,32 @@ impl ServiceClock {
         (offset.abs() > TOLERANCE).then_some(offset)
     }
 
-    /// Now by the service's clock as last heard (this machine's clock
-    /// while the two agree or nothing was heard yet).
+    /// Now by the service's clock as last heard when it is behind this
+    /// machine's; this machine's clock otherwise (while the two agree,
+    /// before any answer, and when the service's runs ahead).
+    ///
+    /// The earlier of the two clocks is always safe: a range that ends
+    /// earlier is only read a little later, while one that ends past the
+    /// service's now claims entries it has not written. A service clock
+    /// ahead is not followed: an answer claiming the year 9999 must not
+    /// mark an archive complete through it.
     pub(crate) fn now(&self) -> DateTime<Utc> {
         let machine = Utc::now();
         match self.offset() {
-            Some(offset) => {
-                machine
-                    .checked_add_signed(offset)
-                    .unwrap_or(if offset < TimeDelta::zero() {
-                        DateTime::<Utc>::MIN_UTC
-                    } else {
-                        DateTime::<Utc>::MAX_UTC
-                    })
-            }
-            None => machine,
+            Some(offset) if offset < TimeDelta::zero() => machine
+                .checked_add_signed(offset)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            _ => machine,
         }
+    }
+}
+
+/// What the SDK does about a clock `offset`: the earlier clock closes ranges.
+pub(crate) fn consequence(offset: TimeDelta) -> &'static str {
+    if offset < TimeDelta::zero() {
+        "ranges end by the service's time"
+    } else {
+        "ranges end by this machine's time, the earlier of the two"
     }
 }
 
@@ -152,6 +159,18 @@ mod tests {
         );
         clock.observe_at(local + Duration::from_secs(90), local);
         assert_eq!(clock.offset(), Some(TimeDelta::seconds(90)));
+    }
+
+    /// A service clock ahead is never followed: the machine's, earlier, is
+    /// safe; a `Date` in the year 9999 must not end ranges there.
+    #[test]
+    fn a_service_clock_ahead_leaves_the_machine_clock() {
+        let clock = ServiceClock::default();
+        let local = SystemTime::now();
+        clock.observe_at(local + Duration::from_secs(8000 * 365 * 24 * 3600), local);
+        assert!(clock.offset().is_some_and(|o| o > TimeDelta::days(365)));
+        let ahead = clock.now() - Utc::now();
+        assert!(ahead <= TimeDelta::zero(), "{ahead}");
     }
 
     #[test]

@@ -225,6 +225,8 @@ impl Follower {
                 )),
             };
             let range = match rule.resolve(start, None, now) {
+                // Nothing new is final yet.
+                Ok(range) if self.through.is_some_and(|t| range.until() <= t) => None,
                 Ok(range) => Some(range),
                 // The start is not final yet: nothing new to read.
                 Err(RangeError::NotSettled { .. }) => None,
