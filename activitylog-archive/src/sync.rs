@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, Update, Updates};
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use activitylog_client::{ActivityLog, DateBound, RangeError, RangeRule, Update, Updates};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 
 use crate::row::Row;
@@ -14,9 +14,6 @@ use crate::{Archive, Result, key};
 /// How far before its progress mark the next sync of a contract starts, so
 /// that entries that became visible late are caught (default).
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
-
-/// How long entries take to become visible, by default.
-const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
 
 /// A sync of one contract into an [`Archive`]; see [`Archive::sync`].
 #[derive(Debug)]
@@ -73,14 +70,16 @@ impl<'a> Sync<'a> {
         self
     }
 
-    /// End, exclusive [default: `now − settle`]. The progress mark never
-    /// passes `now − settle`, whatever the end.
+    /// End, exclusive [default: `now − settle`, by the service's clock,
+    /// see [`RangeRule`]]. The progress mark never passes `now − settle`,
+    /// whatever the end.
     pub fn until(mut self, end: impl Into<DateBound>) -> Self {
         self.until = Some(end.into());
         self
     }
 
-    /// How long entries take to become visible [default: 2 minutes].
+    /// How long entries take to become visible [default: the client's
+    /// [`Config::settle`](activitylog_client::Config::settle)].
     pub fn settle(mut self, settle: Duration) -> Self {
         self.settle = Some(settle);
         self
@@ -110,7 +109,7 @@ impl<'a> Sync<'a> {
     pub async fn run(self) -> Result<Synced> {
         let archive = self.archive;
         let contract = key(self.contract);
-        let settle = self.settle.unwrap_or(DEFAULT_SETTLE);
+        let settle = self.settle.unwrap_or(self.log.config().settle_time());
         let mut entries = self.log.entries(self.contract).settle(settle);
         if let Some(size) = self.page_size {
             entries = entries.page_size(size);
@@ -118,14 +117,24 @@ impl<'a> Sync<'a> {
         if let Some(pages) = self.concurrency {
             entries = entries.concurrency(pages);
         }
-        let now = Utc::now().trunc_subsecs(0);
-        let settled = before(now, settle);
+        // By the service's clock: a machine clock ahead of it must not
+        // move the mark over time the service has not finished.
+        let now = self.log.now().await;
+        let rule = RangeRule::new(settle);
+        let settled = rule
+            .open_end(now)
+            .map_err(activitylog_client::Error::from)?;
         let mark = archive.through(self.contract).await?;
-        let until = self.until.map_or(settled, |u| u.instant());
-        let since = match (self.since, mark) {
-            (Some(since), _) => since.instant(),
-            (None, Some(mark)) => before(mark, self.overlap),
-            (None, None) => before(until, DEFAULT_LOOKBACK),
+        let since = self
+            .since
+            .or_else(|| mark.map(|mark| DateBound::Instant(before(mark, self.overlap))));
+        let range = rule.resolve(since, self.until, now);
+        let (since, until) = match range {
+            Ok(range) => (range.since(), range.until()),
+            // Nothing to do: the start is not before the end.
+            Err(RangeError::Reversed { since, until }) => (since.instant(), until.instant()),
+            Err(RangeError::NotSettled { since, end, .. }) => (since.instant(), end),
+            Err(error) => return Err(activitylog_client::Error::from(error).into()),
         };
         let mut synced = Synced {
             contract: self.contract,

@@ -578,6 +578,12 @@ pub struct SandboxArgs {
     /// How long before --end the generated entries begin (e.g. 365d, 12h).
     #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = crate::sandbox::parse_span)]
     pub span: chrono::TimeDelta,
+    /// Run the service's clock DURATION ahead of this machine's (-5m: behind): its Date header, live entries, the ingestion lag and the default --end.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = crate::sandbox::parse_clock_offset)]
+    pub clock_offset: Option<chrono::TimeDelta>,
+    /// Send TEXT as Retry-After with the 429 and 503 answers of --faults (which then fail only so): a number of seconds, an HTTP date, anything.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub retry_after: Option<String>,
 }
 
 /// Parses a contract number: a positive integer.

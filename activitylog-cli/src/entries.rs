@@ -11,9 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use activitylog_client::{
-    ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, Error, RawEvent, Update,
+    ActivityLog, DateBound, DateRange, Error, RangeError, RangeRule, RawEvent, Update,
 };
-use chrono::{DateTime, Datelike, SecondsFormat, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use indicatif::ProgressBar;
@@ -77,59 +77,70 @@ pub struct Request<'a> {
     pub(crate) args: &'a EntriesArgs,
     pub(crate) since: Option<DateBound>,
     pub(crate) until: DateBound,
+    /// The range by the SDK's [`RangeRule`]; `None` for a follow whose
+    /// start is not final yet.
+    pub(crate) range: Option<DateRange>,
 }
 
 /// Resolves `--since`/`--until` and checks the range, before any connection
-/// is made (usage errors come first).
+/// is made (usage errors come first). A run that reads the API resolves it
+/// again, once, against the service's clock ([`Request::at`]).
 pub fn prepare(args: &EntriesArgs) -> Result<Request<'_>, Failure> {
     prepare_at(args, Utc::now().trunc_subsecs(0))
+}
+
+impl<'a> Request<'a> {
+    /// The same arguments resolved against `now` (the service's).
+    pub(crate) fn at(&self, now: DateTime<Utc>) -> Result<Request<'a>, Failure> {
+        prepare_at(self.args, now)
+    }
 }
 
 /// [`prepare`] against a given `now`.
 fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Failure> {
     let since = resolve(args.since.as_ref(), now)?;
-    let until = match resolve(args.until.as_ref(), now)? {
-        Some(until) => until,
-        // An open end is closed once, settle before now, so that `--since
-        // 30d` and the end agree and no checkpoint claims time still filling in.
-        None => DateBound::Instant(settled(now, args.settle)?),
-    };
-    let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-    let start = since.unwrap_or(DateBound::Instant(until.instant() - lookback));
+    let until = resolve(args.until.as_ref(), now)?;
     if args.follow && args.contracts.numbers.len() > 1 {
         return Err(Failure::usage(
             "--follow tails one contract: give one CONTRACT (run one `activitylog entries \
              CONTRACT --follow` per contract to tail several)",
         ));
     }
-    if args.follow {
+    // An open end is closed once, settle before now, so that `--since
+    // 30d` and the end agree and no checkpoint claims time still filling in.
+    match RangeRule::new(args.settle).resolve(since, until, now) {
+        Ok(range) => Ok(Request {
+            args,
+            since,
+            until: until.unwrap_or(DateBound::Instant(range.until())),
+            range: Some(range),
+        }),
         // A follow waits for a start that is not final yet.
-        return Ok(Request { args, since, until });
+        Err(RangeError::NotSettled { end, .. }) if args.follow => Ok(Request {
+            args,
+            since,
+            until: DateBound::Instant(end),
+            range: None,
+        }),
+        Err(error) => Err(range_failure(error, args.since.as_ref(), args.settle)),
     }
-    if args.until.is_none() && start.instant() >= until.instant() {
-        return Err(Failure::usage(format!(
-            "--since {} is less than --settle {} ago, and entries that young may not be \
-             visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
-            args.since.as_ref().map(When::text).unwrap_or_default(),
-            humantime::format_duration(args.settle)
-        )));
-    }
-    DateRange::new(start, until)?;
-    Ok(Request { args, since, until })
 }
 
-/// `now − settle`, the default end of a range.
-pub(crate) fn settled(now: DateTime<Utc>, settle: Duration) -> Result<DateTime<Utc>, Failure> {
-    TimeDelta::from_std(settle)
-        .ok()
-        .and_then(|settle| now.checked_sub_signed(settle))
-        .filter(|end| end.year() >= 0)
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "--settle {} reaches back too far: the earliest moment is 0000-01-01",
-                humantime::format_duration(settle)
-            ))
-        })
+/// The CLI's words for a range the rule refuses: in terms of its flags.
+pub(crate) fn range_failure(error: RangeError, since: Option<&When>, settle: Duration) -> Failure {
+    match error {
+        RangeError::NotSettled { .. } => Failure::usage(format!(
+            "--since {} is less than --settle {} ago, and entries that young may not be \
+             visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
+            since.map(When::text).unwrap_or_default(),
+            humantime::format_duration(settle)
+        )),
+        RangeError::SettleTooFar { .. } => Failure::usage(format!(
+            "--settle {} reaches back too far: the earliest moment is 0000-01-01",
+            humantime::format_duration(settle)
+        )),
+        other => Failure::from(Error::from(other)),
+    }
 }
 
 /// Runs `entries` on `contracts` (at least one, in this order) with the
@@ -153,9 +164,10 @@ pub async fn run(
                 "--follow polls the API: it does not go with --db",
             ));
         };
+        let request = request.at(crate::clock::service_now(log).await)?;
         return crate::follow::run(log, request, first, format, signals).await;
     }
-    let Request { args, since, until } = request;
+    let args = request.args;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
     let filter = args.filters.to_filter();
     let mut view = args.view.to_view();
@@ -167,6 +179,18 @@ pub async fn run(
             format.name()
         )));
     }
+    // Resolved once (after the usage errors), by the service's clock when
+    // reading the API.
+    let request = match source {
+        Source::Api(log) => request.at(crate::clock::service_now(log).await)?,
+        Source::Archive(_) => request,
+    };
+    let Request {
+        since,
+        until,
+        range,
+        ..
+    } = request;
 
     let base = |log: &ActivityLog, contract: u64| {
         let mut base = log.entries(contract).settle(args.settle);
@@ -178,17 +202,15 @@ pub async fn run(
         }
         base
     };
-    let range = match source {
-        Source::Api(log) => {
-            let mut asked = base(log, first);
-            if let Some(since) = since {
-                asked = asked.since(since);
-            }
-            asked.until(until).range()?
-        }
+    let range = match (source, range) {
+        (Source::Api(_), Some(range)) => range,
+        (Source::Api(_), None) => DateRange::new(
+            since.unwrap_or(DateBound::Instant(DateTime::UNIX_EPOCH)),
+            until,
+        )?,
         // An archive has no 90-day limit: by default, all of it, up to
         // where it is complete.
-        Source::Archive(archive) => {
+        (Source::Archive(archive), _) => {
             let start = since.map_or(DateTime::UNIX_EPOCH, |since| since.instant());
             let explicit = args.until.is_some();
             let range = crate::reader::archive_range(

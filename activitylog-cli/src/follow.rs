@@ -29,8 +29,7 @@
 
 use std::io::{self, IsTerminal};
 
-use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, Update};
-use chrono::TimeDelta;
+use activitylog_client::{ActivityLog, DateBound, Update};
 use futures::StreamExt;
 use indicatif::ProgressBar;
 
@@ -52,7 +51,12 @@ pub async fn run(
     format: Option<Format>,
     signals: &Signals,
 ) -> Result<(), Failure> {
-    let Request { args, since, until } = request;
+    let Request {
+        args,
+        since,
+        until,
+        range,
+    } = request;
     let format = Format::choose(format, args.out.as_deref(), io::stdout().is_terminal());
     let filter = args.filters.to_filter();
     let view = args.view.to_view();
@@ -63,13 +67,14 @@ pub async fn run(
     if let Some(pages) = args.concurrency {
         base = base.concurrency(usize::from(pages));
     }
-    // The first range; its start may lie after its end (`--since now`):
-    // the follow then waits until the start is final.
+    // The first range, by the SDK's range rule at the service's now; its
+    // start may lie after its end (`--since now`): the follow then waits
+    // until the start is final.
     let end = until.instant();
-    let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-    let begin = match since {
-        Some(since) => since.instant(),
-        None => end.checked_sub_signed(lookback).unwrap_or(end),
+    let begin = match (range, since) {
+        (Some(range), _) => range.since(),
+        (None, Some(since)) => since.instant(),
+        (None, None) => end,
     };
     let job = Job {
         contract,

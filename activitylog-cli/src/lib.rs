@@ -19,6 +19,7 @@
 
 mod args;
 mod checkpoint;
+mod clock;
 mod commands;
 mod config_command;
 mod connect;

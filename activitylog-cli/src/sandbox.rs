@@ -4,7 +4,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
-use activitylog_sandbox::{BadPages, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts};
+use activitylog_sandbox::{
+    BadPages, FaultKind, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::args::SandboxArgs;
@@ -83,6 +85,25 @@ pub fn parse_span(text: &str) -> Result<TimeDelta, String> {
     }
 }
 
+/// Parses `--clock-offset`: a duration such as `5m`, or `-5m` for a service
+/// clock behind this machine's.
+pub fn parse_clock_offset(text: &str) -> Result<TimeDelta, String> {
+    let usage = "use a duration, e.g. 5m, or -5m for a service clock behind this machine's";
+    let trimmed = text.trim();
+    let (behind, amount) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+    };
+    let offset = humantime::parse_duration(amount.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): {usage}"))?;
+    match TimeDelta::from_std(offset) {
+        Ok(offset) if offset <= TimeDelta::days(365 * 100) => {
+            Ok(if behind { -offset } else { offset })
+        }
+        _ => Err(format!("`{text}` is too far: {usage}, at most 100 years")),
+    }
+}
+
 /// The sandbox these arguments describe, not yet started.
 fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
     let mut contracts = default_contracts(args.events);
@@ -108,8 +129,19 @@ fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
     if let Some(end) = args.end {
         builder = builder.end(end);
     }
-    if args.faults > 0.0 {
-        builder = builder.faults(Faults::rate(args.faults));
+    if let Some(offset) = args.clock_offset {
+        builder = builder.clock_offset(offset);
+    }
+    match (&args.retry_after, args.faults > 0.0) {
+        (Some(text), true) => {
+            builder = builder.retry_after(text.clone()).faults(
+                Faults::rate(args.faults)
+                    .only([FaultKind::TooManyRequests, FaultKind::ServiceUnavailable]),
+            );
+        }
+        (Some(text), false) => builder = builder.retry_after(text.clone()),
+        (None, true) => builder = builder.faults(Faults::rate(args.faults)),
+        (None, false) => {}
     }
     if args.bad_pages > 0.0 {
         builder = builder.bad_pages(BadPages::rate(args.bad_pages));
@@ -219,6 +251,29 @@ mod tests {
         assert_eq!(config.ingestion_lag, None);
         assert_eq!(config.contracts, default_contracts(args.events));
         assert_eq!((config.end, config.span), (None, TimeDelta::days(90)));
+        assert_eq!((config.clock_offset, config.retry_after), (None, None));
+    }
+
+    #[test]
+    fn the_clock_offset_may_be_negative_and_retry_after_anything() {
+        let args = parse(&[
+            "--clock-offset",
+            "-5m",
+            "--faults",
+            "0.5",
+            "--retry-after",
+            "18446744073709551615",
+        ])
+        .unwrap();
+        let config = builder(&args).config().clone();
+        assert_eq!(config.clock_offset, Some(TimeDelta::minutes(-5)));
+        assert_eq!(config.retry_after.as_deref(), Some("18446744073709551615"));
+        assert_eq!(
+            config.faults,
+            Faults::rate(0.5).only([FaultKind::TooManyRequests, FaultKind::ServiceUnavailable])
+        );
+        assert_eq!(parse_clock_offset("90s"), Ok(TimeDelta::seconds(90)));
+        assert!(parse_clock_offset("soon").unwrap_err().contains("-5m"));
     }
 
     #[test]

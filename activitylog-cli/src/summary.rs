@@ -9,7 +9,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use activitylog_client::summary::{Facts, Group, Key, Summary};
-use activitylog_client::{ActivityLog, DEFAULT_LOOKBACK, DateBound, DateRange, RawEvent};
+use activitylog_client::{ActivityLog, DateBound, DateRange, RangeError, RangeRule, RawEvent};
 use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::args::SummaryArgs;
 use crate::destination::{Output, WholeFile, stdout_failure};
-use crate::entries::{Source, resolve, settled};
+use crate::entries::{Source, range_failure, resolve};
 use crate::error::Failure;
 use crate::filter::Filter;
 use crate::omitted::Omitted;
@@ -49,26 +49,7 @@ pub fn prepare(args: &SummaryArgs) -> Result<Request<'_>, Failure> {
 }
 
 fn prepare_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<Request<'_>, Failure> {
-    let since = resolve(args.since.as_ref(), now)?;
-    let until = match resolve(args.until.as_ref(), now)? {
-        Some(until) => until,
-        None => DateBound::Instant(settled(now, args.settle)?),
-    };
-    let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-    let start = match (since, &args.db) {
-        (Some(since), _) => since,
-        // An archive has no 90-day limit: by default, all of it.
-        (None, Some(_)) => DateBound::Instant(DateTime::UNIX_EPOCH),
-        (None, None) => DateBound::Instant(until.instant() - lookback),
-    };
-    if args.until.is_none() && start.instant() >= until.instant() {
-        return Err(Failure::usage(format!(
-            "--since is less than --settle {} ago, and entries that young may not be visible \
-             yet: use an earlier --since, a shorter --settle, or an explicit --until",
-            humantime::format_duration(args.settle)
-        )));
-    }
-    let range = DateRange::new(start, until)?;
+    let range = range_at(args, now)?;
     let chart = args
         .chart
         .as_deref()
@@ -85,6 +66,28 @@ fn prepare_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
         chart,
         html,
     })
+}
+
+/// The range of `--since`/`--until` against `now`, by the SDK's
+/// [`RangeRule`]; from an archive (`--db`), all of it by default.
+fn range_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<DateRange, Failure> {
+    let since = resolve(args.since.as_ref(), now)?;
+    let until = resolve(args.until.as_ref(), now)?;
+    // An archive has no 90-day limit: by default, all of it.
+    let since = match (since, &args.db) {
+        (None, Some(_)) => Some(DateBound::Instant(DateTime::UNIX_EPOCH)),
+        (since, _) => since,
+    };
+    RangeRule::new(args.settle)
+        .resolve(since, until, now)
+        .map_err(|error| match error {
+            RangeError::NotSettled { .. } => Failure::usage(format!(
+                "--since is less than --settle {} ago, and entries that young may not be \
+                 visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
+                humantime::format_duration(args.settle)
+            )),
+            other => range_failure(other, args.since.as_ref(), args.settle),
+        })
 }
 
 /// The time bucket of the chart and the report: `hour` when `--by` has it,
@@ -178,24 +181,30 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let Request {
         args,
-        mut range,
+        range,
         chart,
         html,
     } = request;
-    if let Source::Archive(archive) = source {
-        range = crate::reader::archive_range(
-            archive,
-            contracts,
-            range.since(),
-            range.until(),
-            args.until.is_some(),
-            args.partial,
-        )
-        .await?;
-        if args.since.is_some() {
-            crate::reader::untimed_left_out(archive, contracts).await?;
+    // Resolved once: by the service's clock when reading the API; an
+    // archive's range ends at its completeness mark.
+    let range = match source {
+        Source::Api(log) => range_at(args, crate::clock::service_now(log).await)?,
+        Source::Archive(archive) => {
+            let range = crate::reader::archive_range(
+                archive,
+                contracts,
+                range.since(),
+                range.until(),
+                args.until.is_some(),
+                args.partial,
+            )
+            .await?;
+            if args.since.is_some() {
+                crate::reader::untimed_left_out(archive, contracts).await?;
+            }
+            range
         }
-    }
+    };
     let terminal = std::io::stdout().is_terminal();
     let format = Format::choose(format, None, terminal);
     let zone = args.zone();

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 use activitylog_archive::{Archive, Synced};
-use activitylog_client::ActivityLog;
-use chrono::{SubsecRound, Utc};
+use activitylog_client::{ActivityLog, DateBound};
 
 use crate::args::SyncArgs;
 use crate::entries::rfc3339;
@@ -74,20 +73,12 @@ pub async fn run(
     contracts: &[u64],
     args: &SyncArgs,
 ) -> Result<(), Failure> {
-    let now = Utc::now().trunc_subsecs(0);
-    let resolve = |when: Option<&crate::when::When>| {
-        when.map(|w| w.resolve(now).map_err(Failure::usage))
-            .transpose()
-    };
-    let since = resolve(args.since.as_ref())?;
-    let until = resolve(args.until.as_ref())?;
-    if let (Some(since), Some(until)) = (since, until)
-        && since.instant() >= until.instant()
-    {
-        return Err(Failure::usage(
-            "--since is not before --until: give a range that holds time",
-        ));
-    }
+    // Usage errors first (by this machine's clock), before any request;
+    // then `--since 2h` counts back from the service's now, as the
+    // archive's sync closes an open end by it.
+    let machine_now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    bounds(args, machine_now)?;
+    let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
     for &contract in contracts {
         let mut sync = archive.sync(log, contract).settle(args.settle);
         if let Some(since) = since {
@@ -124,6 +115,27 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// `--since` and `--until` against `now`, checked.
+fn bounds(
+    args: &SyncArgs,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Option<DateBound>, Option<DateBound>), Failure> {
+    let resolve = |when: Option<&crate::when::When>| {
+        when.map(|w| w.resolve(now).map_err(Failure::usage))
+            .transpose()
+    };
+    let since = resolve(args.since.as_ref())?;
+    let until = resolve(args.until.as_ref())?;
+    if let (Some(since), Some(until)) = (since, until)
+        && since.instant() >= until.instant()
+    {
+        return Err(Failure::usage(
+            "--since is not before --until: give a range that holds time",
+        ));
+    }
+    Ok((since, until))
 }
 
 /// One line per contract synced.

@@ -7,6 +7,7 @@ use crate::download::Entries;
 use crate::error::{Context, Error, Result};
 use crate::generated::{Client, types};
 use crate::hooks::{Hooks, Outcome, with_outcome};
+use progenitor_client::ClientInfo;
 
 /// The Activity Log API with auth, retries and downloads set up.
 ///
@@ -109,6 +110,28 @@ impl ActivityLog {
         &self.config
     }
 
+    /// Now by the service's clock: this machine's clock corrected by the
+    /// offset the last answer's `Date` header showed, when the service's is
+    /// more than 5 seconds behind (a warning is logged the first time). A
+    /// service clock ahead is logged too, but this machine's, the earlier,
+    /// is kept: an end earlier than the service's now is only read a little
+    /// later, one past it would claim entries not written yet.
+    ///
+    /// Before any answer has come, one cheap request (`getInfo`) is sent to
+    /// learn it; if that gets no answer, this machine's clock is used (the
+    /// download that follows reports the failure in its own words). Open
+    /// ends of ranges are closed with this time ([`RangeRule`](crate::RangeRule)).
+    pub async fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        service_now(&self.client).await
+    }
+
+    /// The service's clock minus this machine's, when the last answer showed
+    /// them more than 5 seconds apart; `None` when they agree or before any
+    /// answer.
+    pub fn clock_offset(&self) -> Option<chrono::TimeDelta> {
+        self.client.inner().clock.offset()
+    }
+
     /// `GET /activitylog/v1`: the API's name and version.
     pub async fn info(&self) -> Result<types::Info> {
         let (result, outcome) = with_outcome(self.client.get_info().send()).await;
@@ -138,6 +161,22 @@ impl ActivityLog {
     pub fn entries(&self, contract: u64) -> Entries {
         Entries::new(self.client.clone(), contract, &self.config)
     }
+}
+
+/// Now by the service's clock, asking it once if nothing was heard yet;
+/// see [`ActivityLog::now`].
+pub(crate) async fn service_now(client: &Client) -> chrono::DateTime<chrono::Utc> {
+    let clock = &client.inner().clock;
+    if !clock.is_known() {
+        // One attempt, no retries: any answer (an error status too) tells the time.
+        if let Some(request) = crate::hooks::built_request(client.get_info().send()).await
+            && let Err(error) =
+                crate::hooks::execute(client.client(), clock, request, "getInfo").await
+        {
+            tracing::debug!(%error, "the service's time is unknown: using this machine's clock");
+        }
+    }
+    clock.now()
 }
 
 /// Maps progenitor's error into the SDK's.

@@ -216,6 +216,12 @@ impl Config {
         self
     }
 
+    /// The settle time set ([`Config::settle`]): what every open end of
+    /// this client's ranges is closed with, the archive's syncs included.
+    pub fn settle_time(&self) -> Duration {
+        self.settle
+    }
+
     /// Sends `X-Contract-Number` with every request (reseller accounts).
     pub fn contract_number_header(mut self, contract: u64) -> Self {
         self.contract_number_header = Some(contract);

@@ -2,8 +2,9 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
-use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, SubsecRound, TimeDelta, Utc};
 
 use crate::error::{Error, Result};
 
@@ -145,6 +146,160 @@ impl DateRange {
     /// End, exclusive.
     pub fn until(&self) -> DateTime<Utc> {
         self.until
+    }
+}
+
+/// The one rule that closes the open ends of a range: an open end is
+/// `now − settle` (whole seconds), an open start `lookback` before the end.
+///
+/// `now` should be the service's time ([`ActivityLog::now`](crate::ActivityLog::now)):
+/// an end the service has not reached yet would claim entries it has not
+/// finished writing. Every range of the SDK, the CLI and the archive is
+/// resolved here.
+///
+/// ```
+/// use std::time::Duration;
+/// use activitylog_client::{DateBound, RangeError, RangeRule};
+/// let rule = RangeRule::new(Duration::from_secs(120));
+/// let now = "2024-05-01T12:00:00.700Z".parse().unwrap();
+///
+/// // Both ends open: the 90 days up to two minutes ago.
+/// let range = rule.resolve(None, None, now).unwrap();
+/// assert_eq!(range.until().to_rfc3339(), "2024-05-01T11:58:00+00:00");
+/// assert_eq!(range.since().to_rfc3339(), "2024-02-01T11:58:00+00:00");
+///
+/// // A start younger than the settle time is not final yet.
+/// let young: DateBound = "2024-05-01T11:59:00Z".parse().unwrap();
+/// assert!(matches!(
+///     rule.resolve(Some(young), None, now),
+///     Err(RangeError::NotSettled { .. })
+/// ));
+///
+/// // An end given is honoured as given; a start after it is refused.
+/// let until: DateBound = "2024-01-01".parse().unwrap();
+/// let since: DateBound = "2024-02-01".parse().unwrap();
+/// assert!(matches!(
+///     rule.resolve(Some(since), Some(until), now),
+///     Err(RangeError::Reversed { .. })
+/// ));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeRule {
+    settle: Duration,
+    lookback: Duration,
+}
+
+impl RangeRule {
+    /// The rule for a settle time, reaching back [`DEFAULT_LOOKBACK`](crate::DEFAULT_LOOKBACK)
+    /// when no start is given.
+    pub fn new(settle: Duration) -> Self {
+        RangeRule {
+            settle,
+            lookback: crate::DEFAULT_LOOKBACK,
+        }
+    }
+
+    /// How far before the end an open start lies.
+    pub fn lookback(mut self, lookback: Duration) -> Self {
+        self.lookback = lookback;
+        self
+    }
+
+    /// The settle time.
+    pub fn settle(&self) -> Duration {
+        self.settle
+    }
+
+    /// `now − settle`, whole seconds: the end of the stretch that is final at `now`.
+    pub fn open_end(&self, now: DateTime<Utc>) -> Result<DateTime<Utc>, RangeError> {
+        TimeDelta::from_std(self.settle)
+            .ok()
+            .and_then(|settle| now.trunc_subsecs(0).checked_sub_signed(settle))
+            .filter(|end| end.year() >= 0)
+            .ok_or(RangeError::SettleTooFar {
+                settle: self.settle,
+            })
+    }
+
+    /// The range `[since, until)` with open ends closed at `now`.
+    pub fn resolve(
+        &self,
+        since: Option<DateBound>,
+        until: Option<DateBound>,
+        now: DateTime<Utc>,
+    ) -> Result<DateRange, RangeError> {
+        let end = match until {
+            Some(until) => until,
+            None => DateBound::Instant(self.open_end(now)?),
+        };
+        let start = since.unwrap_or_else(|| {
+            // Never before 0000-01-01, the first instant the API can be sent.
+            let first = NaiveDate::from_ymd_opt(0, 1, 1)
+                .and_then(|day| day.and_hms_opt(0, 0, 0))
+                .map_or(DateTime::<Utc>::MIN_UTC, |midnight| midnight.and_utc());
+            let start = TimeDelta::from_std(self.lookback)
+                .ok()
+                .and_then(|lookback| end.instant().checked_sub_signed(lookback))
+                .map_or(first, |start| start.max(first));
+            DateBound::Instant(start)
+        });
+        if start.instant() >= end.instant() {
+            return Err(match until {
+                Some(until) => RangeError::Reversed {
+                    since: start,
+                    until,
+                },
+                None => RangeError::NotSettled {
+                    since: start,
+                    end: end.instant(),
+                    settle: self.settle,
+                },
+            });
+        }
+        DateRange::new(start, end).map_err(|_| RangeError::Reversed {
+            since: start,
+            until: end,
+        })
+    }
+}
+
+/// A range [`RangeRule::resolve`] cannot make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RangeError {
+    /// The start is not before the end given.
+    #[error("the start {since} is not before the end {until}: swap them, or move the start back")]
+    Reversed {
+        /// The start.
+        since: DateBound,
+        /// The end given.
+        until: DateBound,
+    },
+    /// No end was given, and the start is not before `now − settle`:
+    /// entries that young may not be visible yet.
+    #[error(
+        "the start {since} is less than the settle time ({settle:?}) before now, and entries \
+         that young may not be visible yet: use an earlier start, a shorter settle time, or an end"
+    )]
+    NotSettled {
+        /// The start.
+        since: DateBound,
+        /// The open end, `now − settle`.
+        end: DateTime<Utc>,
+        /// The settle time.
+        settle: Duration,
+    },
+    /// `now − settle` lies before 0000-01-01.
+    #[error("the settle time ({settle:?}) reaches back too far: the earliest moment is 0000-01-01")]
+    SettleTooFar {
+        /// The settle time.
+        settle: Duration,
+    },
+}
+
+impl From<RangeError> for Error {
+    fn from(error: RangeError) -> Self {
+        Error::InvalidRange(error.to_string())
     }
 }
 

@@ -138,6 +138,12 @@ pub enum Error {
         result_window: u64,
     },
 
+    /// A fault of this SDK itself: a download task that panicked, a
+    /// download that stalled. Permanent: retrying the same call meets the
+    /// same bug, so it is never [`Error::is_transient`].
+    #[error("{0} (a bug: please report it)")]
+    Bug(String),
+
     /// A download could not be made complete; names what was not fetched.
     #[error("incomplete download: {missing} not fetched: {reason}")]
     Incomplete {
@@ -152,7 +158,9 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying the same call later might succeed.
+    /// Whether retrying the same call later might succeed: the service or
+    /// the network failed, never a bug of this SDK ([`Error::Bug`]), nor an
+    /// answer that retrying cannot change.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Server { .. } => true,
@@ -301,6 +309,22 @@ mod tests {
         assert!(message.ends_with("plain words"), "{message}");
         let message = Error::from_status(409, b"conflict", &context).to_string();
         assert_eq!(message, "bad request (HTTP 409): conflict");
+    }
+
+    #[test]
+    fn a_bug_is_not_transient() {
+        let bug = Error::Incomplete {
+            missing: "the rest of the range".into(),
+            reason: "a page task failed: panicked (a bug: please report it)".into(),
+            cause: Some(Box::new(Error::Bug("a page task failed".into()))),
+        };
+        assert!(!bug.is_transient());
+        let outage = Error::Incomplete {
+            missing: "the rest of the range".into(),
+            reason: "HTTP 503".into(),
+            cause: None,
+        };
+        assert!(outage.is_transient());
     }
 
     #[test]

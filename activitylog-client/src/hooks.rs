@@ -9,13 +9,15 @@ use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::auth::Credentials;
+use crate::clock::ServiceClock;
 
 use crate::generated::Client;
 use crate::retry::{self, Attempt, Fault, RetryPolicy, Throttle};
 
 /// What the generated [`Client`] carries for its hooks: the credentials
-/// every request is signed with, the retry policy, and the throttle shared
-/// by all requests of one client. There is no default: a client without
+/// every request is signed with, the retry policy, and the throttle and the
+/// service's clock (learned from every answer's `Date`) shared by all
+/// requests of one client. There is no default: a client without
 /// credentials cannot be built by accident.
 ///
 /// ```
@@ -31,6 +33,7 @@ pub struct Hooks {
     contract_number: Option<HeaderValue>,
     pub(crate) retry: RetryPolicy,
     pub(crate) throttle: Arc<Throttle>,
+    pub(crate) clock: Arc<ServiceClock>,
 }
 
 impl Hooks {
@@ -41,6 +44,7 @@ impl Hooks {
             contract_number: None,
             retry,
             throttle: Arc::default(),
+            clock: Arc::default(),
         })
     }
 
@@ -143,7 +147,7 @@ impl ClientHooks<Hooks> for Client {
         };
         let hooks = self.inner();
         let Some(template) = request.try_clone() else {
-            let result = execute(self.client(), request, info.operation_id).await;
+            let result = execute(self.client(), &hooks.clock, request, info.operation_id).await;
             record_outcome(Outcome {
                 attempts: 1,
                 waited: Duration::ZERO,
@@ -162,7 +166,7 @@ impl ClientHooks<Hooks> for Client {
                 let Some(request) = request else {
                     return Attempt::Done(Ok::<(), ()>(()));
                 };
-                let result = execute(self.client(), request, info.operation_id).await;
+                let result = execute(self.client(), &hooks.clock, request, info.operation_id).await;
                 let fault = match &result {
                     Ok(response) if retry::is_retryable_status(response.status()) => Fault {
                         status: Some(response.status().as_u16()),
@@ -203,11 +207,26 @@ impl ClientHooks<Hooks> for Client {
     }
 }
 
-/// Sends `request` once, logging it: at debug level the method, URL, status
+/// Sends `request` once, learning the service's clock from the answer, and
+/// logging it: at debug level the method, URL, status
 /// and time taken; at trace level the headers too, `Authorization` and
 /// cookies redacted, and the answer's body (see [`log_body`]; the download
 /// engine, which reads page bodies itself, logs them where it reads them).
 pub(crate) async fn execute(
+    client: &reqwest::Client,
+    clock: &ServiceClock,
+    request: reqwest::Request,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    let result = execute_logged(client, request, operation).await;
+    if let Ok(response) = &result {
+        clock.observe(response.headers());
+    }
+    result
+}
+
+/// [`execute`] without learning the clock.
+async fn execute_logged(
     client: &reqwest::Client,
     request: reqwest::Request,
     operation: &'static str,

@@ -64,6 +64,7 @@
 
 mod auth;
 mod client;
+mod clock;
 mod config;
 mod dates;
 mod download;
@@ -83,7 +84,7 @@ pub use config::{
     Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_CONTRACT_NUMBER, ENV_PASSWORD,
     ENV_TOKEN, ENV_USERNAME, Overrides, Settings, Source,
 };
-pub use dates::{DateBound, DateRange};
+pub use dates::{DateBound, DateRange, RangeError, RangeRule};
 pub use download::{DEFAULT_LOOKBACK, Entries, Events, Follow, RawEvents, Update, Updates};
 pub use error::{Error, Result};
 pub use event::RawEvent;

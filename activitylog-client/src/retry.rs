@@ -93,17 +93,54 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
-/// The server's `Retry-After`, in seconds or as an HTTP date.
+/// The server's `Retry-After`, in seconds or as an HTTP date; `None` when
+/// absent or not one of those (garbage is ignored: the policy's own backoff
+/// applies). Never panics: a number too large for any clock saturates, a
+/// date in the past means now.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(
         date.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// A wait as people say it: `1h 2m 5s`, `3 days 4h`, `584942417355 years`.
+pub(crate) fn human(wait: Duration) -> String {
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    const YEAR: u64 = 365 * DAY;
+    let seconds = wait.as_secs();
+    if seconds >= YEAR {
+        return format!("{} years", seconds / YEAR);
+    }
+    if seconds >= DAY {
+        return format!("{} days {}h", seconds / DAY, seconds % DAY / HOUR);
+    }
+    if seconds >= HOUR {
+        return format!(
+            "{}h {}m {}s",
+            seconds / HOUR,
+            seconds % HOUR / MINUTE,
+            seconds % MINUTE
+        );
+    }
+    if seconds >= MINUTE {
+        return format!("{}m {}s", seconds / MINUTE, seconds % MINUTE);
+    }
+    if seconds > 0 {
+        return format!("{seconds}s");
+    }
+    format!("{}ms", wait.as_millis())
 }
 
 /// What one attempt came to.
@@ -153,7 +190,11 @@ impl Throttle {
 
     /// Holds every request back for `pause`.
     fn hold(&self, pause: Duration) {
-        let until = Instant::now() + pause;
+        let now = Instant::now();
+        // A pause too long for the clock holds as long as it can.
+        let until = now
+            .checked_add(pause)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
         let mut slot = self.not_before.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none_or(|current| current < until) {
             *slot = Some(until);
@@ -187,10 +228,21 @@ where
         // The server's time, plus jitter so that clients it held back
         // together do not all come back in the same instant.
         let wait = fault.retry_after.map_or(backoff, |after| {
-            after + jitter(after.max(policy.initial_delay))
+            after.saturating_add(jitter(after.max(policy.initial_delay)))
         });
         let budget_left = policy.max_total_wait.saturating_sub(waited);
         if attempts >= policy.max_attempts || wait > budget_left {
+            let mut fault = fault;
+            // A wait the policy never allows is not worth a sleep: say so.
+            if let Some(after) = fault.retry_after.filter(|after| *after > budget_left) {
+                fault.reason = format!(
+                    "{}; the service asked to wait {} before retrying (Retry-After), longer \
+                     than the retry policy allows (at most {} in all)",
+                    fault.reason,
+                    human(after),
+                    human(policy.max_total_wait)
+                );
+            }
             tracing::warn!(
                 operation,
                 attempts,
@@ -220,9 +272,10 @@ where
     }
 }
 
-/// Up to a fifth of `base`, at random.
+/// Up to a fifth of `base`, at random (at most a day: never an overflow).
 fn jitter(base: Duration) -> Duration {
-    base.mul_f64(fastrand::f64() * 0.2)
+    base.min(Duration::from_secs(5 * 24 * 3600))
+        .mul_f64(fastrand::f64() * 0.2)
 }
 
 /// The error inside a boxed error or an io::Error (whose `source()` skip
@@ -337,6 +390,76 @@ mod tests {
         );
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
+    }
+
+    /// Seen against a service that answered `Retry-After: 18446744073709551615`:
+    /// "internal error … overflow when adding durations".
+    #[test]
+    fn retry_after_of_any_size_never_panics() {
+        let mut headers = HeaderMap::new();
+        for (text, expected) in [
+            ("18446744073709551615", Some(Duration::from_secs(u64::MAX))),
+            ("99999999999999999999999999", Some(Duration::MAX)),
+            ("0", Some(Duration::ZERO)),
+            ("Sun, 06 Nov 1994 08:49:37 GMT", Some(Duration::ZERO)),
+            ("-5", None),
+            ("1.5", None),
+            ("", None),
+            ("Fri, 31 Dec 9999 23:59:59 GMT", None), // checked below
+        ] {
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(text).unwrap());
+            let got = retry_after(&headers);
+            if text.starts_with("Fri") {
+                assert!(
+                    got.unwrap() > Duration::from_secs(7000 * 365 * 24 * 3600),
+                    "{got:?}"
+                );
+            } else {
+                assert_eq!(got, expected, "{text}");
+            }
+        }
+        headers.insert(RETRY_AFTER, HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    /// A `Retry-After` longer than the policy's whole wait ends the request
+    /// at once with an error naming the wait, whatever its size: no sleep,
+    /// no panic.
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_beyond_the_policy_is_an_error_naming_the_wait() {
+        for after in [
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+            Duration::from_secs(3600),
+        ] {
+            let policy = RetryPolicy::default();
+            let started = Instant::now();
+            let result: Result<Result<(), ()>, _> =
+                run(&policy, &Throttle::default(), "test", || async move {
+                    Attempt::Retry(Fault {
+                        status: Some(429),
+                        reason: "HTTP 429 Too Many Requests".into(),
+                        retry_after: Some(after),
+                    })
+                })
+                .await;
+            let exhausted = result.unwrap_err();
+            assert_eq!(exhausted.attempts, 1, "{after:?}");
+            assert_eq!(Instant::now(), started, "it slept");
+            let reason = exhausted.fault.reason;
+            assert!(
+                reason.contains(&format!("asked to wait {} before retrying", human(after)))
+                    && reason.contains("at most 1m 0s"),
+                "{reason}"
+            );
+        }
+        assert_eq!(human(Duration::from_secs(u64::MAX)), "584942417355 years");
+    }
+
+    /// A huge pause never overflows the throttle's clock.
+    #[tokio::test]
+    async fn the_throttle_holds_any_pause_without_panicking() {
+        Throttle::default().hold(Duration::MAX);
     }
 
     #[test]

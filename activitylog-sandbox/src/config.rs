@@ -205,6 +205,13 @@ pub struct SandboxConfig {
     pub whole_second_dates: bool,
     /// Serve HTTPS with a certificate generated at start (needs the `tls` feature).
     pub tls: bool,
+    /// How far the service's clock is from the machine's (negative: behind). Its whole
+    /// notion of now moves: the `Date` header, the stamps of live events, the ingestion
+    /// lag's visibility and the default `end`. `None`: the machine's clock.
+    pub clock_offset: Option<TimeDelta>,
+    /// The `Retry-After` text sent, as given, with injected 429 and 503 answers (a
+    /// huge number, an HTTP date, garbage). `None`: `0` or `1` with 429, none with 503.
+    pub retry_after: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -231,6 +238,8 @@ impl Default for SandboxConfig {
             ingestion_lag: None,
             whole_second_dates: false,
             tls: false,
+            clock_offset: None,
+            retry_after: None,
         }
     }
 }

@@ -90,6 +90,11 @@
 //!   * Crowded seconds ([`ContractSpec::burst`]): many events inside one second.
 //!   * Whole-second dates ([`SandboxBuilder::whole_second_dates`]): `dateStart` and `dateEnd`
 //!     lose their fractions before filtering, as a service with second precision would.
+//!   * A clock of its own ([`SandboxBuilder::clock_offset`]): the service's now runs ahead
+//!     of the machine's or behind it, in its `Date` header (every answer has one), the
+//!     stamps of live events, the ingestion lag and the default `end`.
+//!   * Any `Retry-After` ([`SandboxBuilder::retry_after`]): the text given, sent as is
+//!     with injected 429 and 503 answers (huge numbers, HTTP dates, garbage).
 //! * HTTPS (feature `tls`): `SandboxBuilder::tls` serves with a CA and a certificate for
 //!   `127.0.0.1` generated at start, which nothing trusts until a client is given the CA or
 //!   the pin (`Sandbox::tls`); [`Sandbox::connections`] counts the handshakes tried.

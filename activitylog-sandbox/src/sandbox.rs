@@ -185,6 +185,19 @@ impl SandboxBuilder {
         self
     }
 
+    /// Moves the service's clock `offset` from the machine's (negative: behind): its
+    /// `Date` header, the stamps of live events, the ingestion lag and the default `end`.
+    pub fn clock_offset(mut self, offset: TimeDelta) -> Self {
+        self.config.clock_offset = Some(offset);
+        self
+    }
+
+    /// Sends `text` as `Retry-After` with injected 429 and 503 answers, as given.
+    pub fn retry_after(mut self, text: impl Into<String>) -> Self {
+        self.config.retry_after = Some(text.into());
+        self
+    }
+
     /// The configuration built so far.
     pub fn config(&self) -> &SandboxConfig {
         &self.config
@@ -260,8 +273,18 @@ impl Sandbox {
             port: config.port,
             source,
         })?;
+        let clock_offset = config.clock_offset.unwrap_or_default();
+        let retry_after = match &config.retry_after {
+            None => None,
+            Some(text) => Some(hyper::header::HeaderValue::from_str(text).map_err(|_| {
+                SandboxError::InvalidConfig(format!("`{text}` cannot be sent as Retry-After"))
+            })?),
+        };
         let end = config.end.unwrap_or_else(|| {
-            DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_default()
+            DateTime::from_timestamp_millis(
+                crate::server::now_with(clock_offset).timestamp_millis(),
+            )
+            .unwrap_or_default()
         });
         let store = EventStore::generate(&config, end);
         let wire_variants = if config.wire_variants.is_nan() {
@@ -292,6 +315,8 @@ impl Sandbox {
                 .map(|lag| i64::try_from(lag.as_millis()).unwrap_or(i64::MAX))
                 .filter(|&ms| ms > 0),
             whole_second_dates: config.whole_second_dates,
+            clock_offset,
+            retry_after,
             connections: Default::default(),
         });
         let (shutdown, receiver) = watch::channel(false);
@@ -516,7 +541,7 @@ pub(crate) fn append_now(state: &State) {
 }
 
 fn append_to(state: &State, contract: u64) -> Option<String> {
-    let now = Utc::now().timestamp_millis();
+    let now = state.now().timestamp_millis();
     let mut store = state.store.write().unwrap_or_else(|e| e.into_inner());
     store.append(contract, now).map(|id| id.uuid())
 }

@@ -65,8 +65,18 @@ pub(crate) struct State {
     /// Largest ingestion lag in milliseconds; `None` (never `Some(0)`) when off.
     pub ingestion_lag_ms: Option<i64>,
     pub whole_second_dates: bool,
+    /// How far this service's clock is from the machine's.
+    pub clock_offset: chrono::TimeDelta,
+    /// `Retry-After` of injected 429 and 503 answers, when set.
+    pub retry_after: Option<HeaderValue>,
     /// Connections accepted (TLS handshakes attempted, when serving HTTPS).
     pub connections: AtomicU64,
+}
+
+/// The machine's clock moved by `offset` (saturating at chrono's ends).
+pub(crate) fn now_with(offset: chrono::TimeDelta) -> chrono::DateTime<chrono::Utc> {
+    let machine = chrono::Utc::now();
+    machine.checked_add_signed(offset).unwrap_or(machine)
 }
 
 /// What turns an accepted TCP connection into a TLS one.
@@ -88,11 +98,16 @@ impl State {
         bound_millis(t, self.whole_second_dates)
     }
 
-    /// The ingestion lag as it stands at the wall clock now, if there is one.
+    /// Now by this service's clock (the machine's, moved by the clock offset).
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        now_with(self.clock_offset)
+    }
+
+    /// The ingestion lag as it stands at this service's now, if there is one.
     pub(crate) fn lag_now(&self) -> Option<Lag> {
         self.ingestion_lag_ms.map(|max_ms| Lag {
             max_ms,
-            now_ms: chrono::Utc::now().timestamp_millis(),
+            now_ms: self.now().timestamp_millis(),
         })
     }
 
@@ -260,15 +275,36 @@ async fn respond(
             kind: FaultKind::TruncatedBody,
             ..
         }) => truncated(route(state, &request)),
-        Some(fault) => complete(fault_answer(fault)),
+        Some(fault) => complete(fault_answer(fault, state.retry_after.as_ref())),
         None => complete(route(state, &request)),
     };
+    let mut response = response;
+    // This service's time, as HTTP says it (hyper would send the machine's).
+    let date = state.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(date) = HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, date);
+    }
     record.status = Some(response.status().as_u16());
     state.requests.record(record);
     Ok(response)
 }
 
-fn fault_answer(fault: Fault) -> Answer {
+fn fault_answer(fault: Fault, retry_after: Option<&HeaderValue>) -> Answer {
+    let answer = fault_answer_of(fault);
+    match (fault.kind, retry_after) {
+        (FaultKind::TooManyRequests | FaultKind::ServiceUnavailable, Some(text)) => {
+            let mut answer = answer;
+            answer
+                .headers
+                .retain(|(name, _)| name != header::RETRY_AFTER);
+            answer.headers.push((header::RETRY_AFTER, text.clone()));
+            answer
+        }
+        _ => answer,
+    }
+}
+
+fn fault_answer_of(fault: Fault) -> Answer {
     const GATEWAY_HTML: &str = "text/html";
     match fault.kind {
         FaultKind::TooManyRequests => Answer::error(

@@ -906,3 +906,93 @@ async fn a_bad_archive_url_is_a_usage_error() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("sqlite:PATH"), "{}", run.stderr);
 }
+
+/// The client a library user builds: the sandbox's token, and `settle`.
+fn log_settling(sandbox: &Sandbox, settle: Duration) -> ActivityLog {
+    ActivityLog::new(
+        Config::new(Credentials::token(&sandbox.credentials().token))
+            .api_url(sandbox.url())
+            .settle(settle),
+    )
+    .unwrap()
+}
+
+/// The archive's sync used its own 2 minutes whatever settle time the
+/// client's `Config` set: a client that waits an hour for late entries
+/// still had the last hour archived and marked complete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_honours_the_settle_time_of_the_client() {
+    // Entries up to now: about one every 90 s over the last two days.
+    let sandbox = Sandbox::builder()
+        .events(2_000)
+        .span(TimeDelta::days(2))
+        .start()
+        .await
+        .unwrap();
+    let target = sqlite("client-settle");
+    let settle = TimeDelta::hours(1);
+    let log = log_settling(&sandbox, settle.to_std().unwrap());
+    let archive = Archive::open(&target.url).await.unwrap();
+    let synced = archive.sync(&log, MAIN_CONTRACT).run().await.unwrap();
+    archive.close().await;
+    let settled = Utc::now() - settle;
+    let mark = synced
+        .through
+        .expect("the sync marks how far it is complete");
+    assert!(
+        mark <= settled,
+        "the archive is marked complete through {mark}, past now − the client's settle time ({settled})"
+    );
+    let newest = archived(&target.url, DateTime::<Utc>::UNIX_EPOCH, Utc::now()).await;
+    let young = sandbox.event_uuids(MAIN_CONTRACT, settled, None);
+    assert!(
+        !young.is_empty(),
+        "no entry in the last hour: this proves nothing"
+    );
+    let archived_young: Vec<_> = young.iter().filter(|u| newest.contains(*u)).collect();
+    assert!(
+        archived_young.is_empty(),
+        "{} entries younger than the client's settle time were archived",
+        archived_young.len()
+    );
+}
+
+/// With the service's clock 5 minutes behind this machine's, a sync closed
+/// its range by the machine's clock: its mark claimed 5 minutes the service
+/// had not reached, and the entries stamped in them were never read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_mark_never_passes_the_service_now_minus_settle() {
+    let behind = TimeDelta::minutes(5);
+    let sandbox = Sandbox::builder()
+        .events(2_000)
+        .span(TimeDelta::days(1))
+        .clock_offset(-behind)
+        .start()
+        .await
+        .unwrap();
+    let target = sqlite("service-clock");
+    let settle = Duration::from_secs(120);
+    let run = cli::run(
+        at(&sandbox),
+        &["sync", &MAIN_CONTRACT.to_string(), "--db", &target.url],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let service_settled = Utc::now() - behind - TimeDelta::from_std(settle).unwrap();
+    let archive = Archive::open(&target.url).await.unwrap();
+    let mark = archive
+        .through(MAIN_CONTRACT)
+        .await
+        .unwrap()
+        .expect("a mark");
+    archive.close().await;
+    assert!(
+        mark <= service_settled,
+        "the archive is marked complete through {mark}, past the service's now − settle ({service_settled})"
+    );
+    assert!(
+        run.stderr.contains("the service's clock is 5m") && run.stderr.contains("behind"),
+        "the clocks' difference is not said: {}",
+        run.stderr
+    );
+}

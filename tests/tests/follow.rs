@@ -484,3 +484,61 @@ async fn a_csv_follow_applies_filters_and_writes_the_header_once() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With the service's clock 5 minutes behind this machine's, `--follow`
+/// wrote the first few entries and then nothing, silently: its polls asked
+/// for time the service had not reached, and checkpointed past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_against_a_service_clock_behind_writes_every_entry_it_appends() {
+    let behind = TimeDelta::minutes(5);
+    let sandbox = Sandbox::builder()
+        .events(200)
+        .live(Duration::from_millis(20))
+        .ingestion_lag(Duration::from_millis(300))
+        .clock_offset(-behind)
+        .start()
+        .await
+        .unwrap();
+    let dir = scratch("service-clock");
+    let since = rfc3339(Utc::now() - behind - TimeDelta::seconds(5));
+    let stdout = std::fs::File::create(dir.join("out.ndjson")).unwrap();
+    let mut child = at(&sandbox)
+        .args(follow_args(&since))
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Longer than the other follows: the `Date` header has whole seconds,
+    // so the service's now is known up to a second early.
+    running_for(&mut child, Duration::from_secs(5)).await;
+    send(&child, libc::SIGINT);
+    let (code, stderr) = finish(child).await;
+    assert_eq!(code, Some(130), "{stderr}");
+    let through = stderr
+        .split("through ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+        .unwrap_or_else(|| panic!("no `through` in {stderr}"));
+    let service_now = Utc::now() - behind;
+    assert!(
+        through <= service_now,
+        "checkpointed through {through}, past the service's now {service_now}"
+    );
+    let text = std::fs::read_to_string(dir.join("out.ndjson")).unwrap();
+    let entries = entries_once(&text);
+    assert_followed(&sandbox, since.parse().unwrap(), through, &entries).await;
+    let appended = entries
+        .iter()
+        .filter(|(_, time)| *time > since.parse::<DateTime<Utc>>().unwrap() + TimeDelta::seconds(5))
+        .count();
+    assert!(
+        appended > 20,
+        "only {appended} of the entries appended while following were written"
+    );
+    assert!(
+        stderr.contains("warning: the service's clock is 5m") && stderr.contains("behind"),
+        "the clocks' difference is not said: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use activitylog_client::{ActivityLog, Config, Credentials, Error, RawEvent, RetryPolicy, Update};
 use activitylog_sandbox::{
-    BadPageKind, BadPages, ContractSpec, MAIN_CONTRACT, Sandbox, SandboxBuilder, TotalForm,
+    BadPageKind, BadPages, ContractSpec, FaultKind, Faults, MAIN_CONTRACT, Sandbox, SandboxBuilder,
+    TotalForm,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -331,4 +332,117 @@ async fn a_busy_second_inside_a_large_range_is_read_whole() {
     let got = exactly_once(&events);
     assert_eq!(got.len(), 39_000);
     assert_eq!(got, expected(&sandbox, since, until));
+}
+
+/// The `activitylog` binary built from this source, pointed at `sandbox`.
+fn cli_at(sandbox: &Sandbox) -> std::process::Command {
+    activitylog_tests::cli::against(
+        env!("CARGO_BIN_EXE_activitylog-under-test"),
+        &activitylog_tests::cli::empty_home(),
+        sandbox,
+    )
+}
+
+/// A 429 with `Retry-After: 18446744073709551615` ended the run with
+/// "internal error … overflow when adding durations". A wait longer than
+/// the retry policy allows is an error that names the wait and what was
+/// not fetched, at once (no sleep), whatever its form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_longer_than_the_policy_fails_naming_the_wait() {
+    for (retry_after, wait) in [
+        ("18446744073709551615", "584942417355 years"),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", " years"),
+    ] {
+        let sandbox = year_of(1_000)
+            .faults(Faults::rate(1.0).only([FaultKind::TooManyRequests]))
+            .retry_after(retry_after)
+            .start()
+            .await
+            .unwrap();
+        let run = activitylog_tests::cli::run(
+            cli_at(&sandbox),
+            &[
+                "entries",
+                &MAIN_CONTRACT.to_string(),
+                "--since",
+                "2021-06-01",
+                "--until",
+                "2021-07-01",
+                "--format",
+                "ndjson",
+            ],
+        )
+        .await;
+        assert_eq!(run.code, Some(1), "{retry_after}: {}", run.stderr);
+        let stderr = &run.stderr;
+        assert!(!stderr.contains("internal error"), "{stderr}");
+        assert!(
+            stderr.contains("the service asked to wait")
+                && stderr.contains(wait)
+                && stderr.contains("(Retry-After), longer than the retry policy allows"),
+            "the wait is not named: {stderr}"
+        );
+        assert!(
+            stderr.contains("not fetched") && stderr.contains(&MAIN_CONTRACT.to_string()),
+            "what was not fetched is not named: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+/// A `Retry-After` date in the past means "now": retried as usual, and
+/// the download is exact.
+#[tokio::test]
+async fn a_retry_after_in_the_past_is_retried_as_usual() {
+    let sandbox = year_of(3_000)
+        .faults(Faults::rate(0.3).only([FaultKind::TooManyRequests]))
+        .retry_after("Sun, 06 Nov 1994 08:49:37 GMT")
+        .start()
+        .await
+        .unwrap();
+    let (since, until) = (end_of_2021() - TimeDelta::days(365), end_of_2021());
+    let events = download(&patient_log(&sandbox), since, until)
+        .await
+        .unwrap();
+    assert_eq!(exactly_once(&events), expected(&sandbox, since, until));
+    assert!(
+        sandbox.fault_counts().get(FaultKind::TooManyRequests) > 0,
+        "no 429 was sent"
+    );
+}
+
+/// With the service's clock 5 minutes behind this machine's, a download
+/// without an end reached 3 minutes past the service's `now − settle`: its
+/// checkpoints claimed entries the service had not finished. The SDK asks
+/// the service its time first (its `Date` header) and ends the range by it.
+#[tokio::test]
+async fn an_open_range_ends_by_the_service_clock() {
+    let behind = TimeDelta::minutes(5);
+    let sandbox = Sandbox::builder()
+        .contracts(vec![ContractSpec::new(MAIN_CONTRACT, 5_000)])
+        .span(TimeDelta::days(1))
+        .clock_offset(-behind)
+        .start()
+        .await
+        .unwrap();
+    let log = patient_log(&sandbox);
+    let since = Utc::now() - behind - TimeDelta::hours(2);
+    let mut updates = log.entries(MAIN_CONTRACT).since(since).updates();
+    let mut through = None;
+    let mut events = Vec::new();
+    while let Some(update) = updates.next().await {
+        match update.unwrap() {
+            Update::Events(batch) => events.extend(batch),
+            Update::Completed { through: t } => through = Some(t),
+            _ => {}
+        }
+    }
+    let service_settled = Utc::now() - behind - TimeDelta::minutes(2);
+    let through = through.expect("a checkpoint");
+    assert!(
+        through <= service_settled,
+        "checkpointed through {through}, past the service's now − settle ({service_settled})"
+    );
+    assert_eq!(log.clock_offset().map(|o| o.num_minutes()), Some(-5));
+    assert_eq!(exactly_once(&events), expected(&sandbox, since, through));
 }

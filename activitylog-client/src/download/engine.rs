@@ -256,13 +256,13 @@ impl Engine {
                     reason:
                         "the download stalled with nothing left to ask (a bug: please report it)"
                             .into(),
-                    cause: None,
+                    cause: Some(Box::new(Error::Bug("the download stalled".into()))),
                 });
             };
             let (slot_id, offset, result) = joined.map_err(|error| Error::Incomplete {
                 missing: self.missing_from_front(),
-                reason: format!("a page task failed: {error}"),
-                cause: None,
+                reason: format!("a page task failed: {error} (a bug: please report it)"),
+                cause: Some(Box::new(Error::Bug(format!("a page task failed: {error}")))),
             })?;
             self.arrive(slot_id, offset, result)?;
         }

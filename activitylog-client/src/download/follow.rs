@@ -10,11 +10,17 @@
 //!   the latest, so `[.., now − settle)` is final when read; the overlap
 //!   re-reads the stretch before it in case some took longer.
 //! - Events are deduplicated on `@uuid` (or a digest of their bytes) against
-//!   what the follow already yielded. Only keys whose time lies inside the
-//!   overlap (`time ≥ through − overlap`) are kept; older ones can never be
-//!   read again and are forgotten, so memory stays flat however long the
-//!   follow runs (they are forgotten at every checkpoint, so a long first
-//!   range does not pile them up either).
+//!   what the follow already yielded. Each key is kept with the end of the
+//!   window it was read from (the follow's own clock, never the entry's
+//!   `meta.time`: a service may filter on another timestamp), and forgotten
+//!   once that end lies before the overlap (`≤ through − overlap`): no later
+//!   read can return it, so memory stays flat however long the follow runs
+//!   (they are forgotten at every checkpoint, so a long first range does not
+//!   pile them up either).
+//! - Every range ends at `now − settle` by the service's clock
+//!   ([`ActivityLog::now`](crate::ActivityLog::now)), resolved by
+//!   [`RangeRule`]: a machine clock ahead of the service's never makes a
+//!   poll claim time the service has not finished.
 //! - Checkpoints ([`Update::Completed`]) only move forward; the last of a
 //!   poll is its end.
 //! - A transient error ([`Error::is_transient`]) never ends the follow: it
@@ -36,13 +42,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use super::engine::AbortOnDrop;
-use super::{DEFAULT_LOOKBACK, Entries, Update};
-use crate::dates::DateBound;
+use super::{Entries, Update};
+use crate::client::service_now;
+use crate::dates::{DateBound, RangeError, RangeRule};
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
 
@@ -115,28 +122,52 @@ fn key_of(event: &RawEvent) -> Key {
     }
 }
 
-/// The keys yielded whose time is still inside the overlap.
+/// The keys yielded that a later read may still return, each with the end
+/// of the window it was read from: the follow's own clock, never the entry's
+/// `meta.time` (a service may filter on another timestamp, such as when it
+/// ingested the entry, so an old `meta.time` says nothing about whether a
+/// later poll can return the entry again).
 #[derive(Debug, Default)]
 struct Recent {
     keys: HashMap<Key, DateTime<Utc>>,
+    /// Keys yielded since the last checkpoint, stamped with their poll's end
+    /// until [`Recent::completed`] knows their window's.
+    unstamped: Vec<Key>,
 }
 
 impl Recent {
-    /// Keeps the events not yielded before, and remembers them; an event
-    /// without a time counts as stamped `fallback`.
-    fn fresh(&mut self, events: Vec<RawEvent>, fallback: DateTime<Utc>) -> Vec<RawEvent> {
+    /// Keeps the events not yielded before, and remembers them as read in
+    /// a poll ending at `poll_end`.
+    fn fresh(&mut self, events: Vec<RawEvent>, poll_end: DateTime<Utc>) -> Vec<RawEvent> {
         events
             .into_iter()
             .filter(|event| {
-                let time = event.time().unwrap_or(fallback);
-                self.keys.insert(key_of(event), time).is_none()
+                let key = key_of(event);
+                if self.keys.contains_key(&key) {
+                    return false;
+                }
+                self.keys.insert(key.clone(), poll_end);
+                self.unstamped.push(key);
+                true
             })
             .collect()
     }
 
-    /// Forgets the keys stamped before `horizon`: never read again.
+    /// Every event yielded since the last checkpoint was read from a window
+    /// ending by `through`: stamps them so.
+    fn completed(&mut self, through: DateTime<Utc>) {
+        for key in self.unstamped.drain(..) {
+            if let Some(stamp) = self.keys.get_mut(&key) {
+                *stamp = (*stamp).min(through);
+            }
+        }
+    }
+
+    /// Forgets the keys read from windows ending by `horizon`: no later
+    /// read, which starts at `horizon` or after, can return them.
     fn forget_before(&mut self, horizon: DateTime<Utc>) {
-        self.keys.retain(|_, time| *time >= horizon);
+        self.keys.retain(|_, read_until| *read_until > horizon);
+        // A key forgotten here was stamped by a checkpoint: none is pending.
     }
 
     fn len(&self) -> usize {
@@ -179,33 +210,34 @@ impl Follower {
     }
 
     async fn run(&mut self) {
+        let rule = RangeRule::new(self.entries.settle);
         let mut failures: u32 = 0;
         loop {
-            let Some(end) = settled_now(self.entries.settle) else {
-                let error = Error::Config("the settle time reaches back too far".into());
-                let _ = self.sender.send(Err(error)).await;
-                return;
-            };
-            let since = *self.since.get_or_insert_with(|| {
-                let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-                match self.entries.since {
-                    Some(since) => since.instant(),
-                    None => end.checked_sub_signed(lookback).unwrap_or(end),
-                }
-            });
-            let from = match self.through {
-                None if end > since => Some(since),
-                None => None, // the start is not final yet
-                Some(through) if end > through => Some(
+            // By the service's clock (asked once, then learned from every answer).
+            let now = service_now(&self.entries.client).await;
+            let start = match (self.through, self.since) {
+                (None, _) => self.entries.since,
+                (Some(through), since) => Some(DateBound::Instant(
                     through
                         .checked_sub_signed(self.overlap)
-                        .unwrap_or(since)
-                        .max(since),
-                ),
-                Some(_) => None, // nothing new is final yet
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+                        .max(since.unwrap_or(DateTime::<Utc>::MIN_UTC)),
+                )),
             };
-            if let Some(from) = from {
-                match self.poll(from, end).await {
+            let range = match rule.resolve(start, None, now) {
+                // Nothing new is final yet.
+                Ok(range) if self.through.is_some_and(|t| range.until() <= t) => None,
+                Ok(range) => Some(range),
+                // The start is not final yet: nothing new to read.
+                Err(RangeError::NotSettled { .. }) => None,
+                Err(error) => {
+                    let _ = self.sender.send(Err(error.into())).await;
+                    return;
+                }
+            };
+            if let Some(range) = range {
+                self.since.get_or_insert(range.since());
+                match self.poll(range.since(), range.until()).await {
                     Ok(()) => failures = 0,
                     Err(Stopped::ReaderGone) => return,
                     Err(Stopped::Transient(error)) => {
@@ -239,6 +271,8 @@ impl Follower {
             let update = match update {
                 Ok(update) => update,
                 Err(error) if error.is_transient() => {
+                    // Their windows did not complete: they keep this poll's end.
+                    self.recent.unstamped.clear();
                     self.forget();
                     return Err(Stopped::Transient(error));
                 }
@@ -253,6 +287,9 @@ impl Follower {
                     (!fresh.is_empty()).then_some(Update::Events(fresh))
                 }
                 Update::Completed { through } if self.through.is_none_or(|t| through > t) => {
+                    // What was yielded since the last checkpoint was read
+                    // from windows ending by `through`.
+                    self.recent.completed(through);
                     self.through = Some(through);
                     // Windows complete in time order: what lies before the
                     // overlap never comes again, not even in this poll (a
@@ -282,12 +319,6 @@ impl Follower {
             self.recent.forget_before(horizon);
         }
     }
-}
-
-/// `now − settle`, whole seconds: the end of the stretch that is final now.
-fn settled_now(settle: Duration) -> Option<DateTime<Utc>> {
-    let settle = TimeDelta::from_std(settle).ok()?;
-    Utc::now().trunc_subsecs(0).checked_sub_signed(settle)
 }
 
 /// The wait after `failures` transient errors in a row: the interval
@@ -328,6 +359,7 @@ mod tests {
             end,
         );
         assert_eq!(first.len(), 2);
+        recent.completed(at("2024-01-01T00:05:00Z"));
         let again = recent.fresh(
             vec![
                 event("b", "2024-01-01T00:09:00Z"),
@@ -337,8 +369,39 @@ mod tests {
         );
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].uuid().as_deref(), Some("c"));
+        recent.completed(end);
         recent.forget_before(at("2024-01-01T00:08:00Z"));
-        assert_eq!(recent.len(), 2, "only `a` is older than the overlap");
+        assert_eq!(
+            recent.len(),
+            1,
+            "only `c`, read up to 00:10, may come again"
+        );
+    }
+
+    /// A service that filters on another timestamp than `meta.time` (when
+    /// it ingested an entry, say) returns an entry stamped long ago in every
+    /// poll whose range holds that other timestamp. Forgetting by
+    /// `meta.time` wrote it twice; the follow forgets by its own windows.
+    #[test]
+    fn an_entry_stamped_long_ago_is_not_yielded_twice() {
+        let mut recent = Recent::default();
+        let overlap = TimeDelta::minutes(2);
+        // Poll 1 reads [00:00, 00:10): the service returns `late`, stamped
+        // a day earlier but ingested at 00:09.
+        let first = recent.fresh(
+            vec![event("late", "2023-12-31T00:09:00Z")],
+            at("2024-01-01T00:10:00Z"),
+        );
+        assert_eq!(first.len(), 1);
+        let through = at("2024-01-01T00:10:00Z");
+        recent.completed(through);
+        recent.forget_before(through - overlap);
+        // Poll 2 reads [00:08, 00:12): the ingestion time 00:09 is in it again.
+        let second = recent.fresh(
+            vec![event("late", "2023-12-31T00:09:00Z")],
+            at("2024-01-01T00:12:00Z"),
+        );
+        assert!(second.is_empty(), "`late` was yielded twice");
     }
 
     #[test]

@@ -16,19 +16,20 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures::Stream;
 use tokio::sync::mpsc;
 
 pub use follow::Follow;
 pub use window::Window;
 
-use crate::dates::{DateBound, DateRange};
+use crate::dates::{DateBound, DateRange, RangeRule};
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
 use crate::generated::Client;
 use crate::generated::types::Activity;
 use engine::{AbortOnDrop, Batch, Plan};
+use progenitor_client::ClientInfo;
 
 /// How far back a download reaches when no start is given.
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -96,33 +97,32 @@ impl Entries {
         self
     }
 
-    /// The range this download covers, with open ends closed now.
+    /// The range this download covers, open ends closed by [`RangeRule`]
+    /// at now by the service's clock as last heard (this machine's clock
+    /// before any answer: [`ActivityLog::now`](crate::ActivityLog::now) asks
+    /// the service first).
     pub fn range(&self) -> Result<DateRange> {
-        let until = self.until.unwrap_or_else(|| {
-            let settle = TimeDelta::from_std(self.settle).unwrap_or(TimeDelta::MAX);
-            let now = Utc::now().trunc_subsecs(0);
-            DateBound::Instant(
-                now.checked_sub_signed(settle)
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
-            )
-        });
-        let since = self.since.unwrap_or_else(|| {
-            let lookback = TimeDelta::from_std(DEFAULT_LOOKBACK).unwrap_or(TimeDelta::days(90));
-            // Checked: an end near chrono's first day must not panic here.
-            DateBound::Instant(
-                until
-                    .instant()
-                    .checked_sub_signed(lookback)
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC),
-            )
-        });
-        DateRange::new(since, until)
+        self.range_at(self.client.inner().clock.now())
+    }
+
+    /// The range with open ends closed at `now`.
+    fn range_at(&self, now: DateTime<Utc>) -> Result<DateRange> {
+        Ok(RangeRule::new(self.settle).resolve(self.since, self.until, now)?)
+    }
+
+    /// [`Entries::range`], asking the service its time first when the end
+    /// is open and nothing was heard from it yet.
+    async fn resolved_range(&self) -> Result<DateRange> {
+        match self.until {
+            Some(_) => self.range(),
+            None => self.range_at(crate::client::service_now(&self.client).await),
+        }
     }
 
     /// Counts the entries of the range with one small request per maximum
     /// span: cheap, for progress bars. A lower bound if the server caps counts.
     pub async fn count(&self) -> Result<u64> {
-        let range = self.range()?;
+        let range = self.resolved_range().await?;
         let whole = Window {
             start: range.since(),
             end: range.until(),
@@ -141,8 +141,32 @@ impl Entries {
     }
 
     /// Batches of new events and a checkpoint after each completed window.
+    ///
+    /// Without an end, and before any answer of the service, the stream
+    /// first asks the service its time (one `getInfo`), so that the range
+    /// ends by the service's clock; see [`ActivityLog::now`](crate::ActivityLog::now).
     pub fn updates(self) -> Updates {
-        let range = match self.range() {
+        if self.until.is_none() && !self.client.inner().clock.is_known() {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Updates::failed(outside_a_runtime());
+            }
+            return Updates {
+                starting: Some(Box::pin(async move {
+                    let range = self.resolved_range().await;
+                    self.updates_of(range)
+                })),
+                receiver: None,
+                engine: None,
+                error: None,
+            };
+        }
+        let range = self.range();
+        self.updates_of(range)
+    }
+
+    /// The download of `range` (or its error).
+    fn updates_of(self, range: Result<DateRange>) -> Updates {
+        let range = match range {
             Ok(range) => range,
             Err(error) => return Updates::failed(error),
         };
@@ -159,14 +183,11 @@ impl Entries {
             max_rereads: 3,
         };
         if tokio::runtime::Handle::try_current().is_err() {
-            return Updates::failed(Error::Config(
-                "downloads run on a Tokio runtime: call this inside one \
-                 (e.g. #[tokio::main] or Runtime::block_on)"
-                    .into(),
-            ));
+            return Updates::failed(outside_a_runtime());
         }
         let (receiver, guard) = engine::spawn(self.client, plan);
         Updates {
+            starting: None,
             receiver: Some(receiver),
             engine: Some(guard),
             error: None,
@@ -197,6 +218,15 @@ impl Entries {
     }
 }
 
+/// Downloads need a Tokio runtime.
+fn outside_a_runtime() -> Error {
+    Error::Config(
+        "downloads run on a Tokio runtime: call this inside one \
+         (e.g. #[tokio::main] or Runtime::block_on)"
+            .into(),
+    )
+}
+
 /// What a download reports: events, and how far it is complete.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -212,17 +242,30 @@ pub enum Update {
 }
 
 /// Stream of [`Update`]s; stops the download when dropped.
-#[derive(Debug)]
 pub struct Updates {
+    /// Learning the service's time, then starting the download.
+    starting: Option<Pin<Box<dyn Future<Output = Updates> + Send>>>,
     receiver: Option<mpsc::Receiver<Result<Batch>>>,
     /// The engine's task; aborted when the stream is dropped.
     engine: Option<AbortOnDrop<()>>,
     error: Option<Error>,
 }
 
+impl std::fmt::Debug for Updates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Updates")
+            .field("starting", &self.starting.is_some())
+            .field("receiver", &self.receiver)
+            .field("engine", &self.engine)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
 impl Updates {
     fn failed(error: Error) -> Self {
         Updates {
+            starting: None,
             receiver: None,
             engine: None,
             error: Some(error),
@@ -252,7 +295,7 @@ impl Updates {
         Poll::Ready(Some(Err(Error::Incomplete {
             missing: "the rest of the range".into(),
             reason: format!("{reason} (a bug: please report it)"),
-            cause: None,
+            cause: Some(Box::new(Error::Bug(reason))),
         })))
     }
 }
@@ -261,6 +304,10 @@ impl Stream for Updates {
     type Item = Result<Update>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(starting) = self.starting.as_mut() {
+            let started = ready!(starting.as_mut().poll(cx));
+            *self = started;
+        }
         if let Some(error) = self.error.take() {
             return Poll::Ready(Some(Err(error)));
         }
@@ -360,12 +407,16 @@ mod tests {
             panic!("boom");
         });
         let mut updates = Updates {
+            starting: None,
             receiver: Some(receiver),
             engine: Some(AbortOnDrop::new(task)),
             error: None,
         };
         assert!(matches!(updates.next().await, Some(Ok(Update::Events(_)))));
-        let error = updates.next().await.unwrap().unwrap_err().to_string();
+        let error = updates.next().await.unwrap().unwrap_err();
+        // A bug is not worth retrying: a follow would loop on it forever.
+        assert!(!error.is_transient(), "{error}");
+        let error = error.to_string();
         assert!(error.contains("panicked: boom"), "{error}");
         assert!(updates.next().await.is_none());
     }
