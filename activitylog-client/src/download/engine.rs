@@ -256,6 +256,8 @@ struct Engine {
     in_flight: FuturesUnordered<AbortOnDrop<Fetched>>,
     previous: Seen,
     next_id: u64,
+    /// The deepest `offset + limit` the service answered with a page.
+    deepest_answered: u64,
 }
 
 /// Whether the reader is still there.
@@ -276,6 +278,7 @@ impl Engine {
             in_flight: FuturesUnordered::new(),
             previous: Seen::new(),
             next_id: 0,
+            deepest_answered: 0,
         };
         let whole = engine.plan.range.whole_seconds();
         for window in whole.cut(engine.plan.max_span) {
@@ -401,10 +404,14 @@ impl Engine {
             },
             State::Waiting | State::Failed(_) => return Ok(()),
         };
+        let depth = offset.saturating_add(asked);
         let page = match result {
             Ok(page) => page,
             Err(cause) => {
-                if let Some(stated) = learned::refused_depth(&cause, offset > 0) {
+                // Past the first page, and deeper than any page answered, a
+                // 400 can only be about depth, whatever its words.
+                let deep = offset > 0 && depth > self.deepest_answered;
+                if let Some(stated) = learned::refused_depth(&cause, deep) {
                     return self.refused(position, offset, asked, stated, cause);
                 }
                 return Err(not_fetched(
@@ -416,6 +423,7 @@ impl Engine {
                 ));
             }
         };
+        self.deepest_answered = self.deepest_answered.max(depth);
         let received = page.events.len() as u64;
         let result_window = self.plan.result_window;
         let concurrency = self.plan.concurrency as u64;
@@ -1303,6 +1311,26 @@ mod tests {
             .arrive(id, 0, Err(refusal("Result window is too large")))
             .unwrap();
         assert_eq!(engine.plan.result_window, 200);
+    }
+
+    /// A 400 without words about the result window is taken for one only
+    /// where no page was answered yet: a service that refuses for another
+    /// reason ends the download with its words, not with ever smaller windows.
+    #[tokio::test]
+    async fn a_wordless_refusal_at_a_depth_answered_before_is_an_error() {
+        let (mut engine, _receiver) = engine(day(), 8);
+        engine.launch();
+        engine.file(0, 0, Ok(page(800, events("a", 100)))).unwrap();
+        engine.launch();
+        engine.file(0, 300, Ok(page(800, events("d", 100)))).unwrap();
+        let error = engine
+            .file(0, 200, Err(refusal("no reason given")))
+            .unwrap_err();
+        assert!(matches!(error, Error::BadRequest { .. }), "{error:?}");
+        assert_eq!(engine.plan.result_window, 10_000);
+        // Deeper than anything answered, the same words teach a window.
+        engine.file(0, 500, Err(refusal("no reason given"))).unwrap();
+        assert_eq!(engine.plan.result_window, 300);
     }
 
     #[tokio::test]
