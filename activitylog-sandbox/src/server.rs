@@ -108,7 +108,7 @@ impl State {
         };
         let request = self.page_requests.fetch_add(1, Ordering::Relaxed);
         let span = jitter.saturating_mul(2).saturating_add(1);
-        let draw = crate::rng::pick(crate::rng::hash3(self.seed, request, 0x707A_1), span);
+        let draw = crate::rng::pick(crate::rng::hash3(self.seed, request, 0x7075_7A1E), span);
         match draw.checked_sub(jitter) {
             Some(more) => real.saturating_add(more),
             None => real.saturating_sub(jitter - draw),

@@ -1322,14 +1322,18 @@ mod tests {
         engine.launch();
         engine.file(0, 0, Ok(page(800, events("a", 100)))).unwrap();
         engine.launch();
-        engine.file(0, 300, Ok(page(800, events("d", 100)))).unwrap();
+        engine
+            .file(0, 300, Ok(page(800, events("d", 100))))
+            .unwrap();
         let error = engine
             .file(0, 200, Err(refusal("no reason given")))
             .unwrap_err();
         assert!(matches!(error, Error::BadRequest { .. }), "{error:?}");
         assert_eq!(engine.plan.result_window, 10_000);
         // Deeper than anything answered, the same words teach a window.
-        engine.file(0, 500, Err(refusal("no reason given"))).unwrap();
+        engine
+            .file(0, 500, Err(refusal("no reason given")))
+            .unwrap();
         assert_eq!(engine.plan.result_window, 300);
     }
 
