@@ -22,15 +22,21 @@
 //!   service lets anyone page through: it is split too. A single second that
 //!   does so is a permanent error naming it.
 //! - The end of a window is shown by the service, never by its count: a page
-//!   shorter than asked (and than the pages the service gives), or an empty
-//!   page at the next offset. A leaf whose last page is full costs one more
-//!   request, sent with the others.
+//!   shorter than asked, or an empty page at the next offset. A leaf whose
+//!   last page is full costs one more request, sent with the others. A short
+//!   first page may also be the server capping `limit`: it is the end when
+//!   the server gave larger pages before, or when it holds all its own count
+//!   says; otherwise the next offset is asked. (So a server that caps `limit`
+//!   below the page size asked, and caps its count at exactly that size too,
+//!   could end a window early, until it has been seen to give larger pages.)
 //! - A leaf is complete when its read showed the end and either the count
-//!   agrees (the same exact total on every page, equal to the distinct events
-//!   read) or the read added no entry an earlier read had not seen. Otherwise
-//!   (a capped, changing or wrong count; entries that arrived or moved while
-//!   it was paged) it is read again, deduplicating against what was already
-//!   sent, a bounded number of times; then the download fails loudly.
+//!   agrees (exact on every page, never falling from one page to the next,
+//!   the last equal to the distinct events read: entries that arrived while
+//!   it was paged are then all in hand) or the read added no entry an earlier
+//!   read had not seen. Otherwise (a capped, changing or wrong count; entries
+//!   that moved while it was paged) it is read again, deduplicating against
+//!   what was already sent, a bounded number of times; then the download
+//!   fails loudly.
 //! - A page refused as deeper than the result window (a 400 saying "Result
 //!   window is too large … [N]") teaches the engine the service's window: it
 //!   goes on with N (half the refused depth when no N is given), splitting
@@ -220,8 +226,11 @@ struct Leaf {
     outstanding: VecDeque<(u64, u64)>,
     /// Pages arrived and not yet consumed, by offset.
     arrived: HashMap<u64, Arrived>,
-    /// Every page consumed so far reported `hint`, as an exact count.
+    /// Every page consumed so far reported an exact count, none lower than
+    /// the one before.
     count_agrees: bool,
+    /// The count the last page consumed reported.
+    last_count: u64,
     distinct_this_read: u64,
     /// Entries no earlier read of the window had seen.
     new_this_read: u64,
@@ -239,7 +248,7 @@ impl Leaf {
     /// Whether this read proved the window complete.
     fn is_complete(&self, prior: bool) -> bool {
         self.ended
-            && ((self.count_agrees && self.distinct_this_read == self.hint)
+            && ((self.count_agrees && self.distinct_this_read == self.last_count)
                 || (prior && self.new_this_read == 0))
     }
 }
@@ -429,12 +438,15 @@ impl Engine {
         let concurrency = self.plan.concurrency as u64;
         let splittable = slot.window.split(2).len() > 1;
         // A page shorter than asked ends the window, unless it is a first
-        // page no longer than any the server gave so far: then the server may
-        // be capping `limit` at this size, and the next offset tells.
+        // page no longer than any the server gave so far and its own count
+        // says there are more: then the server may be capping `limit` at
+        // this size, and the next offset tells.
         let gives = self.plan.learned.page_size();
         self.plan.learned.saw_page(received);
         let first = matches!(slot.state, State::Probing { .. });
-        let shows_end = received == 0 || (received < asked && (!first || received < gives));
+        let whole = !page.total_is_lower_bound && page.total == received;
+        let shows_end =
+            received == 0 || (received < asked && (!first || received < gives || whole));
         let slot = &mut self.slots[position];
         if first {
             if page.total >= result_window && splittable {
@@ -456,6 +468,7 @@ impl Engine {
                 outstanding: VecDeque::from([(0, asked)]),
                 arrived: HashMap::new(),
                 count_agrees: !page.total_is_lower_bound,
+                last_count: page.total,
                 distinct_this_read: 0,
                 new_this_read: 0,
                 ended: false,
@@ -717,9 +730,10 @@ fn consume(
     range: &Window,
     window: &Window,
 ) -> Vec<RawEvent> {
-    if page.total != leaf.hint || page.total_is_lower_bound {
+    if page.total < leaf.last_count || page.total_is_lower_bound {
         leaf.count_agrees = false;
     }
+    leaf.last_count = page.total;
     // Only the windows at the ends of a range with fractional bounds reach outside it.
     let clip = window.start < range.start || window.end > range.end;
     let mut fresh = Vec::with_capacity(page.events.len());
@@ -806,6 +820,7 @@ mod tests {
             outstanding: VecDeque::new(),
             arrived: HashMap::new(),
             count_agrees: true,
+            last_count: total,
             distinct_this_read: 0,
             new_this_read: 0,
             ended: false,
@@ -939,11 +954,11 @@ mod tests {
     }
 
     #[test]
-    fn a_count_that_changes_or_is_a_lower_bound_does_not_agree() {
+    fn a_count_that_falls_or_is_a_lower_bound_does_not_agree() {
         let range = day();
         let (mut seen, previous) = (Seen::new(), Seen::new());
         let mut changed = leaf(4, 2);
-        let page_with_new_total = page(5, vec![event("a", "2024-01-01T01:00:00Z")]);
+        let page_with_new_total = page(3, vec![event("a", "2024-01-01T01:00:00Z")]);
         consume(
             &mut changed,
             &mut seen,
@@ -976,6 +991,16 @@ mod tests {
         assert!(read.is_complete(true), "a second read that adds nothing");
         read.new_this_read = 1;
         assert!(!read.is_complete(true), "a second read that found more");
+        // A live log: an entry arrived while the window was paged, and the
+        // last page counted it; all of them are in hand.
+        let mut grown = leaf(3, 100);
+        let (mut seen, previous, range) = (Seen::new(), Seen::new(), day());
+        let first = page(3, events("a", 3));
+        consume(&mut grown, &mut seen, 1, &previous, first, &range, &range);
+        let last = page(4, vec![event("late", "2024-01-01T02:00:00Z")]);
+        consume(&mut grown, &mut seen, 1, &previous, last, &range, &range);
+        grown.ended = true;
+        assert!(grown.is_complete(false));
         let mut huge = leaf(u64::MAX, 100);
         huge.ended = true;
         huge.distinct_this_read = 3;
@@ -1114,25 +1139,37 @@ mod tests {
     }
 
     /// A short first page could be the server capping `limit`: unless a page
-    /// of that size or more was seen before, the next offset is asked.
+    /// of that size or more was seen before, or the page holds all its count
+    /// says, the next offset is asked.
     #[tokio::test]
     async fn a_short_first_page_ends_a_window_only_below_the_size_the_server_gives() {
-        let (mut engine, _receiver) = engine(day(), 4);
-        engine.launch();
-        engine.file(0, 0, Ok(page(40, events("a", 40)))).unwrap();
-        engine.launch();
-        assert_eq!(requested(&engine, 0), [(0, 100), (40, 40)]);
-        assert_eq!(the_leaf(&engine, 0).end_at, None);
+        let (mut capping, _receiver) = engine(day(), 4);
+        capping.launch();
+        // A count capped at 0 comes decoded as "at least 40".
+        let mut capped = page(40, events("a", 40));
+        capped.total_is_lower_bound = true;
+        capping.file(0, 0, Ok(capped)).unwrap();
+        capping.launch();
+        assert_eq!(requested(&capping, 0), [(0, 100), (40, 40)]);
+        assert_eq!(the_leaf(&capping, 0).end_at, None);
+        let (mut whole, _receiver) = engine(day(), 4);
+        whole.launch();
+        whole.file(0, 0, Ok(page(40, events("a", 40)))).unwrap();
+        whole.launch();
+        assert_eq!(requested(&whole, 0), [(0, 100)]);
+        assert_eq!(the_leaf(&whole, 0).end_at, Some(0));
         // Once the server gave 100, a page of 40 can only be the end.
-        engine.plan.learned.saw_page(100);
-        let (window, seen) = (engine.slots[0].window, Seen::new());
-        let again = engine.slot(window, seen, 1);
-        engine.slots[0] = again;
-        engine.launch();
-        engine.file(0, 0, Ok(page(40, events("a", 40)))).unwrap();
-        engine.launch();
-        assert_eq!(requested(&engine, 0), [(0, 100)]);
-        assert_eq!(the_leaf(&engine, 0).end_at, Some(0));
+        capping.plan.learned.saw_page(100);
+        let (window, seen) = (capping.slots[0].window, Seen::new());
+        let again = capping.slot(window, seen, 1);
+        capping.slots[0] = again;
+        capping.launch();
+        let mut capped = page(40, events("a", 40));
+        capped.total_is_lower_bound = true;
+        capping.file(0, 0, Ok(capped)).unwrap();
+        capping.launch();
+        assert_eq!(requested(&capping, 0), [(0, 100)]);
+        assert_eq!(the_leaf(&capping, 0).end_at, Some(0));
     }
 
     #[tokio::test]
