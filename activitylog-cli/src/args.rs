@@ -550,6 +550,15 @@ pub struct SandboxArgs {
     /// How a page's total is written: a number (Elasticsearch 6) or {value, relation} (Elasticsearch 7 and later).
     #[arg(long, value_enum, value_name = "FORM", default_value_t = crate::sandbox::TotalFormArg::Integer)]
     pub total_form: crate::sandbox::TotalFormArg,
+    /// Make each page's total off the true count by up to N either way, still as exact, as a live count that changes between pages.
+    #[arg(long, value_name = "N")]
+    pub total_jitter: Option<usize>,
+    /// Refuse pages past offset + limit = N with Elasticsearch's 400 ("Result window is too large … [N]").
+    #[arg(long, value_name = "N", default_value_t = activitylog_sandbox::DEFAULT_RESULT_WINDOW)]
+    pub result_window: usize,
+    /// Refuse pages past the result window without saying how deep the service pages.
+    #[arg(long)]
+    pub result_window_unstated: bool,
     /// Fraction of entry pages answered 200 with something else (maintenance HTML, {}, no hits, no total, text/plain), as a gateway or broken backend does, 0 to 1.
     #[arg(long, value_name = "RATE", default_value_t = 0.0, value_parser = parse_rate)]
     pub bad_pages: f64,

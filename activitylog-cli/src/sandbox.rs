@@ -119,6 +119,9 @@ fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
         .request_log(false)
         .total_cap(args.total_cap)
         .total_form(args.total_form.into())
+        .total_jitter(args.total_jitter)
+        .result_window(Some(args.result_window))
+        .result_window_unstated(args.result_window_unstated)
         .unordered(args.unordered)
         .whole_second_dates(args.whole_second_dates)
         .span(args.span);
@@ -246,6 +249,9 @@ mod tests {
         let config = builder(&args).config().clone();
         assert_eq!(config.total_cap, None);
         assert_eq!(config.total_form, TotalForm::Integer);
+        assert_eq!(config.total_jitter, None);
+        assert_eq!(config.result_window, Some(10_000));
+        assert!(!config.result_window_unstated);
         assert_eq!(config.bad_pages, BadPages::none());
         assert!(!config.unordered && !config.whole_second_dates);
         assert_eq!(config.ingestion_lag, None);
@@ -295,6 +301,11 @@ mod tests {
             "10000",
             "--total-form",
             "tracked",
+            "--total-jitter",
+            "25",
+            "--result-window",
+            "5000",
+            "--result-window-unstated",
             "--bad-pages",
             "0.25",
             "--unordered",
@@ -312,6 +323,9 @@ mod tests {
         let config = builder(&args).config().clone();
         assert_eq!(config.total_cap, Some(10_000));
         assert_eq!(config.total_form, TotalForm::Tracked);
+        assert_eq!(config.total_jitter, Some(25));
+        assert_eq!(config.result_window, Some(5_000));
+        assert!(config.result_window_unstated);
         assert_eq!(config.bad_pages, BadPages::rate(0.25));
         assert!(config.unordered && config.whole_second_dates);
         assert_eq!(config.ingestion_lag, Some(Duration::from_secs(120)));

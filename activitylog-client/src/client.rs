@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::download::Entries;
+use crate::download::{Entries, Learned};
 use crate::error::{Context, Error, Result};
 use crate::generated::{Client, types};
 use crate::hooks::{Hooks, Outcome, with_outcome};
@@ -23,6 +23,8 @@ use progenitor_client::ClientInfo;
 pub struct ActivityLog {
     client: Client,
     config: Arc<Config>,
+    /// What downloads learned about the service (its real result window).
+    learned: Arc<Learned>,
 }
 
 impl ActivityLog {
@@ -76,6 +78,7 @@ impl ActivityLog {
         Ok(ActivityLog {
             client,
             config: Arc::new(config),
+            learned: Arc::default(),
         })
     }
 
@@ -159,7 +162,12 @@ impl ActivityLog {
     /// # Ok(()) }
     /// ```
     pub fn entries(&self, contract: u64) -> Entries {
-        Entries::new(self.client.clone(), contract, &self.config)
+        Entries::new(
+            self.client.clone(),
+            contract,
+            &self.config,
+            Arc::clone(&self.learned),
+        )
     }
 }
 

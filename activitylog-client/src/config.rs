@@ -195,7 +195,9 @@ impl Config {
         self
     }
 
-    /// The server's result window: `offset + limit` never exceeds it (default 10,000).
+    /// The server's result window as downloads first assume it: `offset + limit`
+    /// never exceeds it (default 10,000). A service that refuses a page as too deep
+    /// teaches the client its real window, which later downloads start from.
     pub fn result_window(mut self, window: u64) -> Self {
         self.result_window = window.max(1);
         self

@@ -192,6 +192,13 @@ pub struct SandboxConfig {
     pub total_cap: Option<usize>,
     /// How `hits.total` is written: a plain number or `{"value", "relation"}`.
     pub total_form: TotalForm,
+    /// When set, each page's `hits.total` is off the true count by its own amount in
+    /// `[-jitter, +jitter]` (a function of the seed and of the request's number), and still
+    /// claims to be exact: a live count that changes from page to page. `None` is exact.
+    pub total_jitter: Option<usize>,
+    /// Refuse pages past [`SandboxConfig::result_window`] without stating the window in
+    /// the message (default: Elasticsearch's words, with the limit in brackets).
+    pub result_window_unstated: bool,
     /// 200 answers to contract pages that are not a page (maintenance HTML, `{}`, ...).
     pub bad_pages: BadPages,
     /// Serve the hits of a request in index order (unrelated to time, stable per
@@ -233,6 +240,8 @@ impl Default for SandboxConfig {
             request_log: true,
             total_cap: None,
             total_form: TotalForm::Integer,
+            total_jitter: None,
+            result_window_unstated: false,
             bad_pages: BadPages::none(),
             unordered: false,
             ingestion_lag: None,

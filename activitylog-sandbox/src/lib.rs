@@ -78,6 +78,12 @@
 //!   * Capped totals ([`SandboxBuilder::total_cap`], [`SandboxBuilder::total_form`]):
 //!     `hits.total` stops at the cap (Elasticsearch counts to 10,000 by default) while the
 //!     hits are still served, written as a number or as `{"value", "relation": "eq"|"gte"}`.
+//!     The cap may be any number, 0 included.
+//!   * A count that changes from page to page ([`SandboxBuilder::total_jitter`]): each page's
+//!     `hits.total` is off the truth by its own amount, still written as exact.
+//!   * A smaller result window ([`SandboxBuilder::result_window`]): a page past it answers
+//!     400 with Elasticsearch's message and the limit in brackets, or without the limit
+//!     ([`SandboxBuilder::result_window_unstated`]).
 //!   * [`BadPages`]: 200 answers to a contract page that are not a page: an HTML maintenance
 //!     page, `{}`, JSON without `hits`, `hits` without `total`, or the page as `text/plain`.
 //!   * Any order ([`SandboxBuilder::unordered`]): hits in index order, as Elasticsearch

@@ -33,6 +33,8 @@ fn invalid(message: String) -> ParamError {
 pub(crate) struct Limits {
     pub max_limit: Option<usize>,
     pub result_window: Option<usize>,
+    /// Refuse past the result window without saying where it is.
+    pub result_window_unstated: bool,
     pub max_range: Option<TimeDelta>,
 }
 
@@ -102,6 +104,15 @@ impl PageQuery {
         }
         if let Some(window) = limits.result_window {
             let requested_window = offset.saturating_add(limit);
+            if requested_window > window && limits.result_window_unstated {
+                return Err(ParamError {
+                    error_code: ERR_RESULT_WINDOW,
+                    message: "Result window is too large: from + size is deeper than the index's \
+                              max_result_window. See the scroll api for a more efficient way \
+                              to request large data sets."
+                        .to_owned(),
+                });
+            }
             if requested_window > window {
                 return Err(ParamError {
                     error_code: ERR_RESULT_WINDOW,
@@ -233,6 +244,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_limit: Some(1_000),
         result_window: Some(10_000),
+        result_window_unstated: false,
         max_range: Some(TimeDelta::days(90)),
     };
 
@@ -369,6 +381,20 @@ mod tests {
         let e = q("offset=9001&limit=1000").unwrap_err();
         assert_eq!(e.error_code, ERR_RESULT_WINDOW);
         assert!(e.message.contains("Result window is too large"));
+        assert!(
+            e.message
+                .contains("less than or equal to: [10000] but was [10001]"),
+            "{}",
+            e.message
+        );
+        let unstated = Limits {
+            result_window_unstated: true,
+            ..LIMITS
+        };
+        let e = PageQuery::parse(Some("offset=9001&limit=1000"), unstated).unwrap_err();
+        assert_eq!(e.error_code, ERR_RESULT_WINDOW);
+        assert!(e.message.starts_with("Result window is too large"));
+        assert!(!e.message.contains(char::is_numeric), "{}", e.message);
         assert!(q("offset=9000&limit=5000").is_ok());
         assert!(q("offset=10000&limit=0").is_ok());
         assert!(q("offset=9223372036854775807&limit=9223372036854775807").is_err());

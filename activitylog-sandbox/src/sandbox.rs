@@ -155,6 +155,22 @@ impl SandboxBuilder {
         self
     }
 
+    /// Makes each page's `hits.total` off the true count by up to `jitter` either way, a
+    /// different amount for each request, still written as exact (default `None`: exact),
+    /// as a live count that changes between the pages of one window. Applied before
+    /// [`Self::total_cap`].
+    pub fn total_jitter(mut self, jitter: Option<usize>) -> Self {
+        self.config.total_jitter = jitter;
+        self
+    }
+
+    /// Refuses a page past the [`Self::result_window`] with a 400 that does not say how
+    /// deep the service pages (default off: Elasticsearch's message, `[N]` included).
+    pub fn result_window_unstated(mut self, yes: bool) -> Self {
+        self.config.result_window_unstated = yes;
+        self
+    }
+
     /// Replaces some contract pages that would have been served with 200 answers that are
     /// not a page (a gateway's maintenance page, `{}`, no `hits`, no `total`, wrong
     /// content type), as a gateway or a broken backend would send.
@@ -298,6 +314,7 @@ impl Sandbox {
             limits: Limits {
                 max_limit: config.max_limit,
                 result_window: config.result_window,
+                result_window_unstated: config.result_window_unstated,
                 max_range: config.max_range,
             },
             wire_variants,
@@ -308,6 +325,8 @@ impl Sandbox {
             seed: config.seed,
             total_cap: config.total_cap,
             total_form: config.total_form,
+            total_jitter: config.total_jitter.filter(|&jitter| jitter > 0),
+            page_requests: Default::default(),
             bad_pages: BadPageInjector::new(&config.bad_pages, config.seed),
             unordered: config.unordered,
             ingestion_lag_ms: config

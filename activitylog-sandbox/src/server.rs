@@ -60,6 +60,10 @@ pub(crate) struct State {
     pub seed: u64,
     pub total_cap: Option<usize>,
     pub total_form: TotalForm,
+    /// Largest amount a page's total is off by; `None` (never `Some(0)`) when exact.
+    pub total_jitter: Option<usize>,
+    /// Contract pages answered so far: numbers each one for its jitter.
+    pub page_requests: AtomicU64,
     pub bad_pages: BadPageInjector,
     pub unordered: bool,
     /// Largest ingestion lag in milliseconds; `None` (never `Some(0)`) when off.
@@ -109,6 +113,21 @@ impl State {
             max_ms,
             now_ms: self.now().timestamp_millis(),
         })
+    }
+
+    /// What a page says it counted of `real` matching events: `real`, or off by this
+    /// request's own amount within the jitter.
+    pub(crate) fn counted(&self, real: usize) -> usize {
+        let Some(jitter) = self.total_jitter else {
+            return real;
+        };
+        let request = self.page_requests.fetch_add(1, Ordering::Relaxed);
+        let span = jitter.saturating_mul(2).saturating_add(1);
+        let draw = crate::rng::pick(crate::rng::hash3(self.seed, request, 0x7075_7A1E), span);
+        match draw.checked_sub(jitter) {
+            Some(more) => real.saturating_add(more),
+            None => real.saturating_sub(jitter - draw),
+        }
     }
 
     /// The events of `log` visible in `[start, end)` (bounds in milliseconds) under `lag`.
@@ -533,8 +552,9 @@ fn contract_page(state: &State, text: &str, query: Option<&str>) -> Answer {
     } else {
         matching.page(contract, page.offset, page.limit)
     };
+    let counted = state.counted(matching.len());
     let total = (bad != Some(BadPageKind::NoTotal))
-        .then(|| Total::new(matching.len(), state.total_cap, state.total_form));
+        .then(|| Total::new(counted, state.total_cap, state.total_form));
     let body = render::page_json(contract, total, &events, state.wire_variants);
     let mut answer = Answer::json(StatusCode::OK, body);
     if bad == Some(BadPageKind::WrongContentType) {

@@ -678,6 +678,70 @@ async fn capped_total_stops_counting_but_hits_are_served() {
     assert_eq!(page["hits"]["total"], 25_000);
 }
 
+/// A cap below the result window, down to 0, still serves every hit.
+#[tokio::test]
+async fn a_total_capped_at_any_value_serves_every_hit() {
+    for cap in [20, 1, 0] {
+        let sandbox = builder().total_cap(Some(cap)).start().await.unwrap();
+        let day = "dateStart=2024-05-10&dateEnd=2024-05-11&limit=1000";
+        let day_start: DateTime<Utc> = "2024-05-10T00:00:00Z".parse().unwrap();
+        let all = sandbox.event_uuids(MAIN_CONTRACT, day_start, day_start + TimeDelta::days(1));
+        assert!(all.len() > cap, "{}", all.len());
+        let page = get(&sandbox, &page_path(MAIN_CONTRACT, day)).await.json();
+        assert_eq!(page["hits"]["total"], cap, "cap {cap}");
+        assert_eq!(uuids(&page), all, "cap {cap}");
+    }
+}
+
+/// Each page of one window says another count near the truth, still as exact.
+#[tokio::test]
+async fn a_jittered_total_changes_from_page_to_page() {
+    let sandbox = builder()
+        .total_jitter(Some(50))
+        .total_form(TotalForm::Tracked)
+        .start()
+        .await
+        .unwrap();
+    let day = "dateStart=2024-05-10&dateEnd=2024-05-11&limit=10";
+    let day_start: DateTime<Utc> = "2024-05-10T00:00:00Z".parse().unwrap();
+    let real = sandbox.event_count(MAIN_CONTRACT, day_start, day_start + TimeDelta::days(1));
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let page = get(&sandbox, &page_path(MAIN_CONTRACT, day)).await.json();
+        assert_eq!(page["hits"]["total"]["relation"], "eq");
+        let value = page["hits"]["total"]["value"].as_u64().unwrap() as usize;
+        assert!(value.abs_diff(real) <= 50, "{value} vs {real}");
+        seen.insert(value);
+    }
+    assert!(seen.len() > 5, "{seen:?}");
+}
+
+/// A page past the result window answers 400 as Elasticsearch does, with
+/// the limit in brackets, or without saying it when asked to.
+#[tokio::test]
+async fn a_smaller_result_window_refuses_like_elasticsearch() {
+    let sandbox = builder().result_window(Some(500)).start().await.unwrap();
+    let deep = page_path(MAIN_CONTRACT, "offset=400&limit=200");
+    let message = assert_ionos_error(&get(&sandbox, &deep).await, 400);
+    assert!(
+        message.contains(
+            "Result window is too large, from + size must be less than or equal to: [500] but was [600]"
+        ),
+        "{message}"
+    );
+    let quiet = builder()
+        .result_window(Some(500))
+        .result_window_unstated(true)
+        .start()
+        .await
+        .unwrap();
+    let message = assert_ionos_error(&get(&quiet, &deep).await, 400);
+    assert!(message.contains("Result window is too large"), "{message}");
+    assert!(!message.contains("500"), "{message}");
+    let fits = page_path(MAIN_CONTRACT, "offset=300&limit=200");
+    assert_eq!(get(&quiet, &fits).await.status, 200);
+}
+
 #[tokio::test]
 async fn tracked_total_says_gte_only_when_capped() {
     let tracked = |cap| {
@@ -1119,12 +1183,16 @@ async fn from_config_carries_the_new_knobs() {
         .unordered(true)
         .ingestion_lag(Duration::from_secs(2))
         .whole_second_dates(true)
+        .total_jitter(Some(3))
+        .result_window_unstated(true)
         .config()
         .clone();
     let rebuilt = SandboxBuilder::from_config(config.clone());
     let again = rebuilt.config();
     assert_eq!(again.total_cap, Some(7));
     assert_eq!(again.total_form, TotalForm::Tracked);
+    assert_eq!(again.total_jitter, Some(3));
+    assert!(again.result_window_unstated);
     assert_eq!(again.bad_pages, config.bad_pages);
     assert!(again.unordered && again.whole_second_dates);
     assert_eq!(again.ingestion_lag, Some(Duration::from_secs(2)));
@@ -1134,6 +1202,8 @@ async fn from_config_carries_the_new_knobs() {
     let defaults = SandboxConfig::default();
     assert_eq!(defaults.total_cap, None);
     assert_eq!(defaults.total_form, TotalForm::Integer);
+    assert_eq!(defaults.total_jitter, None);
+    assert!(!defaults.result_window_unstated);
     assert_eq!(defaults.bad_pages, BadPages::none());
     assert!(!defaults.unordered && !defaults.whole_second_dates);
     assert_eq!(defaults.ingestion_lag, None);

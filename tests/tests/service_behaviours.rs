@@ -446,3 +446,151 @@ async fn an_open_range_ends_by_the_service_clock() {
     assert_eq!(log.clock_offset().map(|o| o.num_minutes()), Some(-5));
     assert_eq!(exactly_once(&events), expected(&sandbox, since, through));
 }
+
+/// A client that assumes the result window is `result_window`.
+fn log_assuming(sandbox: &Sandbox, result_window: u64) -> ActivityLog {
+    let retry = RetryPolicy::default()
+        .max_attempts(10)
+        .initial_delay(Duration::from_millis(1))
+        .max_delay(Duration::from_millis(20));
+    ActivityLog::new(
+        Config::new(Credentials::token(&sandbox.credentials().token))
+            .api_url(sandbox.url())
+            .retry(retry)
+            .result_window(result_window),
+    )
+    .unwrap()
+}
+
+/// The whole year of `sandbox` in pages of 250.
+async fn export_year(
+    log: &ActivityLog,
+    sandbox: &Sandbox,
+) -> activitylog_client::Result<Vec<RawEvent>> {
+    log.entries(MAIN_CONTRACT)
+        .since(sandbox.span_start())
+        .until(sandbox.end())
+        .page_size(250)
+        .raw()
+        .try_collect()
+        .await
+}
+
+/// Requests the sandbox answered with 400.
+fn refused(sandbox: &Sandbox) -> usize {
+    sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.status == Some(400))
+        .count()
+}
+
+/// A count capped below the result window (5,000 of 10,000 on a service
+/// like Elasticsearch; here 500 of 1,000, and on down to 0), written either
+/// way, is no reason to stop: a window ends where its pages end.
+#[tokio::test]
+async fn totals_capped_below_the_result_window_lose_no_entry() {
+    for cap in [500, 100, 1, 0] {
+        for form in [TotalForm::Integer, TotalForm::Tracked] {
+            let sandbox = year_of(30_000)
+                .result_window(Some(1_000))
+                .total_cap(Some(cap))
+                .total_form(form)
+                .start()
+                .await
+                .unwrap();
+            let events = export_year(&log_assuming(&sandbox, 1_000), &sandbox)
+                .await
+                .unwrap_or_else(|e| panic!("cap {cap}, {form:?}: {e}"));
+            let got = exactly_once(&events);
+            let want = expected(&sandbox, sandbox.span_start(), sandbox.end());
+            assert_eq!(want.len(), 30_000);
+            assert_eq!(got.len(), want.len(), "cap {cap}, {form:?}");
+            assert_eq!(got, want, "cap {cap}, {form:?}");
+            assert_eq!(refused(&sandbox), 0, "nothing paged past the window");
+        }
+    }
+}
+
+/// A count that changes from page to page (a live count, or a sloppy one),
+/// still claiming to be exact: the windows are read until two reads agree.
+#[tokio::test]
+async fn a_total_that_changes_from_page_to_page_loses_no_entry() {
+    for form in [TotalForm::Integer, TotalForm::Tracked] {
+        let sandbox = year_of(30_000)
+            .result_window(Some(1_000))
+            .total_jitter(Some(40))
+            .total_form(form)
+            .start()
+            .await
+            .unwrap();
+        let events = export_year(&log_assuming(&sandbox, 1_000), &sandbox)
+            .await
+            .unwrap_or_else(|e| panic!("{form:?}: {e}"));
+        let want = expected(&sandbox, sandbox.span_start(), sandbox.end());
+        assert_eq!(exactly_once(&events), want, "{form:?}");
+    }
+}
+
+/// The service pages to 500 while the client assumes 1,000: the refusal
+/// teaches the engine the real window (from its message, or by halving when
+/// the message does not say), and the export goes on, complete. The client
+/// keeps what it learned: a second export is refused nothing.
+#[tokio::test]
+async fn a_smaller_result_window_is_learned_not_fatal() {
+    for unstated in [false, true] {
+        let sandbox = year_of(30_000)
+            .result_window(Some(500))
+            .result_window_unstated(unstated)
+            .start()
+            .await
+            .unwrap();
+        let log = log_assuming(&sandbox, 1_000);
+        let events = export_year(&log, &sandbox)
+            .await
+            .unwrap_or_else(|e| panic!("unstated {unstated}: {e}"));
+        let want = expected(&sandbox, sandbox.span_start(), sandbox.end());
+        assert_eq!(exactly_once(&events), want, "unstated {unstated}");
+        let first = refused(&sandbox);
+        assert!(
+            first > 0,
+            "the service never refused: this test proved nothing"
+        );
+        let again = export_year(&log, &sandbox).await.unwrap();
+        assert_eq!(exactly_once(&again), want);
+        assert_eq!(
+            refused(&sandbox),
+            first,
+            "the second export was refused again"
+        );
+    }
+}
+
+/// The CLI says once, at `-v`, which result window it found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_says_once_which_result_window_it_found() {
+    let sandbox = year_of(30_000)
+        .result_window(Some(5_000))
+        .start()
+        .await
+        .unwrap();
+    let command = activitylog_tests::cli::against(
+        env!("CARGO_BIN_EXE_activitylog-under-test"),
+        &activitylog_tests::cli::empty_home(),
+        &sandbox,
+    );
+    let since = sandbox.span_start().to_rfc3339();
+    let until = sandbox.end().to_rfc3339();
+    let contract = MAIN_CONTRACT.to_string();
+    let run = activitylog_tests::cli::run(
+        command,
+        &[
+            "-v", "entries", &contract, "--since", &since, "--until", &until,
+        ],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 30_000);
+    let said = "the service's result window is 5000, not 10000; using 5000";
+    assert_eq!(run.stderr.matches(said).count(), 1, "{}", run.stderr);
+}

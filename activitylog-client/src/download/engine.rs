@@ -1,6 +1,11 @@
 //! The download engine: plans windows that fit the server's limits, fetches
 //! their pages concurrently, and hands events on in window order, each once.
 //!
+//! Nothing the service says about itself is taken on trust: its count
+//! (`hits.total`) only helps to plan, its result window is learned when it
+//! refuses a page, and a window is complete only when the service has shown
+//! where it ends.
+//!
 //! - The range is widened to whole seconds and cut into windows no longer
 //!   than the maximum span; every cut is at a whole second, so no entry falls
 //!   into two windows or none. Entries outside the range asked for (when its
@@ -9,25 +14,44 @@
 //!   Upcoming windows are probed while earlier ones are still being read, all
 //!   within the concurrency budget, so empty stretches cost no round trips of
 //!   their own.
-//! - A window whose total reaches the result window (a count the service may
-//!   have capped, ES's 10,000) or is marked a lower bound (`relation: gte`) is
-//!   split by time (k-way, at whole seconds) until every part fits; a single
-//!   second that still holds too many is a permanent error naming it.
-//! - A window that fits is a *leaf*: its pages are fetched in order of offset
-//!   and consumed in that order once the leaf is at the front. Nothing relies
-//!   on the order of entries within a page or a window.
-//! - A leaf is complete when every page reported the same exact total and the
-//!   distinct events seen equal that total. Otherwise (events arrived, pages
-//!   shifted) it is read again, deduplicating against what was already sent,
-//!   a bounded number of times; then the download fails loudly.
+//! - A window whose count reaches the result window is split by time (k-way,
+//!   at whole seconds) at once. Any other window is a *leaf*: its pages are
+//!   requested concurrently up to the count, and further while full pages
+//!   keep coming (the count may be capped, at any value). A leaf paged to the
+//!   depth of the result window without its end in sight holds more than the
+//!   service lets anyone page through: it is split too. A single second that
+//!   does so is a permanent error naming it.
+//! - The end of a window is shown by the service, never by its count: a page
+//!   shorter than asked, or an empty page at the next offset. A leaf whose
+//!   last page is full costs one more request, sent with the others. A short
+//!   first page may also be the server capping `limit`: it is the end when
+//!   the server gave larger pages before, or when it holds all its own count
+//!   says; otherwise the next offset is asked. (So a server that caps `limit`
+//!   below the page size asked, and caps its count at exactly that size too,
+//!   could end a window early, until it has been seen to give larger pages.)
+//! - A leaf is complete when its read showed the end and either the count
+//!   agrees (exact on every page, never falling from one page to the next,
+//!   the last equal to the distinct events read: entries that arrived while
+//!   it was paged are then all in hand) or the read added no entry an earlier
+//!   read had not seen. Otherwise (a capped, changing or wrong count; entries
+//!   that moved while it was paged) it is read again, deduplicating against
+//!   what was already sent, a bounded number of times; then the download
+//!   fails loudly.
+//! - A page refused as deeper than the result window (a 400 saying "Result
+//!   window is too large … [N]") teaches the engine the service's window: it
+//!   goes on with N (half the refused depth when no N is given), splitting
+//!   the window being read, and the client keeps N for later downloads.
 //! - Events are deduplicated on `@uuid` (or their bytes) within a leaf and
-//!   against the previous leaf, so boundaries never yield an event twice.
+//!   against the previous leaf, so boundaries never yield an event twice;
+//!   the parts of a split window know what the whole had already sent.
+//!   Nothing relies on the order of entries within a page or a window.
 //! - The stream ends with an explicit `Finished`; a task that ends without it
 //!   (a panic) is reported as an error, never as a clean end.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -35,6 +59,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 pub(crate) use tokio_util::task::AbortOnDropHandle as AbortOnDrop;
 
+use super::learned::{self, Learned};
 use super::page::{self, Page, PageRequest};
 use super::window::Window;
 use crate::error::{Error, Result};
@@ -60,9 +85,13 @@ pub(crate) struct Plan {
     pub range: Window,
     pub page_size: u64,
     pub concurrency: usize,
+    /// The result window assumed at the start (lowered when the service
+    /// refuses a page as too deep).
     pub result_window: u64,
     pub max_span: std::time::Duration,
     pub max_rereads: u32,
+    /// What downloads of this client learned about the service.
+    pub learned: Arc<Learned>,
 }
 
 /// Starts the engine on its own task; batches arrive on the receiver.
@@ -134,18 +163,25 @@ fn parse_uuid(text: &str) -> Option<u128> {
     Some(value)
 }
 
-/// Keys seen in a window, each with the number of the read that last saw it.
-type Seen = HashMap<Key, u32>;
+/// Keys seen in a window, each with the id of the read (the slot) that last
+/// saw it.
+type Seen = HashMap<Key, u64>;
 
 /// One window of the plan, in time order with the others.
 #[derive(Debug)]
 struct Slot {
-    /// Changes when the window is read again, so stale pages are ignored.
+    /// Changes when the window is read again, so stale pages are ignored;
+    /// also names this read in [`Seen`].
     id: u64,
     window: Window,
-    /// What earlier reads of this window already sent.
+    /// What earlier reads of this window (or of the window it is part of)
+    /// already saw, and so sent.
     seen: Seen,
+    /// Which read of this window this is, from 1.
     read: u32,
+    /// Whether an earlier read saw this window: a read that adds nothing
+    /// to what it saw and shows the end makes the window complete.
+    prior: bool,
     state: State,
 }
 
@@ -153,8 +189,8 @@ struct Slot {
 enum State {
     /// Nothing asked yet.
     Waiting,
-    /// The first page is on its way.
-    Probing,
+    /// The first page is on its way; `limit` entries were asked.
+    Probing { limit: u64 },
     /// The window fits: being paged.
     Leaf(Leaf),
     /// A page of this window could not be fetched. Reported when the
@@ -163,29 +199,57 @@ enum State {
     Failed(Error),
 }
 
-/// A window that fits the result window, being read.
+/// A page that came back, and whether it showed the end of its window.
+#[derive(Debug)]
+struct Arrived {
+    page: Page,
+    shows_end: bool,
+}
+
+/// A window being read (one read of it).
 #[derive(Debug)]
 struct Leaf {
-    total: u64,
+    /// The count the first page reported: a hint for planning only.
+    hint: u64,
+    /// Whether that count claimed to be exact.
+    hint_exact: bool,
     /// Entries per page the server actually gives (it may cap `limit`).
     page_limit: u64,
     /// Next offset to request.
     next_offset: u64,
-    /// Offsets requested and not yet consumed, in order.
-    outstanding: VecDeque<u64>,
+    /// Pages are requested while their offset is at most this: the count,
+    /// then further whenever a full page reaches past it.
+    frontier: u64,
+    /// The offset of the first page that came back showing the end.
+    end_at: Option<u64>,
+    /// Pages requested and not yet consumed, in order: offset and limit.
+    outstanding: VecDeque<(u64, u64)>,
     /// Pages arrived and not yet consumed, by offset.
-    arrived: HashMap<u64, Page>,
+    arrived: HashMap<u64, Arrived>,
+    /// Every page consumed so far reported an exact count, none lower than
+    /// the one before.
+    count_agrees: bool,
+    /// The count the last page consumed reported.
+    last_count: u64,
     distinct_this_read: u64,
-    unstable: bool,
+    /// Entries no earlier read of the window had seen.
+    new_this_read: u64,
+    /// The page that showed the end has been consumed: the read is over.
+    ended: bool,
 }
 
 impl Leaf {
-    fn has_pages_to_request(&self) -> bool {
-        self.next_offset < self.total
+    fn wants_page(&self, result_window: u64) -> bool {
+        self.end_at.is_none()
+            && self.next_offset <= self.frontier
+            && self.next_offset < result_window
     }
 
-    fn is_read(&self) -> bool {
-        !self.has_pages_to_request() && self.outstanding.is_empty()
+    /// Whether this read proved the window complete.
+    fn is_complete(&self, prior: bool) -> bool {
+        self.ended
+            && ((self.count_agrees && self.distinct_this_read == self.last_count)
+                || (prior && self.new_this_read == 0))
     }
 }
 
@@ -201,6 +265,8 @@ struct Engine {
     in_flight: FuturesUnordered<AbortOnDrop<Fetched>>,
     previous: Seen,
     next_id: u64,
+    /// The deepest `offset + limit` the service answered with a page.
+    deepest_answered: u64,
 }
 
 /// Whether the reader is still there.
@@ -211,7 +277,8 @@ enum Flow {
 }
 
 impl Engine {
-    fn new(client: Client, plan: Plan, sender: mpsc::Sender<Result<Batch>>) -> Self {
+    fn new(client: Client, mut plan: Plan, sender: mpsc::Sender<Result<Batch>>) -> Self {
+        plan.result_window = plan.learned.result_window(plan.result_window).max(1);
         let mut engine = Engine {
             client,
             plan,
@@ -220,6 +287,7 @@ impl Engine {
             in_flight: FuturesUnordered::new(),
             previous: Seen::new(),
             next_id: 0,
+            deepest_answered: 0,
         };
         let whole = engine.plan.range.whole_seconds();
         for window in whole.cut(engine.plan.max_span) {
@@ -235,6 +303,7 @@ impl Engine {
         Slot {
             id,
             window,
+            prior: read > 1 || !seen.is_empty(),
             seen,
             read,
             state: State::Waiting,
@@ -274,38 +343,35 @@ impl Engine {
     /// empty ones aside) stay under twice that, which bounds memory.
     fn launch(&mut self) {
         let concurrency = self.plan.concurrency;
-        let limit = self.plan.page_size.min(self.plan.result_window);
+        let result_window = self.plan.result_window;
+        let first_limit = self.plan.page_size.min(result_window).max(1);
         let mut position = 0;
         while self.in_flight.len() < concurrency && position < self.slots.len() {
             if position > 0 && self.in_flight.len() + self.buffered() >= 2 * concurrency {
                 return;
             }
             let contract = self.plan.contract;
-            let result_window = self.plan.result_window;
             let slot = &mut self.slots[position];
             let request = match &mut slot.state {
                 State::Waiting => {
-                    slot.state = State::Probing;
+                    slot.state = State::Probing { limit: first_limit };
                     PageRequest {
                         contract,
                         window: slot.window,
                         offset: 0,
-                        limit,
+                        limit: first_limit,
                     }
                 }
-                State::Leaf(leaf) if leaf.has_pages_to_request() => {
-                    let limit = leaf
-                        .page_limit
-                        .min(result_window.saturating_sub(leaf.next_offset))
-                        .max(1);
+                State::Leaf(leaf) if leaf.wants_page(result_window) => {
+                    let limit = leaf.page_limit.min(result_window - leaf.next_offset).max(1);
                     let request = PageRequest {
                         contract,
                         window: slot.window,
                         offset: leaf.next_offset,
                         limit,
                     };
-                    leaf.outstanding.push_back(leaf.next_offset);
-                    leaf.next_offset += limit;
+                    leaf.outstanding.push_back((leaf.next_offset, limit));
+                    leaf.next_offset = leaf.next_offset.saturating_add(limit);
                     request
                 }
                 _ => {
@@ -338,58 +404,105 @@ impl Engine {
     }
 
     fn file(&mut self, position: usize, offset: u64, result: Result<Page>) -> Result<()> {
-        let page = result.map_err(|cause| {
-            let window = self.slots[position].window;
-            not_fetched(
-                format!(
-                    "entries of contract {} from {window} (from offset {offset} on)",
-                    self.plan.contract
-                ),
-                cause,
-            )
-        })?;
-        let slot = &mut self.slots[position];
-        match &mut slot.state {
-            State::Probing => {
-                let fits = !page.total_is_lower_bound && page.total < self.plan.result_window;
-                if !fits {
-                    return self.split(position, &page);
+        let slot = &self.slots[position];
+        let asked = match &slot.state {
+            State::Probing { limit } => *limit,
+            State::Leaf(leaf) => match leaf.outstanding.iter().find(|(at, _)| *at == offset) {
+                Some(&(_, limit)) => limit,
+                None => return Ok(()), // past the end, already let go
+            },
+            State::Waiting | State::Failed(_) => return Ok(()),
+        };
+        let depth = offset.saturating_add(asked);
+        let page = match result {
+            Ok(page) => page,
+            Err(cause) => {
+                // Past the first page, and deeper than any page answered, a
+                // 400 can only be about depth, whatever its words.
+                let deep = offset > 0 && depth > self.deepest_answered;
+                if let Some(stated) = learned::refused_depth(&cause, deep) {
+                    return self.refused(position, offset, asked, stated, cause);
                 }
-                let requested = self.plan.page_size.min(self.plan.result_window);
-                let received = page.events.len() as u64;
-                let page_limit = if received < requested && received < page.total {
-                    received.max(1) // the server caps pages below what we asked
-                } else {
-                    requested
-                };
-                let mut leaf = Leaf {
-                    total: page.total,
-                    page_limit,
-                    // A probe with no events but a count cannot be paged: the
-                    // completeness check sends the window to be read again.
-                    next_offset: if received == 0 { page.total } else { received },
-                    outstanding: VecDeque::from([0]),
-                    arrived: HashMap::new(),
-                    distinct_this_read: 0,
-                    unstable: false,
-                };
-                leaf.arrived.insert(0, page);
-                slot.state = State::Leaf(leaf);
+                return Err(not_fetched(
+                    format!(
+                        "entries of contract {} from {} (from offset {offset} on)",
+                        self.plan.contract, slot.window
+                    ),
+                    cause,
+                ));
             }
-            State::Leaf(leaf) => {
-                leaf.arrived.insert(offset, page);
+        };
+        self.deepest_answered = self.deepest_answered.max(depth);
+        let received = page.events.len() as u64;
+        let result_window = self.plan.result_window;
+        let concurrency = self.plan.concurrency as u64;
+        let splittable = slot.window.split(2).len() > 1;
+        // A page shorter than asked ends the window, unless it is a first
+        // page no longer than any the server gave so far and its own count
+        // says there are more: then the server may be capping `limit` at
+        // this size, and the next offset tells.
+        let gives = self.plan.learned.page_size();
+        self.plan.learned.saw_page(received);
+        let first = matches!(slot.state, State::Probing { .. });
+        let whole = !page.total_is_lower_bound && page.total == received;
+        let shows_end =
+            received == 0 || (received < asked && (!first || received < gives || whole));
+        let slot = &mut self.slots[position];
+        if first {
+            if page.total >= result_window && splittable {
+                let (count, at_least) = (page.total, page.total_is_lower_bound);
+                return self.split(position, count, at_least);
             }
-            State::Waiting | State::Failed(_) => {}
+            let page_limit = if received < asked && !shows_end {
+                received
+            } else {
+                asked
+            };
+            slot.state = State::Leaf(Leaf {
+                hint: page.total,
+                hint_exact: !page.total_is_lower_bound,
+                page_limit,
+                next_offset: page_limit,
+                frontier: page.total,
+                end_at: None,
+                outstanding: VecDeque::from([(0, asked)]),
+                arrived: HashMap::new(),
+                count_agrees: !page.total_is_lower_bound,
+                last_count: page.total,
+                distinct_this_read: 0,
+                new_this_read: 0,
+                ended: false,
+            });
         }
+        let State::Leaf(leaf) = &mut slot.state else {
+            return Ok(());
+        };
+        let reach = offset.saturating_add(received);
+        if shows_end {
+            leaf.end_at = Some(leaf.end_at.map_or(offset, |end| end.min(offset)));
+        } else if reach >= result_window {
+            // Full to the deepest offset the service pages to.
+            return self.overflow(position);
+        } else if reach > leaf.hint {
+            // More than the count said: keep a budget's worth of pages ahead.
+            let ahead = leaf
+                .page_limit
+                .saturating_mul(concurrency.saturating_sub(1));
+            leaf.frontier = leaf.frontier.max(reach.saturating_add(ahead));
+        }
+        leaf.arrived.insert(offset, Arrived { page, shows_end });
         Ok(())
     }
 
-    /// Replaces a window that holds too many events by its parts, in place.
-    fn split(&mut self, position: usize, probe: &Page) -> Result<()> {
+    /// Replaces a window that holds too many events by its parts, in place:
+    /// `count` is what it holds, as far as known. The parts know what the
+    /// window already sent.
+    fn split(&mut self, position: usize, count: u64, at_least: bool) -> Result<()> {
+        let result_window = self.plan.result_window;
         let window = self.slots[position].window;
-        let target = (self.plan.result_window * 3 / 4).max(1);
-        let mut parts = probe.total.div_ceil(target).clamp(2, 64);
-        if probe.total_is_lower_bound || probe.total >= self.plan.result_window {
+        let target = (result_window.saturating_mul(3) / 4).max(1);
+        let mut parts = count.div_ceil(target).clamp(2, 64);
+        if at_least || count >= result_window {
             parts = parts.max(4); // the count may be capped: the real one is larger
         }
         let parts = window.split(parts as u32);
@@ -397,9 +510,9 @@ impl Engine {
             return Err(Error::CrowdedSecond {
                 contract: self.plan.contract,
                 second: window.start,
-                count: probe.total,
-                at_least: probe.total_is_lower_bound || probe.total >= self.plan.result_window,
-                result_window: self.plan.result_window,
+                count,
+                at_least,
+                result_window,
             });
         }
         let Some(slot) = self.slots.remove(position) else {
@@ -407,15 +520,71 @@ impl Engine {
         };
         tracing::debug!(
             window = %slot.window,
-            total = probe.total,
-            lower_bound = probe.total_is_lower_bound,
+            count,
+            at_least,
             parts = parts.len(),
             "splitting a window that exceeds the result window"
         );
         for window in parts.into_iter().rev() {
-            let part = self.slot(window, slot.seen.clone(), slot.read);
+            let part = self.slot(window, slot.seen.clone(), 1);
             self.slots.insert(position, part);
         }
+        Ok(())
+    }
+
+    /// A leaf was paged to the depth of the result window and its end is
+    /// not in sight: it holds more than that. Split it, or, for a single
+    /// second, fail naming it (with the service's count when it gave an
+    /// exact one that says so).
+    fn overflow(&mut self, position: usize) -> Result<()> {
+        let result_window = self.plan.result_window;
+        let (count, at_least) = match &self.slots[position].state {
+            State::Leaf(leaf) if leaf.hint_exact && leaf.hint >= result_window => {
+                (leaf.hint, false)
+            }
+            State::Leaf(leaf) => (leaf.hint.max(result_window), true),
+            _ => (result_window, true),
+        };
+        self.split(position, count, at_least)
+    }
+
+    /// The service refused the page at `offset` as deeper than its result
+    /// window. Lowers the window assumed (to the one it states, or half the
+    /// depth refused) unless the refusal was of an older, deeper one, and
+    /// reads the window again: in parts if it was paged past its first page.
+    fn refused(
+        &mut self,
+        position: usize,
+        offset: u64,
+        limit: u64,
+        stated: Option<u64>,
+        cause: Error,
+    ) -> Result<()> {
+        let assumed = self.plan.result_window;
+        let depth = offset.saturating_add(limit);
+        if depth <= assumed {
+            let stated = stated.filter(|&window| window < depth);
+            let window = stated.unwrap_or(depth / 2).min(assumed);
+            if window == 0 {
+                return Err(cause); // not even one entry: the refusal is the answer
+            }
+            tracing::debug!(depth, window, "the service refused a page as too deep");
+            self.plan
+                .learned
+                .lower_result_window(assumed, window, stated.is_some());
+            self.plan.result_window = window;
+        }
+        let slot = &self.slots[position];
+        if offset > 0 && slot.window.split(2).len() > 1 {
+            let at_least = self.plan.result_window;
+            return self.split(position, at_least, true);
+        }
+        let (window, read) = (slot.window, slot.read);
+        let prior = slot.prior;
+        let seen = std::mem::take(&mut self.slots[position].seen);
+        let mut again = self.slot(window, seen, read);
+        again.prior = prior;
+        self.slots[position] = again;
         Ok(())
     }
 
@@ -435,42 +604,39 @@ impl Engine {
             let Slot {
                 state: State::Leaf(leaf),
                 seen,
-                read,
+                id,
                 window,
                 ..
             } = front
             else {
                 return Ok(Flow::Go);
             };
+            if leaf.ended {
+                if self.finish_front().await? == Flow::ReaderGone {
+                    return Ok(Flow::ReaderGone);
+                }
+                continue;
+            }
             let ready = leaf
                 .outstanding
                 .front()
-                .and_then(|offset| leaf.arrived.remove(offset).map(|page| (*offset, page)));
-            match ready {
-                Some((offset, page)) => {
-                    leaf.outstanding.pop_front();
-                    let fresh = consume(
-                        leaf,
-                        seen,
-                        *read,
-                        &self.previous,
-                        offset,
-                        page,
-                        &self.plan.range,
-                        window,
-                    );
-                    if !fresh.is_empty()
-                        && self.sender.send(Ok(Batch::Events(fresh))).await.is_err()
-                    {
-                        return Ok(Flow::ReaderGone);
-                    }
-                }
-                None if leaf.is_read() => {
-                    if self.finish_front().await? == Flow::ReaderGone {
-                        return Ok(Flow::ReaderGone);
-                    }
-                }
-                None => return Ok(Flow::Go),
+                .and_then(|(offset, _)| leaf.arrived.remove(offset));
+            let Some(arrived) = ready else {
+                return Ok(Flow::Go);
+            };
+            leaf.outstanding.pop_front();
+            leaf.ended = arrived.shows_end;
+            let fresh = consume(
+                leaf,
+                seen,
+                *id,
+                &self.previous,
+                arrived.page,
+                &self.plan.range,
+                window,
+            );
+            if !fresh.is_empty() && self.sender.send(Ok(Batch::Events(fresh))).await.is_err() {
+                return Ok(Flow::ReaderGone);
             }
         }
     }
@@ -484,7 +650,7 @@ impl Engine {
             self.slots.push_front(slot);
             return Ok(Flow::Go);
         };
-        if !leaf.unstable && leaf.distinct_this_read == leaf.total {
+        if leaf.is_complete(slot.prior) {
             let through = slot.window.end.min(self.plan.range.end);
             self.previous = slot.seen;
             let sent = self.sender.send(Ok(Batch::Done(through))).await;
@@ -494,6 +660,11 @@ impl Engine {
                 Flow::ReaderGone
             });
         }
+        let count = format!(
+            "{}{}",
+            if leaf.hint_exact { "" } else { "at least " },
+            leaf.hint
+        );
         if slot.read > self.plan.max_rereads {
             return Err(Error::Incomplete {
                 missing: format!(
@@ -501,19 +672,20 @@ impl Engine {
                     self.plan.contract, slot.window
                 ),
                 reason: format!(
-                    "the window changed while it was read {} times (last count {}, \
-                     {} distinct entries seen)",
-                    slot.read, leaf.total, leaf.distinct_this_read
+                    "the window read differently each of {} times (the service's count \
+                     {count}; the last read saw {} distinct entries, {} of them new)",
+                    slot.read, leaf.distinct_this_read, leaf.new_this_read
                 ),
                 cause: None,
             });
         }
         tracing::debug!(
             window = %slot.window,
-            total = leaf.total,
+            count,
             distinct = leaf.distinct_this_read,
+            new = leaf.new_this_read,
             read = slot.read,
-            "the window changed while being read; reading it again"
+            "the count disagrees with what was read, or the window changed; reading it again"
         );
         // A new id: pages of the old read still on their way are ignored.
         let again = self.slot(slot.window, slot.seen, slot.read + 1);
@@ -530,7 +702,7 @@ impl Engine {
                 State::Leaf(leaf) => leaf
                     .arrived
                     .values()
-                    .filter(|p| !p.events.is_empty())
+                    .filter(|arrived| !arrived.page.events.is_empty())
                     .count(),
                 _ => 0,
             })
@@ -546,26 +718,22 @@ impl Engine {
     }
 }
 
-/// Takes a page's events into its leaf: counts, checks and deduplicates
-/// them; returns those never sent before and inside the range asked for.
-#[allow(clippy::too_many_arguments)]
+/// Takes a page's events into its leaf: counts and deduplicates them;
+/// returns those never sent before and inside the range asked for. `read`
+/// is the id of this read of the window.
 fn consume(
     leaf: &mut Leaf,
     seen: &mut Seen,
-    read: u32,
+    read: u64,
     previous: &Seen,
-    offset: u64,
     page: Page,
     range: &Window,
     window: &Window,
 ) -> Vec<RawEvent> {
-    if page.total != leaf.total || page.total_is_lower_bound {
-        leaf.unstable = true;
+    if page.total < leaf.last_count || page.total_is_lower_bound {
+        leaf.count_agrees = false;
     }
-    let expected = leaf.page_limit.min(leaf.total.saturating_sub(offset));
-    if (page.events.len() as u64) < expected {
-        leaf.unstable = true; // a gap: the server sent fewer than the window holds
-    }
+    leaf.last_count = page.total;
     // Only the windows at the ends of a range with fractional bounds reach outside it.
     let clip = window.start < range.start || window.end > range.end;
     let mut fresh = Vec::with_capacity(page.events.len());
@@ -575,6 +743,9 @@ fn consume(
         let earlier = seen.insert(key, read);
         if earlier != Some(read) {
             leaf.distinct_this_read += 1;
+        }
+        if earlier.is_none() {
+            leaf.new_this_read += 1;
         }
         if earlier.is_some() || in_previous_window {
             continue;
@@ -623,6 +794,13 @@ mod tests {
         .unwrap()
     }
 
+    /// `count` events of 2024-01-01 named `{name}-0`, `{name}-1`, ...
+    fn events(name: &str, count: usize) -> Vec<RawEvent> {
+        (0..count)
+            .map(|i| event(&format!("{name}-{i}"), "2024-01-01T01:00:00Z"))
+            .collect()
+    }
+
     fn page(total: u64, events: Vec<RawEvent>) -> Page {
         Page {
             total,
@@ -633,18 +811,39 @@ mod tests {
 
     fn leaf(total: u64, page_limit: u64) -> Leaf {
         Leaf {
-            total,
+            hint: total,
+            hint_exact: true,
             page_limit,
             next_offset: total,
+            frontier: total,
+            end_at: None,
             outstanding: VecDeque::new(),
             arrived: HashMap::new(),
+            count_agrees: true,
+            last_count: total,
             distinct_this_read: 0,
-            unstable: false,
+            new_this_read: 0,
+            ended: false,
         }
     }
 
-    /// An engine for a server nobody answers on: enough to watch its planning.
+    const DAY: (&str, &str) = ("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z");
+
+    fn day() -> Window {
+        window(DAY.0, DAY.1)
+    }
+
+    /// An engine for a server nobody answers on: enough to watch its
+    /// planning, fed pages by hand. Pages of 100, a result window of 10,000.
     fn engine(range: Window, concurrency: usize) -> (Engine, mpsc::Receiver<Result<Batch>>) {
+        engine_with(range, concurrency, 10_000)
+    }
+
+    fn engine_with(
+        range: Window,
+        concurrency: usize,
+        result_window: u64,
+    ) -> (Engine, mpsc::Receiver<Result<Batch>>) {
         let hooks = Hooks::new(
             &crate::Credentials::token("t"),
             crate::RetryPolicy::default(),
@@ -652,17 +851,55 @@ mod tests {
         .unwrap();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::new_with_client("http://127.0.0.1:9", reqwest::Client::new(), hooks);
-        let (sender, receiver) = mpsc::channel(2);
+        let (sender, receiver) = mpsc::channel(64);
         let plan = Plan {
             contract: 1,
             range,
             page_size: 100,
             concurrency,
-            result_window: 10_000,
+            result_window,
             max_span: std::time::Duration::from_secs(86_400),
             max_rereads: 3,
+            learned: Arc::new(Learned::default()),
         };
         (Engine::new(client, plan, sender), receiver)
+    }
+
+    fn the_leaf(engine: &Engine, position: usize) -> &Leaf {
+        match &engine.slots[position].state {
+            State::Leaf(leaf) => leaf,
+            other => panic!("not a leaf: {other:?}"),
+        }
+    }
+
+    fn requested(engine: &Engine, position: usize) -> Vec<(u64, u64)> {
+        the_leaf(engine, position)
+            .outstanding
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    /// What the engine sent so far: the `@uuid`s, and the windows completed.
+    fn received(receiver: &mut mpsc::Receiver<Result<Batch>>) -> (Vec<String>, usize) {
+        let (mut uuids, mut done) = (Vec::new(), 0);
+        while let Ok(batch) = receiver.try_recv() {
+            match batch.unwrap() {
+                Batch::Events(events) => {
+                    uuids.extend(events.iter().map(|e| e.uuid().unwrap().into_owned()))
+                }
+                Batch::Done(_) => done += 1,
+                Batch::Finished => {}
+            }
+        }
+        (uuids, done)
+    }
+
+    fn refusal(message: &str) -> Error {
+        Error::BadRequest {
+            status: 400,
+            messages: vec![message.to_string()],
+        }
     }
 
     #[test]
@@ -689,7 +926,7 @@ mod tests {
 
     #[test]
     fn a_page_sends_each_event_once_whatever_its_order() {
-        let range = window("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z");
+        let range = day();
         let mut leaf = leaf(3, 2);
         let mut seen = Seen::new();
         let mut previous = Seen::new();
@@ -701,7 +938,7 @@ mod tests {
                 event("a", "2024-01-01T01:00:00Z"),
             ],
         );
-        let fresh = consume(&mut leaf, &mut seen, 1, &previous, 0, first, &range, &range);
+        let fresh = consume(&mut leaf, &mut seen, 7, &previous, first, &range, &range);
         assert_eq!(fresh.len(), 2);
         // The last page repeats `a` (pages shifted) and `p` of the previous window.
         let last = page(
@@ -711,35 +948,64 @@ mod tests {
                 event("p", "2024-01-01T00:00:00Z"),
             ],
         );
-        let fresh = consume(&mut leaf, &mut seen, 1, &previous, 2, last, &range, &range);
+        let fresh = consume(&mut leaf, &mut seen, 7, &previous, last, &range, &range);
         assert!(fresh.is_empty(), "{fresh:?}");
         assert_eq!(leaf.distinct_this_read, 3);
-        assert!(!leaf.unstable);
+        assert!(leaf.count_agrees);
     }
 
     #[test]
-    fn a_changed_count_or_a_short_page_makes_the_leaf_unstable() {
-        let range = window("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z");
+    fn a_count_that_falls_or_is_a_lower_bound_does_not_agree() {
+        let range = day();
         let (mut seen, previous) = (Seen::new(), Seen::new());
         let mut changed = leaf(4, 2);
-        let page_with_new_total = page(5, vec![event("a", "2024-01-01T01:00:00Z")]);
+        let page_with_new_total = page(3, vec![event("a", "2024-01-01T01:00:00Z")]);
         consume(
             &mut changed,
             &mut seen,
             1,
             &previous,
-            0,
             page_with_new_total,
             &range,
             &range,
         );
-        assert!(changed.unstable);
-        let mut short = leaf(4, 2);
-        let one_of_two = page(4, vec![event("b", "2024-01-01T01:00:00Z")]);
+        assert!(!changed.count_agrees);
+        let mut bound = leaf(4, 2);
+        let mut at_least = page(4, vec![event("b", "2024-01-01T01:00:00Z")]);
+        at_least.total_is_lower_bound = true;
         consume(
-            &mut short, &mut seen, 1, &previous, 0, one_of_two, &range, &range,
+            &mut bound, &mut seen, 1, &previous, at_least, &range, &range,
         );
-        assert!(short.unstable);
+        assert!(!bound.count_agrees);
+    }
+
+    #[test]
+    fn a_read_completes_only_with_its_end_shown_and_the_count_agreeing_or_nothing_new() {
+        let mut read = leaf(3, 100);
+        read.distinct_this_read = 3;
+        assert!(!read.is_complete(false), "the end was not shown");
+        read.ended = true;
+        assert!(read.is_complete(false), "the count agrees");
+        read.count_agrees = false;
+        assert!(!read.is_complete(false), "a first read with a wrong count");
+        read.new_this_read = 0;
+        assert!(read.is_complete(true), "a second read that adds nothing");
+        read.new_this_read = 1;
+        assert!(!read.is_complete(true), "a second read that found more");
+        // A live log: an entry arrived while the window was paged, and the
+        // last page counted it; all of them are in hand.
+        let mut grown = leaf(3, 100);
+        let (mut seen, previous, range) = (Seen::new(), Seen::new(), day());
+        let first = page(3, events("a", 3));
+        consume(&mut grown, &mut seen, 1, &previous, first, &range, &range);
+        let last = page(4, vec![event("late", "2024-01-01T02:00:00Z")]);
+        consume(&mut grown, &mut seen, 1, &previous, last, &range, &range);
+        grown.ended = true;
+        assert!(grown.is_complete(false));
+        let mut huge = leaf(u64::MAX, 100);
+        huge.ended = true;
+        huge.distinct_this_read = 3;
+        assert!(!huge.is_complete(false));
     }
 
     #[test]
@@ -759,7 +1025,6 @@ mod tests {
             &mut seen,
             1,
             &previous,
-            0,
             page(4, events),
             &range,
             &outer,
@@ -782,7 +1047,7 @@ mod tests {
         let states: Vec<_> = engine
             .slots
             .iter()
-            .map(|slot| matches!(slot.state, State::Probing))
+            .map(|slot| matches!(slot.state, State::Probing { .. }))
             .collect();
         assert_eq!(states, [true, true, true, false, false]);
     }
@@ -795,16 +1060,22 @@ mod tests {
         // twice the concurrency, the most that may wait behind the front.
         for slot in engine.slots.iter_mut().skip(1).take(4) {
             let mut buffered = leaf(1, 100);
-            buffered.outstanding.push_back(0);
-            buffered
-                .arrived
-                .insert(0, page(1, vec![event("x", "2024-01-02T00:00:00Z")]));
+            buffered.outstanding.push_back((0, 100));
+            let page = page(1, vec![event("x", "2024-01-02T00:00:00Z")]);
+            buffered.arrived.insert(
+                0,
+                Arrived {
+                    page,
+                    shows_end: true,
+                },
+            );
+            buffered.end_at = Some(0);
             slot.state = State::Leaf(buffered);
         }
         engine.launch();
         // The front may still ask (it alone can make progress); nobody else.
         assert_eq!(engine.in_flight.len(), 1);
-        assert!(matches!(engine.slots[0].state, State::Probing));
+        assert!(matches!(engine.slots[0].state, State::Probing { .. }));
         assert!(matches!(engine.slots[5].state, State::Waiting));
     }
 
@@ -814,13 +1085,170 @@ mod tests {
         let (mut engine, _receiver) = engine(range, 2);
         for slot in engine.slots.iter_mut().skip(1).take(4) {
             let mut empty = leaf(0, 100);
-            empty.outstanding.push_back(0);
-            empty.arrived.insert(0, page(0, Vec::new()));
+            empty.outstanding.push_back((0, 100));
+            let page = page(0, Vec::new());
+            empty.arrived.insert(
+                0,
+                Arrived {
+                    page,
+                    shows_end: true,
+                },
+            );
+            empty.end_at = Some(0);
             slot.state = State::Leaf(empty);
         }
         engine.launch();
         assert_eq!(engine.in_flight.len(), 2, "the front and the last window");
-        assert!(matches!(engine.slots[5].state, State::Probing));
+        assert!(matches!(engine.slots[5].state, State::Probing { .. }));
+    }
+
+    /// A total capped at 5 cannot stop a window whose first page is full:
+    /// the engine asks further, a budget's worth of pages at once.
+    #[tokio::test]
+    async fn full_pages_past_a_capped_count_are_followed() {
+        let (mut engine, _receiver) = engine(day(), 4);
+        engine.launch();
+        engine.file(0, 0, Ok(page(5, events("a", 100)))).unwrap();
+        engine.launch();
+        assert_eq!(
+            requested(&engine, 0),
+            [(0, 100), (100, 100), (200, 100), (300, 100)]
+        );
+        // Still full at 300: the pages go on.
+        engine.file(0, 300, Ok(page(5, events("d", 100)))).unwrap();
+        assert!(the_leaf(&engine, 0).frontier >= 700);
+    }
+
+    /// With an exact count the pages up to it go out at once, and the page
+    /// at the count itself when the last one is expected full: the one
+    /// request that shows the end.
+    #[tokio::test]
+    async fn pages_up_to_the_count_go_out_at_once_with_the_one_that_shows_the_end() {
+        let (mut exact, _receiver) = engine(day(), 8);
+        exact.launch();
+        exact.file(0, 0, Ok(page(300, events("a", 100)))).unwrap();
+        exact.launch();
+        assert_eq!(
+            requested(&exact, 0),
+            [(0, 100), (100, 100), (200, 100), (300, 100)]
+        );
+        let (mut engine, _receiver) = engine(day(), 8);
+        engine.launch();
+        engine.file(0, 0, Ok(page(250, events("a", 100)))).unwrap();
+        engine.launch();
+        assert_eq!(requested(&engine, 0), [(0, 100), (100, 100), (200, 100)]);
+    }
+
+    /// A short first page could be the server capping `limit`: unless a page
+    /// of that size or more was seen before, or the page holds all its count
+    /// says, the next offset is asked.
+    #[tokio::test]
+    async fn a_short_first_page_ends_a_window_only_below_the_size_the_server_gives() {
+        let (mut capping, _receiver) = engine(day(), 4);
+        capping.launch();
+        // A count capped at 0 comes decoded as "at least 40".
+        let mut capped = page(40, events("a", 40));
+        capped.total_is_lower_bound = true;
+        capping.file(0, 0, Ok(capped)).unwrap();
+        capping.launch();
+        assert_eq!(requested(&capping, 0), [(0, 100), (40, 40)]);
+        assert_eq!(the_leaf(&capping, 0).end_at, None);
+        let (mut whole, _receiver) = engine(day(), 4);
+        whole.launch();
+        whole.file(0, 0, Ok(page(40, events("a", 40)))).unwrap();
+        whole.launch();
+        assert_eq!(requested(&whole, 0), [(0, 100)]);
+        assert_eq!(the_leaf(&whole, 0).end_at, Some(0));
+        // Once the server gave 100, a page of 40 can only be the end.
+        capping.plan.learned.saw_page(100);
+        let (window, seen) = (capping.slots[0].window, Seen::new());
+        let again = capping.slot(window, seen, 1);
+        capping.slots[0] = again;
+        capping.launch();
+        let mut capped = page(40, events("a", 40));
+        capped.total_is_lower_bound = true;
+        capping.file(0, 0, Ok(capped)).unwrap();
+        capping.launch();
+        assert_eq!(requested(&capping, 0), [(0, 100)]);
+        assert_eq!(the_leaf(&capping, 0).end_at, Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_count_that_agrees_completes_a_window_at_no_extra_cost() {
+        let (mut engine, mut receiver) = engine(day(), 4);
+        engine.plan.learned.saw_page(100);
+        engine.launch();
+        engine.file(0, 0, Ok(page(3, events("a", 3)))).unwrap();
+        assert_eq!(engine.drain_front().await.unwrap(), Flow::Go);
+        assert!(engine.slots.is_empty());
+        let (uuids, done) = received(&mut receiver);
+        assert_eq!((uuids.len(), done), (3, 1));
+    }
+
+    /// A count capped at 2 for a window of 3: the window is read again, and
+    /// complete when the second read adds nothing; each entry sent once.
+    #[tokio::test]
+    async fn a_wrong_count_is_read_again_until_two_reads_agree() {
+        let (mut engine, mut receiver) = engine(day(), 4);
+        engine.plan.learned.saw_page(100);
+        for read in 1..=2 {
+            engine.launch();
+            let id = engine.slots[0].id;
+            engine.arrive(id, 0, Ok(page(2, events("a", 3)))).unwrap();
+            engine.drain_front().await.unwrap();
+            let (uuids, done) = received(&mut receiver);
+            match read {
+                1 => assert_eq!((uuids.len(), done, engine.slots.len()), (3, 0, 1)),
+                _ => assert_eq!((uuids.len(), done, engine.slots.len()), (0, 1, 0)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_that_never_reads_the_same_fails_naming_it() {
+        let (mut engine, _receiver) = engine(day(), 4);
+        engine.plan.learned.saw_page(100);
+        let mut error = None;
+        for read in 0..10 {
+            engine.launch();
+            let id = engine.slots[0].id;
+            let fresh = events(&format!("read{read}"), 3);
+            engine.arrive(id, 0, Ok(page(2, fresh))).unwrap();
+            if let Err(e) = engine.drain_front().await {
+                error = Some((read, e));
+                break;
+            }
+        }
+        let (reads, error) = error.expect("the rereads are bounded");
+        assert_eq!(reads, 3, "1 read and 3 rereads");
+        let message = error.to_string();
+        assert!(
+            message.contains("incomplete download")
+                && message.contains("2024-01-01T00:00:00Z to 2024-01-02T00:00:00Z"),
+            "{message}"
+        );
+    }
+
+    /// Paged to the depth of the result window with no end in sight: the
+    /// leaf holds more than it lets through, whatever its count said. Its
+    /// parts know what it already sent.
+    #[tokio::test]
+    async fn a_leaf_full_to_the_result_window_is_split_and_sends_nothing_twice() {
+        let (mut engine, mut receiver) = engine_with(day(), 4, 300);
+        engine.launch();
+        engine.file(0, 0, Ok(page(50, events("a", 100)))).unwrap();
+        engine.drain_front().await.unwrap();
+        let (sent, _) = received(&mut receiver);
+        assert_eq!(sent.len(), 100);
+        engine.launch();
+        assert_eq!(requested(&engine, 0), [(100, 100), (200, 100)]);
+        engine.file(0, 200, Ok(page(50, events("c", 100)))).unwrap();
+        assert_eq!(engine.slots.len(), 4, "split in four parts");
+        for part in &engine.slots {
+            assert!(matches!(part.state, State::Waiting));
+            assert_eq!(part.seen.len(), 100, "each part knows what was sent");
+            assert!(part.prior);
+        }
     }
 
     #[test]
@@ -830,19 +1258,27 @@ mod tests {
             .unwrap();
         let _guard = runtime.enter();
         let second = window("2024-01-01T10:00:00Z", "2024-01-01T10:00:01Z");
-        let (mut engine, _receiver) = engine(second, 1);
-        let crowded = Page {
-            total: 10_000,
-            total_is_lower_bound: true,
-            events: Vec::new(),
-        };
-        let error = engine.split(0, &crowded).unwrap_err();
+        let (mut engine, _receiver) = engine_with(second, 8, 200);
+        engine.launch();
+        // A count far above the window does not fail by itself: it is paged.
+        engine.file(0, 0, Ok(page(999, events("a", 100)))).unwrap();
+        engine.launch();
+        let error = engine
+            .file(0, 100, Ok(page(999, events("b", 100))))
+            .unwrap_err();
         assert!(!error.is_transient());
         let message = error.to_string();
         assert!(
-            message.contains("at least 10000 entries") && message.contains("2024-01-01T10:00:00Z"),
+            message.contains("has 999 entries") && message.contains("2024-01-01T10:00:00Z"),
             "{message}"
         );
+        let (mut engine, _receiver) = engine_with(second, 8, 200);
+        engine.launch();
+        engine.file(0, 0, Ok(page(3, events("a", 100)))).unwrap();
+        engine.launch();
+        let capped = engine.file(0, 100, Ok(page(3, events("b", 100))));
+        let message = capped.unwrap_err().to_string();
+        assert!(message.contains("at least 200 entries"), "{message}");
     }
 
     #[test]
@@ -853,12 +1289,8 @@ mod tests {
         let _guard = runtime.enter();
         let range = window("2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z");
         let (mut engine, _receiver) = engine(range, 1);
-        let capped = Page {
-            total: 10_000,
-            total_is_lower_bound: false,
-            events: Vec::new(),
-        };
-        engine.split(0, &capped).unwrap();
+        engine.launch();
+        engine.file(0, 0, Ok(page(10_000, Vec::new()))).unwrap();
         let windows: Vec<Window> = engine.slots.iter().map(|slot| slot.window).collect();
         assert!(
             windows.len() > 4,
@@ -870,5 +1302,113 @@ mod tests {
             assert_eq!(pair[0].end, pair[1].start);
             assert_eq!(pair[0].end.timestamp_subsec_nanos(), 0);
         }
+    }
+
+    #[tokio::test]
+    async fn a_refused_depth_teaches_the_window_the_service_states() {
+        let (mut engine, _receiver) = engine(day(), 4);
+        engine.launch();
+        engine.file(0, 0, Ok(page(800, events("a", 100)))).unwrap();
+        engine.launch();
+        let refused = refusal(
+            "102: Result window is too large, from + size must be less than or equal to: \
+             [250] but was [400]. See the scroll api for a more efficient way",
+        );
+        engine.file(0, 300, Err(refused)).unwrap();
+        assert_eq!(engine.plan.result_window, 250);
+        assert_eq!(engine.plan.learned.result_window(10_000), 250);
+        assert!(engine.slots.len() >= 4, "the window is read again in parts");
+        engine.launch();
+        for slot in &engine.slots {
+            if let State::Probing { limit } = slot.state {
+                assert_eq!(limit, 100);
+            }
+        }
+        // A later download of the same client starts from what was learned.
+        let plan = engine.plan.clone();
+        let (sender, _later) = mpsc::channel(1);
+        let mut stale = plan.clone();
+        stale.result_window = 10_000;
+        let later = Engine::new(engine.client.clone(), stale, sender);
+        assert_eq!(later.plan.result_window, 250);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_without_a_number_halves_the_depth_refused() {
+        let (mut engine, _receiver) = engine(day(), 4);
+        engine.launch();
+        engine.file(0, 0, Ok(page(800, events("a", 100)))).unwrap();
+        engine.launch();
+        let refused = refusal("Result window is too large");
+        engine.file(0, 300, Err(refused)).unwrap();
+        assert_eq!(engine.plan.result_window, 200);
+        // A refusal of a page asked before, deeper than that, changes nothing.
+        let id = engine.slots[0].id;
+        engine.launch();
+        engine
+            .arrive(id, 0, Err(refusal("Result window is too large")))
+            .unwrap();
+        assert_eq!(engine.plan.result_window, 200);
+    }
+
+    /// A 400 without words about the result window is taken for one only
+    /// where no page was answered yet: a service that refuses for another
+    /// reason ends the download with its words, not with ever smaller windows.
+    #[tokio::test]
+    async fn a_wordless_refusal_at_a_depth_answered_before_is_an_error() {
+        let (mut engine, _receiver) = engine(day(), 8);
+        engine.launch();
+        engine.file(0, 0, Ok(page(800, events("a", 100)))).unwrap();
+        engine.launch();
+        engine
+            .file(0, 300, Ok(page(800, events("d", 100))))
+            .unwrap();
+        let error = engine
+            .file(0, 200, Err(refusal("no reason given")))
+            .unwrap_err();
+        assert!(matches!(error, Error::BadRequest { .. }), "{error:?}");
+        assert_eq!(engine.plan.result_window, 10_000);
+        // Deeper than anything answered, the same words teach a window.
+        engine
+            .file(0, 500, Err(refusal("no reason given")))
+            .unwrap();
+        assert_eq!(engine.plan.result_window, 300);
+    }
+
+    #[tokio::test]
+    async fn a_service_that_refuses_every_depth_ends_the_download_with_its_words() {
+        let (mut engine, _receiver) = engine_with(day(), 1, 1);
+        engine.launch();
+        let error = engine
+            .file(0, 0, Err(refusal("Result window is too large ... [0]")))
+            .unwrap_err();
+        assert!(matches!(error, Error::BadRequest { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn hostile_counts_plan_without_overflow() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _guard = runtime.enter();
+        // A splittable window: at most 64 parts.
+        let (mut engine, _receiver) = engine(day(), 4);
+        engine.launch();
+        engine.file(0, 0, Ok(page(u64::MAX, Vec::new()))).unwrap();
+        assert_eq!(engine.slots.len(), 64);
+        // One second cannot split: it is paged, never deeper than the window.
+        let second = window("2024-01-01T10:00:00Z", "2024-01-01T10:00:01Z");
+        let (mut engine, _receiver) = engine_with(second, 8, 450);
+        engine.launch();
+        engine
+            .file(0, 0, Ok(page(u64::MAX, events("a", 100))))
+            .unwrap();
+        engine.launch();
+        let pages = requested(&engine, 0);
+        assert_eq!(
+            pages,
+            [(0, 100), (100, 100), (200, 100), (300, 100), (400, 50)]
+        );
+        assert!(engine.split(0, u64::MAX, true).is_err());
     }
 }

@@ -8,11 +8,13 @@
 
 mod engine;
 mod follow;
+mod learned;
 pub(crate) mod page;
 mod window;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 
 pub use follow::Follow;
+pub(crate) use learned::Learned;
 pub use window::Window;
 
 use crate::dates::{DateBound, DateRange, RangeRule};
@@ -47,12 +50,19 @@ pub struct Entries {
     result_window: u64,
     max_span: Duration,
     settle: Duration,
+    learned: Arc<Learned>,
 }
 
 impl Entries {
-    pub(crate) fn new(client: Client, contract: u64, config: &crate::Config) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        contract: u64,
+        config: &crate::Config,
+        learned: Arc<Learned>,
+    ) -> Self {
         Entries {
             client,
+            learned,
             contract,
             since: None,
             until: None,
@@ -120,7 +130,8 @@ impl Entries {
     }
 
     /// Counts the entries of the range with one small request per maximum
-    /// span: cheap, for progress bars. A lower bound if the server caps counts.
+    /// span: cheap, for progress bars. Only the service's word: a lower bound
+    /// if it caps counts (at most `u64::MAX`).
     pub async fn count(&self) -> Result<u64> {
         let range = self.resolved_range().await?;
         let whole = Window {
@@ -135,7 +146,10 @@ impl Entries {
                 offset: 0,
                 limit: 1,
             };
-            total += page::fetch(&self.client, request).await?.total;
+            total = page::fetch(&self.client, request)
+                .await?
+                .total
+                .saturating_add(total);
         }
         Ok(total)
     }
@@ -181,6 +195,7 @@ impl Entries {
             result_window: self.result_window,
             max_span: self.max_span,
             max_rereads: 3,
+            learned: self.learned,
         };
         if tokio::runtime::Handle::try_current().is_err() {
             return Updates::failed(outside_a_runtime());

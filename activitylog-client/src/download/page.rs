@@ -196,8 +196,10 @@ pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
         .hits
         .ok_or_else(|| not_a_page("the body has no `hits`"))?;
     let (total, total_is_lower_bound) = match hits.total {
-        Some(Total::Count(count)) => (count, false),
-        Some(Total::Tracked { value, relation }) => (value, relation.as_deref() == Some("gte")),
+        Some(Total::Count(count)) => (saturating(&count), false),
+        Some(Total::Tracked { value, relation }) => {
+            (saturating(&value), relation.as_deref() == Some("gte"))
+        }
         None => return Err(not_a_page("the body has no `hits.total`")),
     };
     let base = text.as_ptr() as usize;
@@ -219,12 +221,24 @@ pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
         events.push(RawEvent::in_page(Arc::clone(&text), span));
     }
     // A count below the hits sent cannot be right: there are at least those.
-    let total = total.max(events.len() as u64);
+    let sent = events.len() as u64;
     Ok(Page {
-        total,
-        total_is_lower_bound,
+        total: total.max(sent),
+        total_is_lower_bound: total_is_lower_bound || total < sent,
         events,
     })
+}
+
+/// A count as a `u64`, whatever number was written: larger ones (and
+/// fractions) saturate, negative ones are none. It is only a hint.
+fn saturating(count: &serde_json::Number) -> u64 {
+    match (count.as_u64(), count.as_i64(), count.as_f64()) {
+        (Some(count), _, _) => count,
+        (None, Some(_), _) => 0,
+        // `as` saturates, and makes NaN 0.
+        (None, None, Some(count)) => count as u64,
+        (None, None, None) => u64::MAX,
+    }
 }
 
 #[derive(Deserialize)]
@@ -244,9 +258,9 @@ struct WireHits<'a> {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Total {
-    Count(u64),
+    Count(serde_json::Number),
     Tracked {
-        value: u64,
+        value: serde_json::Number,
         relation: Option<String>,
     },
 }
@@ -289,6 +303,29 @@ mod tests {
         let page =
             decode(br#"{"hits":{"total":{"value":3,"relation":"eq"},"hits":null}}"#).unwrap();
         assert_eq!((page.total, page.total_is_lower_bound), (3, false));
+    }
+
+    #[test]
+    fn hostile_totals_saturate_and_a_count_below_the_hits_is_a_lower_bound() {
+        let total = |text: &str| {
+            let body = format!(r#"{{"hits":{{"total":{text},"hits":[{{"_source":{{}}}}]}}}}"#);
+            let page = decode(body.as_bytes()).unwrap();
+            (page.total, page.total_is_lower_bound)
+        };
+        assert_eq!(total("18446744073709551615"), (u64::MAX, false));
+        assert_eq!(total("18446744073709551616"), (u64::MAX, false));
+        assert_eq!(total("1e300"), (u64::MAX, false));
+        assert_eq!(total("2.5"), (2, false));
+        assert_eq!(total("-5"), (1, true));
+        assert_eq!(total("0"), (1, true));
+        assert_eq!(
+            total(r#"{"value":18446744073709551615,"relation":"eq"}"#),
+            (u64::MAX, false)
+        );
+        assert_eq!(
+            total(r#"{"value":99999999999999999999999,"relation":"gte"}"#),
+            (u64::MAX, true)
+        );
     }
 
     #[test]
