@@ -289,10 +289,10 @@ impl Config {
     /// agent, timeouts, proxies and TLS trust are then `client`'s own
     /// (setting TLS trust here as well fails [`Config::build`]).
     ///
-    /// The SDK's own connections use rustls with the *ring* provider and
-    /// install no process-wide provider; a `reqwest` built without its
-    /// default TLS provider (its `rustls-no-provider` feature) needs one
-    /// installed before `Client::builder().build()`, as below.
+    /// The SDK uses rustls with the *ring* provider, and `reqwest` without a
+    /// provider of its own: a `reqwest::Client` built before the SDK's first
+    /// use needs one installed (the SDK installs *ring* as the process's
+    /// provider when none is, at [`Hooks::new`](crate::Hooks::new)).
     ///
     /// ```
     /// use activitylog_client::{ActivityLog, Credentials};

@@ -39,6 +39,7 @@ pub struct Hooks {
 impl Hooks {
     /// Hooks that sign every request with `credentials` and retry with `retry`.
     pub fn new(credentials: &Credentials, retry: RetryPolicy) -> crate::Result<Self> {
+        crate::tls::ensure_crypto_provider();
         Ok(Hooks {
             authorization: credentials.header_value()?,
             contract_number: None,

@@ -40,6 +40,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Makes *ring* the process's rustls provider unless one is installed
+/// already (an application's own choice stands). `reqwest` is built without
+/// a provider of its own, so a client it builds (the generated
+/// `Client::new`, or one of yours) needs one: every way into the SDK
+/// ([`crate::Hooks::new`], and so [`crate::ActivityLog::new`]) calls this first.
+pub(crate) fn ensure_crypto_provider() {
+    if CryptoProvider::get_default().is_none() {
+        // Losing a race to another thread's install is fine: one is set.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// Parses a pin: 64 hex digits, any case, colons and whitespace ignored.
 pub(crate) fn parse_pin(text: &str) -> Result<[u8; 32]> {
     let digits: Vec<u8> = text
