@@ -620,8 +620,15 @@ async fn cli_commands() {
         assert!(!exchanges.is_empty(), "activitylog {args:?} sent nothing");
         assert_all_accepted(&exchanges);
         if args[0] == "entries" {
+            // Pages name all four parameters; `getInfo` (the service's
+            // clock, asked once before an open range) names none.
+            let pages: Vec<_> = exchanges
+                .iter()
+                .filter(|e| e.path().starts_with("/activitylog/v1/contracts/"))
+                .collect();
+            assert!(!pages.is_empty(), "{args:?}");
             assert!(
-                exchanges
+                pages
                     .iter()
                     .all(|e| e.query_names().len() == 4 && e.target.contains("dateStart=")),
                 "{args:?}"

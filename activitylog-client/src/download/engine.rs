@@ -617,15 +617,18 @@ impl Engine {
                 }
                 continue;
             }
-            let ready = leaf
-                .outstanding
-                .front()
-                .and_then(|(offset, _)| leaf.arrived.remove(offset));
-            let Some(arrived) = ready else {
+            let Some(&(offset, _)) = leaf.outstanding.front() else {
+                return Ok(Flow::Go);
+            };
+            let Some(arrived) = leaf.arrived.remove(&offset) else {
                 return Ok(Flow::Go);
             };
             leaf.outstanding.pop_front();
             leaf.ended = arrived.shows_end;
+            let (repeats, distinct_before) = (
+                offset > 0 && !arrived.page.events.is_empty(),
+                leaf.distinct_this_read,
+            );
             let fresh = consume(
                 leaf,
                 seen,
@@ -635,6 +638,13 @@ impl Engine {
                 &self.plan.range,
                 window,
             );
+            // A page past the first with nothing this read had not seen: the
+            // service is not paging (it ignores the offset, or a page's worth
+            // of entries shifted in). This read ends here; the window is
+            // complete only if the count agrees or another read adds nothing.
+            if repeats && leaf.distinct_this_read == distinct_before {
+                leaf.ended = true;
+            }
             if !fresh.is_empty() && self.sender.send(Ok(Batch::Events(fresh))).await.is_err() {
                 return Ok(Flow::ReaderGone);
             }
@@ -1202,6 +1212,47 @@ mod tests {
                 _ => assert_eq!((uuids.len(), done, engine.slots.len()), (0, 1, 0)),
             }
         }
+    }
+
+    /// A service that answers every offset with the same page (a mock that
+    /// ignores `offset`, as Prism does): each read ends at the first page
+    /// that repeats it, and the window is complete once a second read adds
+    /// nothing; the entry is sent once.
+    #[tokio::test]
+    async fn a_service_that_repeats_its_page_at_every_offset_ends_each_read_there() {
+        let (mut engine, mut receiver) = engine(day(), 2);
+        let same = || Page {
+            total: 0,
+            total_is_lower_bound: true,
+            events: events("p", 1),
+        };
+        let mut rounds = 0;
+        while !engine.slots.is_empty() && rounds < 20 {
+            rounds += 1;
+            engine.in_flight.clear(); // answered below, by hand
+            engine.launch();
+            let id = engine.slots[0].id;
+            let offsets: Vec<u64> = match &engine.slots[0].state {
+                State::Probing { .. } => vec![0],
+                State::Leaf(leaf) => leaf
+                    .outstanding
+                    .iter()
+                    .map(|(offset, _)| *offset)
+                    .filter(|offset| !leaf.arrived.contains_key(offset))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for offset in offsets {
+                engine.arrive(id, offset, Ok(same())).unwrap();
+            }
+            engine.drain_front().await.unwrap();
+        }
+        assert!(
+            engine.slots.is_empty(),
+            "not complete after {rounds} rounds"
+        );
+        let (uuids, done) = received(&mut receiver);
+        assert_eq!((uuids, done), (vec!["p-0".to_string()], 1));
     }
 
     #[tokio::test]
