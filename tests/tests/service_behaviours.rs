@@ -29,17 +29,9 @@ fn year_of(events: usize) -> SandboxBuilder {
         .span(TimeDelta::days(365))
 }
 
+/// A client that retries quickly and often, assuming the usual result window.
 fn patient_log(sandbox: &Sandbox) -> ActivityLog {
-    let retry = RetryPolicy::default()
-        .max_attempts(10)
-        .initial_delay(Duration::from_millis(1))
-        .max_delay(Duration::from_millis(20));
-    ActivityLog::new(
-        Config::new(Credentials::token(&sandbox.credentials().token))
-            .api_url(sandbox.url())
-            .retry(retry),
-    )
-    .unwrap()
+    log_assuming(sandbox, 10_000)
 }
 
 /// The `@uuid`s of `events`, checked for duplicates, as a set.
@@ -447,7 +439,7 @@ async fn an_open_range_ends_by_the_service_clock() {
     assert_eq!(exactly_once(&events), expected(&sandbox, since, through));
 }
 
-/// A client that assumes the result window is `result_window`.
+/// A patient client that assumes the result window is `result_window`.
 fn log_assuming(sandbox: &Sandbox, result_window: u64) -> ActivityLog {
     let retry = RetryPolicy::default()
         .max_attempts(10)
