@@ -54,7 +54,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 pub use read::{ArchivedEntries, ArchivedPages};
-pub use sync::{DEFAULT_OVERLAP, Sync, Synced};
+pub use sync::{DEFAULT_OVERLAP, SyncRun, Synced};
 
 use store::{Db, Opening};
 
@@ -190,9 +190,13 @@ impl Archive {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
-    /// A sync of `contract` from `log` into this archive; see [`Sync`].
-    pub fn sync<'a>(&'a self, log: &'a activitylog_client::ActivityLog, contract: u64) -> Sync<'a> {
-        Sync::new(self, log, contract)
+    /// A sync of `contract` from `log` into this archive; see [`SyncRun`].
+    pub fn sync<'a>(
+        &'a self,
+        log: &'a activitylog_client::ActivityLog,
+        contract: u64,
+    ) -> SyncRun<'a> {
+        SyncRun::new(self, log, contract)
     }
 
     /// Closes the archive's connections (they also close when it is dropped).
