@@ -338,7 +338,7 @@ pub async fn run(
                     entries.updates().map(|u| u.map_err(Stop::Download)).boxed()
                 }
                 Source::Archive(archive) => {
-                    archived(archive, contract, from, end, since_given).boxed()
+                    archived(archive, contract, from, end, since_given, &filter).boxed()
                 }
             };
             let mut sink = Sink {
@@ -547,21 +547,25 @@ pub(crate) fn rfc3339(instant: DateTime<Utc>) -> String {
 
 /// An archive's entries of `[start, end)` as a download's updates: pages
 /// in time order, then (unless `since_given`) the entries without a
-/// readable time, in `@uuid` order, then the whole range complete.
-fn archived(
-    archive: &activitylog_archive::Archive,
+/// readable time, in `@uuid` order, then the whole range complete. The
+/// archive skips what `filter` rules out (the filter still runs on what
+/// it reads).
+fn archived<'a>(
+    archive: &'a activitylog_archive::Archive,
     contract: u64,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     since_given: bool,
-) -> impl Stream<Item = Result<Update, Stop>> + '_ {
+    filter: &Filter,
+) -> impl Stream<Item = Result<Update, Stop>> + 'a {
+    let query = filter.query();
     let untimed = if since_given {
         futures::stream::empty().boxed()
     } else {
-        archive.untimed(contract).boxed()
+        archive.untimed_where(contract, &query).boxed()
     };
     archive
-        .pages(contract, start, end)
+        .pages_where(contract, start, end, &query)
         .chain(untimed)
         .map(|page| {
             page.map(Update::Events)

@@ -246,15 +246,16 @@ pub async fn run(
                     count(events, &filter, &mut tallies, &bar).await?;
                 }
                 Source::Archive(archive) => {
+                    let query = filter.query();
                     let events = archive
-                        .entries(contract, range.since(), range.until())
+                        .entries_where(contract, range.since(), range.until(), &query)
                         .map_err(crate::sync::failure);
                     count(events, &filter, &mut tallies, &bar).await?;
                     if args.since.is_none() {
                         // Entries without a readable time are in no range:
                         // counted too when the range has no start.
                         let untimed = archive
-                            .untimed(contract)
+                            .untimed_where(contract, &query)
                             .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
                             .try_flatten()
                             .map_err(crate::sync::failure);
