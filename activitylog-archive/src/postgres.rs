@@ -87,7 +87,10 @@ pub(crate) async fn refresh(tx: &mut Transaction<'static, Postgres>) -> sqlx::Re
     );
     let (mut after, mut rewritten) = (0_i64, 0);
     loop {
-        let rows = sqlx::query(&select).bind(after).fetch_all(&mut **tx).await?;
+        let rows = sqlx::query(&select)
+            .bind(after)
+            .fetch_all(&mut **tx)
+            .await?;
         let Some(last) = rows.last() else {
             return Ok(rewritten);
         };
@@ -117,13 +120,15 @@ pub(crate) async fn refresh(tx: &mut Transaction<'static, Postgres>) -> sqlx::Re
                 .execute(&mut **tx)
                 .await?;
             for resource in &fresh.resources {
-                sqlx::query("INSERT INTO resources (entry, type, id, action) VALUES ($1, $2, $3, $4)")
-                    .bind(stale.entry)
-                    .bind(&resource.kind)
-                    .bind(&resource.id)
-                    .bind(&resource.action)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO resources (entry, type, id, action) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(stale.entry)
+                .bind(&resource.kind)
+                .bind(&resource.id)
+                .bind(&resource.action)
+                .execute(&mut **tx)
+                .await?;
             }
         }
     }

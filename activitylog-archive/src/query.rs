@@ -223,10 +223,14 @@ impl Query {
                 sql.list(&folded(values));
             }
         }
-        for (column, values) in [("username", &self.exclude_users), ("type", &self.exclude_types)]
-        {
+        for (column, values) in [
+            ("username", &self.exclude_users),
+            ("type", &self.exclude_types),
+        ] {
             if !values.is_empty() {
-                sql.push(&format!(" AND ({column} IS NULL OR lower({column}) NOT IN "));
+                sql.push(&format!(
+                    " AND ({column} IS NULL OR lower({column}) NOT IN "
+                ));
                 sql.list(&folded(values)).push(")");
             }
         }
@@ -275,14 +279,7 @@ impl Query {
     }
 
     /// The arms of [`Query::page`], each reading up to `limit` rows.
-    fn arms(
-        &self,
-        sql: &mut Sql,
-        contract: i64,
-        from: &Start<'_>,
-        until: &str,
-        limit: i64,
-    ) {
+    fn arms(&self, sql: &mut Sql, contract: i64, from: &Start<'_>, until: &str, limit: i64) {
         for (i, drive) in self.drives().iter().enumerate() {
             if i > 0 {
                 sql.push(" UNION ");

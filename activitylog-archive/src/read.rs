@@ -88,29 +88,30 @@ impl Archive {
         let inner = stream::try_unfold(state, move |state| {
             let query = Arc::clone(&query);
             async move {
-            let Some((archive, cursor)) = state else {
-                return Ok(None);
-            };
-            let stored = archive
-                .db
-                .page(key(contract), since, until, cursor.as_ref(), PAGE, &query)
-                .await
-                .map_err(|e| archive.failed(e))?;
-            let Some(last) = stored.last() else {
-                return Ok(None);
-            };
-            let next = Cursor {
-                time: last.time.clone(),
-                uuid: last.uuid.clone(),
-            };
-            let full = stored.len() as i64 == PAGE;
-            let events = stored
-                .into_iter()
-                .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
-                .collect::<Result<Vec<_>>>()?;
-            let state = full.then_some((archive, Some(next)));
-            Ok(Some((events, state)))
-        }})
+                let Some((archive, cursor)) = state else {
+                    return Ok(None);
+                };
+                let stored = archive
+                    .db
+                    .page(key(contract), since, until, cursor.as_ref(), PAGE, &query)
+                    .await
+                    .map_err(|e| archive.failed(e))?;
+                let Some(last) = stored.last() else {
+                    return Ok(None);
+                };
+                let next = Cursor {
+                    time: last.time.clone(),
+                    uuid: last.uuid.clone(),
+                };
+                let full = stored.len() as i64 == PAGE;
+                let events = stored
+                    .into_iter()
+                    .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
+                    .collect::<Result<Vec<_>>>()?;
+                let state = full.then_some((archive, Some(next)));
+                Ok(Some((events, state)))
+            }
+        })
         .boxed();
         ArchivedPages { inner }
     }
@@ -131,26 +132,27 @@ impl Archive {
         let inner = stream::try_unfold(state, move |state| {
             let query = Arc::clone(&query);
             async move {
-            let Some((archive, after)) = state else {
-                return Ok(None);
-            };
-            let stored = archive
-                .db
-                .untimed_page(key(contract), after.as_deref(), PAGE, &query)
-                .await
-                .map_err(|e| archive.failed(e))?;
-            let Some(last) = stored.last() else {
-                return Ok(None);
-            };
-            let next = last.uuid.clone();
-            let full = stored.len() as i64 == PAGE;
-            let events = stored
-                .into_iter()
-                .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
-                .collect::<Result<Vec<_>>>()?;
-            let state = full.then_some((archive, Some(next)));
-            Ok(Some((events, state)))
-        }})
+                let Some((archive, after)) = state else {
+                    return Ok(None);
+                };
+                let stored = archive
+                    .db
+                    .untimed_page(key(contract), after.as_deref(), PAGE, &query)
+                    .await
+                    .map_err(|e| archive.failed(e))?;
+                let Some(last) = stored.last() else {
+                    return Ok(None);
+                };
+                let next = last.uuid.clone();
+                let full = stored.len() as i64 == PAGE;
+                let events = stored
+                    .into_iter()
+                    .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
+                    .collect::<Result<Vec<_>>>()?;
+                let state = full.then_some((archive, Some(next)));
+                Ok(Some((events, state)))
+            }
+        })
         .boxed();
         ArchivedPages { inner }
     }

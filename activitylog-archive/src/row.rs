@@ -140,8 +140,7 @@ impl Row {
             None => format!("{KEYLESS}{json}"),
         };
         let (time, request_id) = meta.map_or((None, None), |m| (m.time, m.request_id));
-        let (source_ip, identity) =
-            principal.map_or((None, None), |p| (p.source_ip, p.identity));
+        let (source_ip, identity) = principal.map_or((None, None), |p| (p.source_ip, p.identity));
         let user = identity.and_then(|i| i.username);
         let mut resources = Vec::new();
         let (mut kind, mut status, mut method) = (None, None, None);
@@ -155,7 +154,12 @@ impl Row {
             for resource in details.resources.unwrap_or_default() {
                 let kind = resource.type_.map(owned);
                 let id = resource.id.map(owned);
-                push_actions(&mut resources, kind, id, resource.action.unwrap_or_default().into_iter().map(owned));
+                push_actions(
+                    &mut resources,
+                    kind,
+                    id,
+                    resource.action.unwrap_or_default().into_iter().map(owned),
+                );
             }
         }
         Row {

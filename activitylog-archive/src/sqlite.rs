@@ -105,7 +105,10 @@ pub(crate) async fn refresh(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Resu
     );
     let (mut after, mut rewritten) = (0_i64, 0);
     loop {
-        let rows = sqlx::query(&select).bind(after).fetch_all(&mut **tx).await?;
+        let rows = sqlx::query(&select)
+            .bind(after)
+            .fetch_all(&mut **tx)
+            .await?;
         let Some(last) = rows.last() else {
             return Ok(rewritten);
         };
@@ -381,10 +384,12 @@ pub(crate) async fn untimed_page(
     query: &Query,
 ) -> sqlx::Result<Vec<Stored>> {
     let mut sql = Sql::new(Dialect::Sqlite);
-    sql.push("SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) WHERE contract = ")
-        .bind(Bind::Int(contract))
-        .push(" AND time = '' AND uuid > ")
-        .bind(Bind::Text(after.unwrap_or("").to_string()));
+    sql.push(
+        "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) WHERE contract = ",
+    )
+    .bind(Bind::Int(contract))
+    .push(" AND time = '' AND uuid > ")
+    .bind(Bind::Text(after.unwrap_or("").to_string()));
     query.untimed(&mut sql);
     sql.push(" ORDER BY uuid LIMIT ").bind(Bind::Int(limit));
     stored(run(&sql).fetch_all(pool).await?)

@@ -111,9 +111,7 @@ impl Db {
     ) -> sqlx::Result<Vec<Stored>> {
         match self {
             Db::Sqlite(pool) => sqlite::untimed_page(pool, contract, after, limit, query).await,
-            Db::Postgres(pool) => {
-                postgres::untimed_page(pool, contract, after, limit, query).await
-            }
+            Db::Postgres(pool) => postgres::untimed_page(pool, contract, after, limit, query).await,
         }
     }
 

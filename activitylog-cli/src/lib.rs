@@ -27,7 +27,7 @@ mod contracts;
 mod destination;
 mod entries;
 mod error;
-mod filter;
+pub mod filter;
 mod follow;
 mod lock;
 mod omitted;
