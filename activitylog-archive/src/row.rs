@@ -370,6 +370,27 @@ mod tests {
         assert_eq!(row.resources.len(), 2);
         assert_eq!(row.resources[1].action.as_deref(), Some("vr.x"));
         assert_eq!(row.event.json(), event.json());
+        assert!(!row.undecodable);
+    }
+
+    #[test]
+    fn columns_are_what_the_sdk_decodes_even_beside_a_null_object() {
+        let event = RawEvent::parse(
+            r#"{"@uuid":"u-4","meta":null,"principal":{"identity":{"username":"a@b"}},
+               "event":{"param":null,"type":"Provision","resources":[{"id":"s1","action":null}]}}"#,
+        )
+        .unwrap();
+        let row = Row::of(&event);
+        assert!(!row.undecodable);
+        assert_eq!(row.user.as_deref(), Some("a@b"));
+        assert_eq!(row.kind.as_deref(), Some("Provision"));
+        assert_eq!(row.resources.len(), 1);
+        assert_eq!(row.resources[0].id.as_deref(), Some("s1"));
+        let numeric = RawEvent::parse(r#"{"@uuid":"u-5","meta":{"requestId":5}}"#).unwrap();
+        assert!(
+            Row::of(&numeric).undecodable,
+            "requestId is text in the spec"
+        );
     }
 
     #[test]
@@ -382,6 +403,7 @@ mod tests {
         assert_eq!(row.key, "u-2");
         assert!(row.time.is_some());
         assert!(row.status.is_none());
+        assert!(row.undecodable, "a numeric status does not decode");
         let nul = RawEvent::parse(
             r#"{"@uuid":"u-3","principal":{"identity":{"username":"a\u0000b"}},
                "event":{"resources":[{"type":"server","id":"s\u0000"}]}}"#,
