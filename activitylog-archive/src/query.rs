@@ -284,8 +284,17 @@ impl Query {
             if i > 0 {
                 sql.push(" UNION ");
             }
-            sql.push("SELECT * FROM (SELECT entry, uuid, time FROM entries WHERE contract = ")
-                .bind(Bind::Int(contract));
+            sql.push("SELECT * FROM (SELECT entry, uuid, time FROM ");
+            if let Drive::Resources(ids) = drive {
+                // The entries with those resources first (SQLite takes a
+                // CROSS JOIN's tables in the order written), then their rows.
+                sql.push("(SELECT DISTINCT entry AS hit FROM resources WHERE lower(id) IN ");
+                sql.list(ids)
+                    .push(") AS hits CROSS JOIN entries WHERE entry = hit AND contract = ");
+            } else {
+                sql.push("entries WHERE contract = ");
+            }
+            sql.bind(Bind::Int(contract));
             match from {
                 Start::Since(since) => {
                     sql.push(" AND time >= ").time(since);
@@ -307,11 +316,6 @@ impl Query {
                 Drive::Undecodable => {
                     sql.push(" AND undecodable");
                 }
-            }
-            if let Drive::Resources(ids) = drive {
-                // Read through the index on resource ids, not the range's.
-                sql.push(" AND entry IN (SELECT entry FROM resources WHERE lower(id) IN ");
-                sql.list(ids).push(")");
             }
             sql.push(" ORDER BY time, uuid LIMIT ")
                 .bind(Bind::Int(limit))
