@@ -41,6 +41,7 @@
 
 mod indexes;
 mod postgres;
+mod query;
 mod read;
 mod row;
 pub mod schema;
@@ -53,6 +54,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub use query::Query;
 pub use read::{ArchivedEntries, ArchivedPages};
 pub use sync::{DEFAULT_OVERLAP, SyncRun, Synced};
 
@@ -158,6 +160,11 @@ impl Archive {
         if found < schema::VERSION {
             tracing::info!(archive = %self.location, from = found, to = schema::VERSION, "migrating");
             tx.migrate(found).await.map_err(|e| self.failed(e))?;
+            if (1..5).contains(&found) {
+                // Version 5's columns, from each entry's JSON (see `schema`).
+                let rewritten = tx.refresh().await.map_err(|e| self.failed(e))?;
+                tracing::info!(archive = %self.location, rewritten, "entries' columns checked");
+            }
         }
         tx.commit().await.map_err(|e| self.failed(e))
     }

@@ -25,7 +25,7 @@ mod commands;
 mod connect;
 mod error;
 mod export;
-mod filter;
+pub mod filter;
 mod omitted;
 mod output;
 mod progress;

@@ -1,7 +1,7 @@
 //! Where `entries` and `summary` read from: the API (connected as
 //! configured) or an archive (`--db`, offline), and which contracts.
 
-use activitylog_archive::Archive;
+use activitylog_archive::{Archive, Query};
 use activitylog_client::{DateBound, DateRange, RawEvent, Update};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -47,21 +47,23 @@ impl Reader {
 
 /// An archive's entries of `[start, end)` as a download's updates: pages
 /// in time order, then (with `untimed`) the entries without a readable
-/// time, in `@uuid` order, then the whole range complete.
-pub fn archived_updates(
-    archive: &Archive,
+/// time, in `@uuid` order, then the whole range complete. The archive
+/// skips what `query` rules out; the caller's filter still runs on the rest.
+pub fn archived_updates<'a>(
+    archive: &'a Archive,
     contract: u64,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     untimed: bool,
-) -> impl Stream<Item = Result<Update, activitylog_archive::Error>> + '_ {
+    query: &Query,
+) -> impl Stream<Item = Result<Update, activitylog_archive::Error>> + 'a {
     let untimed = if untimed {
-        archive.untimed(contract).boxed()
+        archive.untimed_where(contract, query).boxed()
     } else {
         futures::stream::empty().boxed()
     };
     archive
-        .pages(contract, start, end)
+        .pages_where(contract, start, end, query)
         .chain(untimed)
         .map_ok(Update::Events)
         .chain(futures::stream::once(async move {
@@ -70,16 +72,17 @@ pub fn archived_updates(
 }
 
 /// An archive's entries of `range`, one at a time, then (with `untimed`)
-/// the entries without a readable time.
+/// the entries without a readable time; narrowed by `query` as above.
 pub fn archived_events<'a>(
     archive: &'a Archive,
     contract: u64,
     range: &DateRange,
     untimed: bool,
+    query: &Query,
 ) -> impl Stream<Item = Result<RawEvent, Failure>> + 'a {
     let untimed = if untimed {
         archive
-            .untimed(contract)
+            .untimed_where(contract, query)
             .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
             .try_flatten()
             .boxed()
@@ -87,7 +90,7 @@ pub fn archived_events<'a>(
         futures::stream::empty().boxed()
     };
     archive
-        .entries(contract, range.since(), range.until())
+        .entries_where(contract, range.since(), range.until(), query)
         .chain(untimed)
         .map_err(Failure::from)
 }

@@ -156,6 +156,7 @@ async fn read(
     };
 
     let filter = args.filters.to_filter();
+    let query = filter.query();
     let plan = Plan {
         out: args.out.as_deref(),
         resume: args.resume,
@@ -232,7 +233,7 @@ async fn read(
                     entries.updates().map_err(Stop::Download).boxed()
                 }
                 Reader::Archive(archive) => {
-                    reader::archived_updates(archive, contract, from, end, !since_given)
+                    reader::archived_updates(archive, contract, from, end, !since_given, &query)
                         .map_err(|e| Stop::Archive(Failure::from(e)))
                         .boxed()
                 }

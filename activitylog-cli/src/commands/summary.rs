@@ -214,6 +214,7 @@ async fn count_all(
         }
     };
     let filter = args.filters.to_filter();
+    let query = filter.query();
     let bar = progress::bar();
     let work = async {
         for &contract in contracts {
@@ -232,7 +233,8 @@ async fn count_all(
                     // Entries without a readable time are in no range:
                     // counted too when the range has no start.
                     let untimed = args.range.since.is_none();
-                    let events = reader::archived_events(archive, contract, &range, untimed);
+                    let events =
+                        reader::archived_events(archive, contract, &range, untimed, &query);
                     count(Box::pin(events), &filter, &mut tallies, &bar).await?;
                 }
             }
