@@ -94,6 +94,14 @@ impl<'a> Request<'a> {
     pub(crate) fn at(&self, now: DateTime<Utc>) -> Result<Request<'a>, Failure> {
         prepare_at(self.args, now)
     }
+
+    /// Whether the range moves with `now`: an open end, or a bound such as
+    /// `7d` or `now`. A range of fixed dates needs no clock, so the service
+    /// is not asked its time (one round trip before the first page).
+    fn depends_on_now(&self) -> bool {
+        let fixed = |when: &When| when.is_fixed();
+        !(self.args.until.as_ref().is_some_and(fixed) && self.args.since.as_ref().is_none_or(fixed))
+    }
 }
 
 /// [`prepare`] against a given `now`.
@@ -182,8 +190,10 @@ pub async fn run(
     // Resolved once (after the usage errors), by the service's clock when
     // reading the API.
     let request = match source {
-        Source::Api(log) => request.at(crate::clock::service_now(log).await)?,
-        Source::Archive(_) => request,
+        Source::Api(log) if request.depends_on_now() => {
+            request.at(crate::clock::service_now(log).await)?
+        }
+        Source::Api(_) | Source::Archive(_) => request,
     };
     let Request {
         since,
