@@ -32,6 +32,7 @@ use crate::checkpoint::{self, Checkpoint, Found, Job, Next};
 use crate::error::Failure;
 use crate::lock::Lock;
 use crate::omitted::Omitted;
+use crate::writeback::Writeback;
 
 /// A writer that counts the bytes it passes on.
 #[derive(Debug)]
@@ -60,6 +61,8 @@ pub struct FileOutput {
     path: PathBuf,
     part: PathBuf,
     out: Counting<BufWriter<File>>,
+    /// Sends what is written to disk on the way, for a short final fsync.
+    writeback: Writeback,
     /// Set with `--resume`.
     resume: Option<Resume>,
     /// Removes the temporary file unless committed (nothing with `--resume`).
@@ -318,10 +321,12 @@ impl Output {
             path,
             part,
             out,
+            writeback,
             resume,
             mut discard,
             _lock,
         } = file;
+        writeback.finish();
         let bytes = out.count;
         let file = out
             .inner
@@ -394,14 +399,22 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(out) => out.write(buf),
-            Output::File(file) => file.out.write(buf),
+            Output::File(file) => {
+                let written = file.out.write(buf)?;
+                file.writeback.wrote(file.out.count);
+                Ok(written)
+            }
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Output::Stdout(out) => out.write_all(buf),
-            Output::File(file) => file.out.write_all(buf),
+            Output::File(file) => {
+                file.out.write_all(buf)?;
+                file.writeback.wrote(file.out.count);
+                Ok(())
+            }
         }
     }
 
@@ -425,6 +438,7 @@ impl FileOutput {
     ) -> Self {
         FileOutput {
             path: path.to_path_buf(),
+            writeback: Writeback::start(&part, count),
             part,
             out: Counting {
                 inner: BufWriter::with_capacity(256 * 1024, file),

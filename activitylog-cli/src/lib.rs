@@ -42,6 +42,7 @@ mod sync;
 /// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
 #[doc(hidden)]
 pub mod when;
+mod writeback;
 mod writer;
 
 use std::io::{IsTerminal, Write};
