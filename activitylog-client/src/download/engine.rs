@@ -655,6 +655,10 @@ impl Engine {
             };
             leaf.outstanding.pop_front();
             leaf.ended = arrived.shows_end;
+            if arrived.shows_end && offset > 0 && arrived.page.events.is_empty() {
+                // The one request a window's end may cost (counted by the benchmark).
+                tracing::debug!(window = %window, offset, "an empty page showed the window's end");
+            }
             let (repeats, distinct_before) = (
                 offset > 0 && !arrived.page.events.is_empty(),
                 leaf.distinct_this_read,
