@@ -10,6 +10,8 @@
 use std::io::IsTerminal;
 
 use activitylog_client::{DateBound, DateRange, Error, RangeRule, Update};
+
+use crate::when::When;
 use chrono::{DateTime, SubsecRound, Utc};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -65,6 +67,15 @@ impl<'a> Request<'a> {
     /// The same arguments resolved against `now` (the service's).
     fn at(&self, now: DateTime<Utc>) -> Result<Request<'a>, Failure> {
         prepare_at(self.args, now)
+    }
+
+    /// Whether the range moves with `now`: an open end, or a bound such as
+    /// `7d` or `now`. A range of fixed dates needs no clock, so the service
+    /// is not asked its time (one round trip before the first page).
+    fn depends_on_now(&self) -> bool {
+        let fixed = |when: &When| when.is_fixed();
+        let range = &self.args.range;
+        !(range.until.as_ref().is_some_and(fixed) && range.since.as_ref().is_none_or(fixed))
     }
 }
 
@@ -123,8 +134,10 @@ async fn read(
     // Resolved once (after the usage errors), by the service's clock when
     // reading the API.
     let request = match reader {
-        Reader::Api(connection) => request.at(crate::clock::service_now(&connection.log).await)?,
-        Reader::Archive(_) => request,
+        Reader::Api(connection) if request.depends_on_now() => {
+            request.at(crate::clock::service_now(&connection.log).await)?
+        }
+        Reader::Api(_) | Reader::Archive(_) => request,
     };
     let Request {
         since,

@@ -34,6 +34,7 @@ use super::paths::{
     Discard, beside, create, cut, io_failure, open_part, remove_checkpoint,
     remove_stale_temporaries, rename, sibling,
 };
+use super::writeback::Writeback;
 use crate::error::{Failure, stdout_failure};
 use crate::omitted::Omitted;
 
@@ -64,6 +65,8 @@ pub struct FileOutput {
     path: PathBuf,
     part: PathBuf,
     out: Counting<BufWriter<File>>,
+    /// Sends what is written to disk on the way, for a short final fsync.
+    writeback: Writeback,
     /// Set with `--resume`.
     resume: Option<Resume>,
     /// Removes the temporary file unless committed (nothing with `--resume`).
@@ -310,10 +313,12 @@ impl Output {
             path,
             part,
             out,
+            writeback,
             resume,
             mut discard,
             _lock,
         } = file;
+        writeback.finish();
         let bytes = out.count;
         let file = out
             .inner
@@ -386,14 +391,22 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(out) => out.write(buf),
-            Output::File(file) => file.out.write(buf),
+            Output::File(file) => {
+                let written = file.out.write(buf)?;
+                file.writeback.wrote(file.out.count);
+                Ok(written)
+            }
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Output::Stdout(out) => out.write_all(buf),
-            Output::File(file) => file.out.write_all(buf),
+            Output::File(file) => {
+                file.out.write_all(buf)?;
+                file.writeback.wrote(file.out.count);
+                Ok(())
+            }
         }
     }
 
@@ -417,6 +430,7 @@ impl FileOutput {
     ) -> Self {
         FileOutput {
             path: path.to_path_buf(),
+            writeback: Writeback::start(&part, count),
             part,
             out: Counting {
                 inner: BufWriter::with_capacity(256 * 1024, file),

@@ -21,6 +21,7 @@ mod destination;
 mod lock;
 mod paths;
 mod whole_file;
+mod writeback;
 mod writer;
 
 use std::io::IsTerminal;
