@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use activitylog_archive::{Archive, SyncRun};
 use activitylog_client::{ActivityLog, DateBound, Entries, RangeError};
 use activitylog_sandbox::TotalForm;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -200,37 +201,32 @@ fetched, and every download window commits together with its progress: an interr
 
 /// `activitylog sync`.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("db", |arg| arg.help(
+        "The archive: sqlite:PATH or postgres://... [default: archive.sqlite in the user's data \
+         directory]"
+    )),
+    mut_arg("since", |arg| arg.help(
+        "Start of the range, inclusive [default: where the archive is complete up to, minus an \
+         hour; the first time, 90 days before the end]"
+    ))
+)]
 pub struct SyncArgs {
     /// Which contracts, synced in this order.
     #[command(flatten)]
     pub contracts: ContractArgs,
 
-    /// The archive: sqlite:PATH or postgres://... [default: archive.sqlite in the user's data
-    /// directory].
-    #[arg(long, value_name = "URL")]
-    pub db: Option<String>,
+    /// The archive written.
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
 
-    /// Start of the range, inclusive [default: where the archive is complete up to, minus an
-    /// hour; the first time, 90 days before the end].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub since: Option<When>,
+    /// The range.
+    #[command(flatten)]
+    pub range: RangeArgs,
 
-    /// End of the range, exclusive [default: now minus --settle].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub until: Option<When>,
-
-    /// How long entries take to become visible after their timestamp: the archive is never
-    /// marked complete past this long before now.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
-    pub settle: Duration,
-
-    /// Entries asked for per request (the API sends at most 1000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub page_size: Option<u32>,
-
-    /// Requests in flight at once [default: 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: Option<u16>,
+    /// How it downloads.
+    #[command(flatten)]
+    pub download: DownloadArgs,
 }
 
 /// `activitylog entries`.
@@ -248,32 +244,20 @@ pub struct EntriesArgs {
     /// reads up to now minus --settle; `--since now` shows only new ones); with
     /// --out FILE --resume, a rerun continues where a stopped one left off.
     /// One contract only.
-    #[arg(long, short, conflicts_with_all = ["all_contracts", "until"])]
+    #[arg(long, short, conflicts_with_all = ["all_contracts", "until", "db"])]
     pub follow: bool,
 
     /// How often --follow polls (10s, 500ms, 1m).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval, requires = "follow")]
     pub interval: Duration,
 
-    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
-    /// --until the range ends this long before now.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
-    pub settle: Duration,
+    /// How it downloads.
+    #[command(flatten)]
+    pub download: DownloadArgs,
 
-    /// Entries asked for per request (the API sends at most 1000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub page_size: Option<u32>,
-
-    /// Requests in flight at once [default: 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: Option<u16>,
-
-    /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
-    /// instead of the API: offline, any range up to where the archive is complete (without
-    /// --since, everything archived, entries without a readable time last; without --until, up
-    /// to where it is complete).
-    #[arg(long, value_name = "URL", conflicts_with = "follow")]
-    pub db: Option<String>,
+    /// The archive read instead of the API.
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
 
     /// With --db: read a range that reaches past where the archive is complete (what is
     /// missing is said on stderr) instead of exiting 1.
@@ -301,21 +285,6 @@ pub struct EntriesArgs {
     /// How the table and CSV show them.
     #[command(flatten)]
     pub view: ViewArgs,
-}
-
-impl EntriesArgs {
-    /// The download of `contract` these flags configure (`--settle`,
-    /// `--page-size`, `--concurrency`), its range still to set.
-    pub fn download(&self, log: &ActivityLog, contract: u64) -> Entries {
-        let mut entries = log.entries(contract).settle(self.settle);
-        if let Some(size) = self.page_size {
-            entries = entries.page_size(size);
-        }
-        if let Some(pages) = self.concurrency {
-            entries = entries.concurrency(usize::from(pages));
-        }
-        entries
-    }
 }
 
 const SUMMARY_LONG_ABOUT: &str = "\
@@ -346,16 +315,19 @@ else day. Files are written completely or not at all.";
 
 /// `activitylog summary`.
 #[derive(Debug, Args)]
+#[command(mut_arg("db", |arg| arg.help(
+    "Count from an archive written by `activitylog sync` (sqlite:PATH or postgres://...) \
+     instead of the API: offline, any range up to where the archive is complete (see \
+     `entries --db`)"
+)))]
 pub struct SummaryArgs {
     /// Which contracts (several are counted together).
     #[command(flatten)]
     pub contracts: ContractArgs,
 
-    /// Count from an archive written by `activitylog sync` (sqlite:PATH or postgres://...)
-    /// instead of the API: offline, any range up to where the archive is complete (see
-    /// `entries --db`).
-    #[arg(long, value_name = "URL")]
-    pub db: Option<String>,
+    /// The archive read instead of the API.
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
 
     /// With --db: count a range that reaches past where the archive is complete (what is
     /// missing is said on stderr) instead of exiting 1.
@@ -375,14 +347,9 @@ pub struct SummaryArgs {
     #[command(flatten)]
     pub range: RangeArgs,
 
-    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
-    /// --until the range ends this long before now.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
-    pub settle: Duration,
-
-    /// Requests in flight at once [default: 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: Option<u16>,
+    /// How it downloads.
+    #[command(flatten)]
+    pub download: DownloadArgs,
 
     /// Days, hours and the table's times in this IANA time zone (Europe/Berlin) instead of UTC.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
@@ -424,7 +391,7 @@ fn parse_keys(text: &str) -> Result<Keys, String> {
     activitylog_client::summary::Key::list(text).map(Keys)
 }
 
-/// The range `entries` and `summary` read: `--since` and `--until`.
+/// The range a command reads: `--since` and `--until`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RangeArgs {
     /// Start of the range, inclusive [default: 90 days before the end].
@@ -469,9 +436,82 @@ impl RangeArgs {
 }
 
 /// Resolves a `WHEN` argument against the command's `now`.
-pub fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
+fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
     when.map(|w| w.resolve(now).map_err(Failure::usage))
         .transpose()
+}
+
+fn parse_when(text: &str) -> Result<When, String> {
+    text.parse()
+}
+
+/// How a command downloads from the API: `--settle`, `--page-size` and
+/// `--concurrency`.
+#[derive(Debug, Args, Clone)]
+pub struct DownloadArgs {
+    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
+    /// --until the range ends this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
+    pub settle: Duration,
+
+    /// Entries asked for per request (the API sends at most 1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub page_size: Option<u32>,
+
+    /// Requests in flight at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+}
+
+impl DownloadArgs {
+    /// The download of `contract` these flags configure, its range still
+    /// to set.
+    pub fn entries(&self, log: &ActivityLog, contract: u64) -> Entries {
+        let mut entries = log.entries(contract).settle(self.settle);
+        if let Some(size) = self.page_size {
+            entries = entries.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            entries = entries.concurrency(usize::from(pages));
+        }
+        entries
+    }
+
+    /// The sync of `contract` into `archive` these flags configure, its
+    /// range still to set.
+    pub fn sync<'a>(
+        &self,
+        archive: &'a Archive,
+        log: &'a ActivityLog,
+        contract: u64,
+    ) -> SyncRun<'a> {
+        let mut run = archive.sync(log, contract).settle(self.settle);
+        if let Some(size) = self.page_size {
+            run = run.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            run = run.concurrency(usize::from(pages));
+        }
+        run
+    }
+}
+
+fn parse_settle(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|_| {
+        format!("`{text}` is not a duration: use e.g. 2m, 30s or 1h (0 reads up to now)")
+    })
+}
+
+/// Where the archive is: `--db URL` (`activitylog sync` writes it,
+/// `entries` and `summary` read it).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ArchiveArgs {
+    /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
+    /// instead of the API: offline, any range up to where the archive is complete (without
+    /// --since, everything archived, entries without a readable time last; without --until, up
+    /// to where it is complete).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
 }
 
 /// The contracts a command reads: CONTRACT arguments or `--all-contracts`;
@@ -775,16 +815,6 @@ fn parse_columns(text: &str) -> Result<Columns, String> {
     text.parse()
 }
 
-fn parse_when(text: &str) -> Result<When, String> {
-    text.parse()
-}
-
-fn parse_settle(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|_| {
-        format!("`{text}` is not a duration: use e.g. 2m, 30s or 1h (0 reads up to now)")
-    })
-}
-
 fn parse_interval(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text.trim()) {
         Ok(interval) if interval >= Duration::from_millis(100) => Ok(interval),
@@ -864,7 +894,7 @@ mod tests {
         let Command::Entries(args) = cli.command else {
             panic!("not entries")
         };
-        assert_eq!(args.settle, activitylog_client::DEFAULT_SETTLE);
+        assert_eq!(args.download.settle, activitylog_client::DEFAULT_SETTLE);
         assert_eq!(parse_settle("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_settle("0"), Ok(Duration::ZERO));
         assert!(parse_settle("soon").unwrap_err().contains("not a duration"));

@@ -84,14 +84,14 @@ fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
     let (since, until) = args.range.bounds(now)?;
     // An open end is closed once, settle before now, so that `--since
     // 30d` and the end agree and no checkpoint claims time still filling in.
-    match RangeRule::new(args.settle).resolve(since, until, now) {
+    match RangeRule::new(args.download.settle).resolve(since, until, now) {
         Ok(range) => Ok(Request {
             args,
             since,
             until: until.unwrap_or(DateBound::Instant(range.until())),
             range,
         }),
-        Err(error) => Err(args.range.refusal(error, args.settle)),
+        Err(error) => Err(args.range.refusal(error, args.download.settle)),
     }
 }
 
@@ -100,7 +100,11 @@ fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
 pub async fn run(global: &Global, args: &EntriesArgs, signals: &Signals) -> Result<(), Failure> {
     let request = prepare(args)?;
     let (reader, contracts) = signals
-        .or_stop(Reader::open(global, args.db.as_deref(), &args.contracts))
+        .or_stop(Reader::open(
+            global,
+            args.archive.db.as_deref(),
+            &args.contracts,
+        ))
         .await?;
     read(&reader, request, &contracts, global.format, signals).await
 }
@@ -234,7 +238,8 @@ async fn read(
             let updates: BoxStream<'_, Result<Update, Stop>> = match reader {
                 Reader::Api(connection) => {
                     let entries = args
-                        .download(&connection.log, contract)
+                        .download
+                        .entries(&connection.log, contract)
                         .since(DateBound::Instant(from))
                         .until(DateBound::Instant(end));
                     let bar = export.bar();

@@ -62,7 +62,11 @@ pub async fn run(global: &Global, args: &EntriesArgs, signals: &Signals) -> Resu
     // Usage errors first, by this machine's clock, before any connection.
     first_range(args, Utc::now().trunc_subsecs(0))?;
     let (reader, contracts) = signals
-        .or_stop(Reader::open(global, args.db.as_deref(), &args.contracts))
+        .or_stop(Reader::open(
+            global,
+            args.archive.db.as_deref(),
+            &args.contracts,
+        ))
         .await?;
     let Some(&contract) = contracts.first() else {
         return Err(Failure::usage("no contract to read: name one"));
@@ -92,13 +96,13 @@ fn first_range(
              CONTRACT --follow` per contract to tail several)",
         ));
     }
-    match RangeRule::new(args.settle).resolve(since, until, now) {
+    match RangeRule::new(args.download.settle).resolve(since, until, now) {
         Ok(range) => Ok((range.since(), range.until())),
         // A follow waits for a start that is not final yet.
         Err(RangeError::NotSettled { end, .. }) => {
             Ok((since.map_or(end, |since| since.instant()), end))
         }
-        Err(error) => Err(args.range.refusal(error, args.settle)),
+        Err(error) => Err(args.range.refusal(error, args.download.settle)),
     }
 }
 
@@ -151,7 +155,8 @@ async fn follow(
     tracing::info!(contract, since = %start, interval = ?args.interval, format = format.name(), "following");
 
     let updates = args
-        .download(log, contract)
+        .download
+        .entries(log, contract)
         .since(DateBound::Instant(start))
         .follow(args.interval)
         .map_err(Stop::Download);

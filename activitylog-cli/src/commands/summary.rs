@@ -70,19 +70,19 @@ fn prepare_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
 fn range_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<DateRange, Failure> {
     let (since, until) = args.range.bounds(now)?;
     // An archive has no 90-day limit: by default, all of it.
-    let since = match (since, &args.db) {
+    let since = match (since, &args.archive.db) {
         (None, Some(_)) => Some(DateBound::Instant(DateTime::UNIX_EPOCH)),
         (since, _) => since,
     };
-    RangeRule::new(args.settle)
+    RangeRule::new(args.download.settle)
         .resolve(since, until, now)
         .map_err(|error| match error {
             RangeError::NotSettled { .. } => Failure::usage(format!(
                 "--since is less than --settle {} ago, and entries that young may not be \
                  visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
-                humantime::format_duration(args.settle)
+                humantime::format_duration(args.download.settle)
             )),
-            other => args.range.refusal(other, args.settle),
+            other => args.range.refusal(other, args.download.settle),
         })
 }
 
@@ -146,7 +146,11 @@ where
 pub async fn run(global: &Global, args: &SummaryArgs, signals: &Signals) -> Result<(), Failure> {
     let request = prepare(args)?;
     let (reader, contracts) = signals
-        .or_stop(Reader::open(global, args.db.as_deref(), &args.contracts))
+        .or_stop(Reader::open(
+            global,
+            args.archive.db.as_deref(),
+            &args.contracts,
+        ))
         .await?;
     count_all(&reader, request, &contracts, global.format, signals).await
 }
@@ -203,15 +207,10 @@ async fn count_all(
     };
 
     let entries_of = |log: &ActivityLog, contract: u64| {
-        let entries = log
-            .entries(contract)
-            .settle(args.settle)
+        args.download
+            .entries(log, contract)
             .since(range.since())
-            .until(range.until());
-        match args.concurrency {
-            Some(pages) => entries.concurrency(usize::from(pages)),
-            None => entries,
-        }
+            .until(range.until())
     };
     let filter = args.filters.to_filter();
     let query = filter.query();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use activitylog_archive::{Archive, Synced};
 use activitylog_client::{ActivityLog, DateBound};
 
-use crate::args::{Global, SyncArgs, resolve};
+use crate::args::{Global, SyncArgs};
 use crate::connect;
 use crate::error::{EXIT_USAGE, Failure};
 use crate::signals::Signals;
@@ -16,7 +16,7 @@ use crate::which_contracts;
 /// Runs `sync`: opens the archive (`--db`, else the default file),
 /// connects, and syncs the contracts asked for.
 pub async fn run(global: &Global, args: &SyncArgs, signals: &Signals) -> Result<(), Failure> {
-    let url = archive_url(args.db.as_deref())?;
+    let url = archive_url(args.archive.db.as_deref())?;
     signals
         .or_stop(async {
             let archive = Archive::open(&url).await?;
@@ -87,18 +87,12 @@ async fn sync(
     bounds(args, machine_now)?;
     let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
     for &contract in contracts {
-        let mut run = archive.sync(log, contract).settle(args.settle);
+        let mut run = args.download.sync(archive, log, contract);
         if let Some(since) = since {
             run = run.since(since);
         }
         if let Some(until) = until {
             run = run.until(until);
-        }
-        if let Some(size) = args.page_size {
-            run = run.page_size(size);
-        }
-        if let Some(pages) = args.concurrency {
-            run = run.concurrency(usize::from(pages));
         }
         match run.run().await {
             Ok(synced) => eprintln!("{}", report(&synced, archive)),
@@ -129,8 +123,7 @@ fn bounds(
     args: &SyncArgs,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Option<DateBound>, Option<DateBound>), Failure> {
-    let since = resolve(args.since.as_ref(), now)?;
-    let until = resolve(args.until.as_ref(), now)?;
+    let (since, until) = args.range.bounds(now)?;
     if let (Some(since), Some(until)) = (since, until)
         && since.instant() >= until.instant()
     {
