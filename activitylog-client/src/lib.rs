@@ -77,6 +77,7 @@ mod proxy;
 mod retry;
 pub mod summary;
 mod tls;
+mod yaml;
 
 pub use auth::Credentials;
 pub use client::ActivityLog;

@@ -174,30 +174,12 @@ impl Endpoint {
 impl ConfigFile {
     /// Parses the text of a config file read from `path` (named in errors).
     pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
-        let mut file: ConfigFile = match serde_saphyr::from_str::<Option<ConfigFile>>(text) {
+        let parsed = crate::yaml::parse(text).and_then(Option::<ConfigFile>::deserialize);
+        let mut file = match parsed {
             Ok(Some(file)) => file,
             // An empty file (or only comments).
             Ok(None) => ConfigFile::default(),
-            Err(error) => {
-                let error = error.without_snippet();
-                let message = error.render_with_options(serde_saphyr::render_options! {
-                    snippets: serde_saphyr::SnippetMode::Off,
-                });
-                let message = message
-                    .lines()
-                    .map(str::trim)
-                    .filter(|line| !line.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let Some(location) = error.location() else {
-                    return Err(file_error(path, message));
-                };
-                let at = format!("line {}, column {}", location.line(), location.column());
-                let message = message
-                    .strip_suffix(&format!(" at {at}"))
-                    .unwrap_or(&message);
-                return Err(file_error(path, format!("{at}: {message}")));
-            }
+            Err(error) => return Err(file_error(path, error.to_string())),
         };
         file.path = path.to_path_buf();
         Ok(file)
