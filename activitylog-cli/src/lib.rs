@@ -11,7 +11,7 @@
 //! checkpoints), `lock` (one export per file), `entries` (the download
 //! loop), `summary` (`activitylog summary`; `report` its SVG and HTML files), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
 //! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
-//! `sync` (`activitylog sync` and the archive's location), `sandbox` (`activitylog sandbox`), `connect` (credentials, the
+//! `sync` (`activitylog sync` and the archive's location), `sandbox` (`activitylog sandbox`), `mcp` (`activitylog mcp`, the `mcp` feature), `connect` (credentials, the
 //! IONOS config file and `--sandbox`), `contracts` (which contracts a command reads), `reader` (the API or an archive, for `entries` and `summary`), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
 //! exit codes).
 
@@ -30,6 +30,8 @@ mod error;
 mod filter;
 mod follow;
 mod lock;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod omitted;
 mod output;
 mod progress;
@@ -248,6 +250,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
+        #[cfg(feature = "mcp")]
+        Command::Mcp(args) => signals.or_stop(mcp::serve(global, args)).await,
         Command::Sync(args) => {
             let url = sync::archive_url(args.db.as_deref())?;
             signals
