@@ -11,6 +11,7 @@ result {"is_error": bool, "structured": ..., "text": ...}.
 
 import asyncio
 import json
+import os
 import sys
 
 try:
@@ -49,7 +50,9 @@ async def main():
     calls = json.load(sys.stdin)
     mode, target = sys.argv[1], sys.argv[2:]
     if mode == "stdio":
-        params = StdioServerParameters(command=target[0], args=target[1:])
+        # The server gets this process's environment (credentials, API URL),
+        # not the SDK's short default list.
+        params = StdioServerParameters(command=target[0], args=target[1:], env=dict(os.environ))
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
                 out = await session_calls(session, calls)

@@ -71,9 +71,11 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
             DateBound::Instant(Utc::now() + AROUND),
         ),
         (None, Reader::Api(_)) => {
-            return Err("give the entry's `time` too (a search_entries row's `time`): the API is \
+            return Err(
+                "give the entry's `time` too (a search_entries row's `time`): the API is \
                         searched by time"
-                .to_string());
+                    .to_string(),
+            );
         }
     }
     .map_err(|e| e.to_string())?;

@@ -106,7 +106,13 @@ impl Cursor {
 /// A fingerprint of everything but the cursor and the limit.
 fn question(contract: u64, args: &Args) -> u64 {
     let mut hasher = DefaultHasher::new();
-    (contract, &args.since, &args.until, args.include_status_updates).hash(&mut hasher);
+    (
+        contract,
+        &args.since,
+        &args.until,
+        args.include_status_updates,
+    )
+        .hash(&mut hasher);
     format!("{:?}", args.filters.to_filter()).hash(&mut hasher);
     hasher.finish()
 }
@@ -145,10 +151,12 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
                 (range, cursor.skip)
             }
             Some(_) => {
-                return Err("this cursor belongs to another question (other contract, range or \
+                return Err(
+                    "this cursor belongs to another question (other contract, range or \
                             filters): repeat the arguments of the answer that gave it, or ask \
                             again without a cursor"
-                    .to_string());
+                        .to_string(),
+                );
             }
             None => return Err("the cursor is damaged: ask again without it".to_string()),
         },

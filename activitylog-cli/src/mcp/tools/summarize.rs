@@ -152,7 +152,14 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
     )
     .await?;
     let mut summary = Summary::new(keys.iter().copied());
-    let tally = count(&state.reader, contract, &range, &filter, &mut [&mut summary]).await?;
+    let tally = count(
+        &state.reader,
+        contract,
+        &range,
+        &filter,
+        &mut [&mut summary],
+    )
+    .await?;
 
     let (entries, failed) = (summary.events(), summary.failed());
     let order = summary.order();
@@ -175,7 +182,10 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
                 "{n} of {groups_total} groups shown (the largest){}: narrow the range or the \
                  filters, or group by fewer keys",
                 if n < groups.len() {
-                    format!(", cut to fit the answer size ({} bytes)", state.budget.bytes())
+                    format!(
+                        ", cut to fit the answer size ({} bytes)",
+                        state.budget.bytes()
+                    )
                 } else {
                     String::new()
                 }
@@ -202,7 +212,12 @@ fn group(names: &[String], group: &Group) -> Count {
         values: names
             .iter()
             .zip(&group.values)
-            .map(|(name, value)| (name.clone(), value.clone().map_or(Value::Null, Value::String)))
+            .map(|(name, value)| {
+                (
+                    name.clone(),
+                    value.clone().map_or(Value::Null, Value::String),
+                )
+            })
             .collect(),
         count: group.count,
         failed: group.failed,

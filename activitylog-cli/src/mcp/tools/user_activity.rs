@@ -113,7 +113,14 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
     )
     .await?;
     let mut before = Summary::new([Key::SourceIp]);
-    let earlier = count(&state.reader, contract, &previous, &filter, &mut [&mut before]).await?;
+    let earlier = count(
+        &state.reader,
+        contract,
+        &previous,
+        &filter,
+        &mut [&mut before],
+    )
+    .await?;
     let known: Vec<Option<String>> = before
         .into_groups()
         .into_iter()
