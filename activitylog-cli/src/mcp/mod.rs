@@ -34,6 +34,12 @@ pub async fn serve(global: &Global, args: &McpArgs) -> Result<(), Failure> {
              so it only listens on this machine (e.g. --listen 127.0.0.1:8765)"
         )));
     }
+    if global.token_stdin && args.listen.is_none() {
+        return Err(Failure::usage(
+            "--token-stdin reads stdin, which the MCP client speaks on: pass the token in \
+             IONOS_TOKEN (or a profile), or serve HTTP with --listen",
+        ));
+    }
     // Every contract the credentials read (or the archive holds): the tools
     // choose among them.
     let every = ContractArgs {
