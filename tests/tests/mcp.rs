@@ -488,6 +488,63 @@ async fn an_archive_answers_offline_up_to_its_mark_and_says_how_to_fill_the_rest
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_fit_the_size_budget_and_say_how_to_go_on() {
+    let sandbox = sandbox().await;
+    let range = json!({ "contract": MAIN_CONTRACT, "since": since(), "until": rfc3339(end()) });
+    let mut search = range.clone();
+    search["limit"] = json!(50);
+    let mut activity = range.clone();
+    activity["user"] = json!("bob@example.com");
+    let out = over_stdio(
+        &sandbox,
+        &["--max-answer-bytes", "2000"],
+        json!([
+            { "tool": "search_entries", "arguments": search },
+            { "tool": "user_activity", "arguments": activity },
+        ]),
+    );
+    for result in out["results"].as_array().unwrap() {
+        let answer = answer(result);
+        assert!(answer.to_string().len() <= 2000, "{answer}");
+        let notes = answer["notes"].to_string();
+        assert!(notes.contains("answer size (2000 bytes)"), "{notes}");
+    }
+    let page = answer(&out["results"][0]);
+    let rows = page["rows"].as_array().unwrap().len();
+    assert!(rows > 0 && rows < 50, "{rows} rows");
+    assert_eq!(page["more"], true);
+    // The cursor goes on right after the rows that fit.
+    search["cursor"] = page["cursor"].clone();
+    search["limit"] = json!(1);
+    let first = over_stdio(
+        &sandbox,
+        &[],
+        json!([
+            { "tool": "search_entries", "arguments": { "contract": MAIN_CONTRACT, "since": since(),
+              "until": rfc3339(end()), "limit": rows + 1 } },
+            { "tool": "search_entries", "arguments": search },
+        ]),
+    );
+    let whole = answer(&first["results"][0])["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let next = answer(&first["results"][1])["rows"][0].clone();
+    let uuids: Vec<&Value> = whole.iter().map(|r| &r["uuid"]).collect();
+    assert!(
+        uuids.contains(&&next["uuid"]),
+        "the next row is the one after the cut"
+    );
+    let shown: Vec<&Value> = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["uuid"])
+        .collect();
+    assert!(!shown.contains(&&next["uuid"]), "no row twice");
+}
+
 /// A child process killed when dropped (a failing test leaves no server).
 struct Killed(std::process::Child);
 

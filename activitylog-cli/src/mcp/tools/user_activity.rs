@@ -75,8 +75,10 @@ pub struct Answer {
     pub actions: Vec<Tally>,
     /// By source address, most first.
     pub addresses: Vec<Tally>,
-    /// The addresses marked new.
+    /// The addresses of `addresses` marked new.
     pub new_addresses: Vec<String>,
+    /// How many addresses are new in all.
+    pub new_addresses_total: usize,
     /// What was left out and why (answer size).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -135,11 +137,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
             tally(g, Some(new))
         })
         .collect();
-    let new_addresses: Vec<String> = addresses
-        .iter()
-        .filter(|a| a.new == Some(true))
-        .filter_map(|a| a.value.clone())
-        .collect();
+    let new_addresses_total = addresses.iter().filter(|a| a.new == Some(true)).count();
     let build = |n: usize| {
         let mut notes = Vec::new();
         if n < actions.len().max(addresses.len()) {
@@ -158,10 +156,17 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
             failed,
             actions: Vec::new(),
             addresses: Vec::new(),
-            new_addresses: new_addresses.clone(),
+            new_addresses: addresses
+                .iter()
+                .take(n)
+                .filter(|a| a.new == Some(true))
+                .filter_map(|a| a.value.clone())
+                .collect(),
+            new_addresses_total,
             notes,
             pages: now.pages + earlier.pages,
         });
+        // Kept apart from the answer above: `Vec<&Tally>` is no `Vec<Tally>`.
         answer["actions"] = json(&actions.iter().take(n).collect::<Vec<_>>());
         answer["addresses"] = json(&addresses.iter().take(n).collect::<Vec<_>>());
         answer
