@@ -188,6 +188,7 @@ async fn stdio_tools_have_documented_read_only_schemas_and_answer_as_entries_and
             { "tool": "summarize", "arguments": with(json!({ "by": "user" })) },
             { "tool": "search_entries", "arguments": question },
             { "tool": "user_activity", "arguments": with(json!({ "user": user })) },
+            { "tool": "search_entries", "arguments": with(json!({ "user": user, "limit": 500 })) },
         ]),
     );
 
@@ -317,6 +318,33 @@ async fn stdio_tools_have_documented_read_only_schemas_and_answer_as_entries_and
     }
     assert_eq!(seen.len(), expected.len(), "each entry once");
     assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), expected);
+
+    // RequestStatusUpdate entries, which the user has, are left out unless asked.
+    let by_type = activitylog(
+        &sandbox,
+        &[
+            "summary",
+            &contract.to_string(),
+            "--by",
+            "type",
+            "--user",
+            user,
+            "--since",
+            &since(),
+            "--until",
+            &until,
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert!(by_type.contains("\"RequestStatusUpdate\""), "{by_type}");
+    let rows = answer(&results[4])["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r["type"] != "RequestStatusUpdate"),
+        "noise in {rows:?}"
+    );
 
     // user_activity: the user's count as summary has it, and the addresses
     // marked new are exactly those not used in the 30 days before.
