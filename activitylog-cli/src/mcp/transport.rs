@@ -53,7 +53,9 @@ pub async fn http(server: Server, address: SocketAddr) -> Result<(), Failure> {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
+                // Out of file descriptors, say: wait rather than spin.
                 tracing::warn!(%error, "could not accept a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };
