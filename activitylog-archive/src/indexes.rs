@@ -197,7 +197,7 @@ mod tests {
         assert!(archive.db.index_names().await.unwrap().is_empty());
         assert_eq!(archive.db.build_key().await.unwrap(), 0);
         assert_eq!(archive.db.index_names().await.unwrap(), ["entries_key"]);
-        assert_eq!(archive.db.build_indexes().await.unwrap(), 9);
+        assert_eq!(archive.db.build_indexes().await.unwrap(), 11);
         assert_eq!(archive.db.build_indexes().await.unwrap(), 0);
         archive.close().await;
         std::fs::remove_dir_all(&dir).unwrap();

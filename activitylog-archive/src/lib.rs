@@ -41,6 +41,7 @@
 
 mod indexes;
 mod postgres;
+mod query;
 mod read;
 mod row;
 pub mod schema;
@@ -53,8 +54,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub use query::Query;
 pub use read::{ArchivedEntries, ArchivedPages};
-pub use sync::{DEFAULT_OVERLAP, Sync, Synced};
+pub use sync::{DEFAULT_OVERLAP, SyncRun, Synced};
 
 use store::{Db, Opening};
 
@@ -158,6 +160,11 @@ impl Archive {
         if found < schema::VERSION {
             tracing::info!(archive = %self.location, from = found, to = schema::VERSION, "migrating");
             tx.migrate(found).await.map_err(|e| self.failed(e))?;
+            if (1..5).contains(&found) {
+                // Version 5's columns, from each entry's JSON (see `schema`).
+                let rewritten = tx.refresh().await.map_err(|e| self.failed(e))?;
+                tracing::info!(archive = %self.location, rewritten, "entries' columns checked");
+            }
         }
         tx.commit().await.map_err(|e| self.failed(e))
     }
@@ -190,9 +197,13 @@ impl Archive {
         Ok(u64::try_from(count).unwrap_or_default())
     }
 
-    /// A sync of `contract` from `log` into this archive; see [`Sync`].
-    pub fn sync<'a>(&'a self, log: &'a activitylog_client::ActivityLog, contract: u64) -> Sync<'a> {
-        Sync::new(self, log, contract)
+    /// A sync of `contract` from `log` into this archive; see [`SyncRun`].
+    pub fn sync<'a>(
+        &'a self,
+        log: &'a activitylog_client::ActivityLog,
+        contract: u64,
+    ) -> SyncRun<'a> {
+        SyncRun::new(self, log, contract)
     }
 
     /// Closes the archive's connections (they also close when it is dropped).

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::{Arguments as _, PgPool, Postgres, Row as _, Transaction};
 
-use crate::row::{Row, sortable};
+use crate::query::{Bind, Dialect, Query, Sql, Start};
+use crate::row::{Row, Stale, sortable, stale_columns};
 use crate::schema;
 use crate::store::{Cursor, Stored};
 
@@ -75,6 +76,64 @@ pub(crate) async fn migrate(
     Ok(())
 }
 
+/// Computes every entry's columns and resources again from its JSON (an
+/// archive written by an older version), and rewrites those that differ;
+/// returns how many.
+pub(crate) async fn refresh(tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<u64> {
+    let select = format!(
+        "SELECT {} FROM entries e JOIN entries_json j USING (entry) \
+         WHERE e.entry > $1 ORDER BY e.entry LIMIT 1000",
+        stale_columns("coalesce(j.json::text, j.raw)")
+    );
+    let (mut after, mut rewritten) = (0_i64, 0);
+    loop {
+        let rows = sqlx::query(&select)
+            .bind(after)
+            .fetch_all(&mut **tx)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(rewritten);
+        };
+        after = last.try_get(0)?;
+        for row in &rows {
+            let stale = Stale::read(row)?;
+            let Some(fresh) = stale.differs() else {
+                continue;
+            };
+            rewritten += 1;
+            sqlx::query(
+                "UPDATE entries SET username = $1, type = $2, status = $3, method = $4, \
+                 source_ip = $5, request_id = $6, undecodable = $7 WHERE entry = $8",
+            )
+            .bind(&fresh.user)
+            .bind(&fresh.kind)
+            .bind(&fresh.status)
+            .bind(&fresh.method)
+            .bind(&fresh.source_ip)
+            .bind(&fresh.request_id)
+            .bind(fresh.undecodable)
+            .bind(stale.entry)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM resources WHERE entry = $1")
+                .bind(stale.entry)
+                .execute(&mut **tx)
+                .await?;
+            for resource in &fresh.resources {
+                sqlx::query(
+                    "INSERT INTO resources (entry, type, id, action) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(stale.entry)
+                .bind(&resource.kind)
+                .bind(&resource.id)
+                .bind(&resource.action)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+}
+
 /// A page made ready for PostgreSQL: its columns bound as arrays, so that
 /// the writer only sends them (see [`batch`]).
 pub(crate) struct Batch {
@@ -101,6 +160,8 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
         entries.status.push(row.status.as_deref());
         entries.method.push(row.method.as_deref());
         entries.source_ip.push(row.source_ip.as_deref());
+        entries.request_id.push(row.request_id.as_deref());
+        entries.undecodable.push(row.undecodable);
         let json = row.event.json();
         // jsonb refuses `\u0000`: such an entry keeps its text instead (also
         // when the escape is only part of an escaped backslash: still lossless).
@@ -139,6 +200,8 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
     arguments.add(&resources.id).map_err(encode)?;
     arguments.add(&resources.action).map_err(encode)?;
     arguments.add(&entries.raw).map_err(encode)?;
+    arguments.add(&entries.request_id).map_err(encode)?;
+    arguments.add(&entries.undecodable).map_err(encode)?;
     Ok(Batch {
         arguments: Some(arguments),
     })
@@ -157,11 +220,14 @@ pub(crate) async fn insert(
     };
     let added: i64 = sqlx::query_scalar_with(
         "WITH new AS (
-            INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip)
-            SELECT uuid, $1, time::timestamptz, username, type, status, method, source_ip
+            INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip,
+                                 request_id, undecodable)
+            SELECT uuid, $1, time::timestamptz, username, type, status, method, source_ip,
+                   request_id, undecodable
             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                        $8::text[])
-                AS page (uuid, time, username, type, status, method, source_ip)
+                        $8::text[], $16::text[], $17::bool[])
+                AS page (uuid, time, username, type, status, method, source_ip, request_id,
+                         undecodable)
             ON CONFLICT (contract, uuid) DO NOTHING
             RETURNING entry, uuid
         ), documents AS (
@@ -195,6 +261,8 @@ struct Columns<'a> {
     status: Vec<Option<&'a str>>,
     method: Vec<Option<&'a str>>,
     source_ip: Vec<Option<&'a str>>,
+    request_id: Vec<Option<&'a str>>,
+    undecodable: Vec<bool>,
     json: Vec<Option<&'a str>>,
     /// The text of entries jsonb cannot hold (`json` is `None` for them).
     raw: Vec<Option<&'a str>>,
@@ -248,23 +316,37 @@ pub(crate) async fn untimed_count(pool: &PgPool, contract: i64) -> sqlx::Result<
 }
 
 /// Up to `limit` entries of `contract` without a readable time, after the
-/// `@uuid` `after`, in `@uuid` order.
+/// `@uuid` `after`, in `@uuid` order, narrowed by `query`.
 pub(crate) async fn untimed_page(
     pool: &PgPool,
     contract: i64,
     after: Option<&str>,
     limit: i64,
+    query: &Query,
 ) -> sqlx::Result<Vec<Stored>> {
-    let rows = sqlx::query(
+    let mut sql = Sql::new(Dialect::Postgres);
+    sql.push(
         "SELECT uuid, '', coalesce(json::text, raw) FROM entries JOIN entries_json USING (entry) \
-         WHERE contract = $1 AND time IS NULL AND uuid > $2 ORDER BY uuid LIMIT $3",
+         WHERE contract = ",
     )
-    .bind(contract)
-    .bind(after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    stored(rows)
+    .bind(Bind::Int(contract))
+    .push(" AND time IS NULL AND uuid > ")
+    .bind(Bind::Text(after.unwrap_or("").to_string()));
+    query.untimed(&mut sql);
+    sql.push(" ORDER BY uuid LIMIT ").bind(Bind::Int(limit));
+    stored(run(&sql).fetch_all(pool).await?)
+}
+
+/// `sql` with its values bound.
+fn run(sql: &Sql) -> sqlx::query::Query<'_, Postgres, PgArguments> {
+    let mut query = sqlx::query(&sql.text);
+    for value in &sql.binds {
+        query = match value {
+            Bind::Int(n) => query.bind(*n),
+            Bind::Text(text) => query.bind(text.as_str()),
+        };
+    }
+    query
 }
 
 /// Entries stored for `contract`.
@@ -275,7 +357,8 @@ pub(crate) async fn count(pool: &PgPool, contract: i64) -> sqlx::Result<i64> {
         .await
 }
 
-/// Up to `limit` entries of `contract` in `[since, until)` after `after`, in (time, uuid) order.
+/// Up to `limit` entries of `contract` in `[since, until)` after `after`,
+/// in (time, uuid) order, narrowed by `query`.
 pub(crate) async fn page(
     pool: &PgPool,
     contract: i64,
@@ -283,7 +366,25 @@ pub(crate) async fn page(
     until: DateTime<Utc>,
     after: Option<&Cursor>,
     limit: i64,
+    query: &Query,
 ) -> sqlx::Result<Vec<Stored>> {
+    if !query.is_empty() {
+        let since = sortable(since);
+        let from = match after {
+            None => Start::Since(&since),
+            Some(cursor) => Start::After {
+                time: &cursor.time,
+                uuid: &cursor.uuid,
+            },
+        };
+        let until = sortable(until);
+        let head = format!(
+            "SELECT m.uuid, {}, coalesce(j.json::text, j.raw)",
+            time_text("m.time")
+        );
+        let sql = query.page(Dialect::Postgres, &head, contract, &from, &until, limit);
+        return stored(run(&sql).fetch_all(pool).await?);
+    }
     let select = format!(
         "SELECT uuid, {}, coalesce(json::text, raw) FROM entries JOIN entries_json USING (entry) \
          WHERE contract = $1",

@@ -3,12 +3,14 @@
 //! those without a readable time, which are in no range.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use activitylog_client::RawEvent;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, Stream, StreamExt};
 
+use crate::query::Query;
 use crate::store::Cursor;
 use crate::{Archive, Error, Result, key};
 
@@ -66,31 +68,49 @@ impl Archive {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> ArchivedPages {
+        self.pages_where(contract, since, until, &Query::default())
+    }
+
+    /// [`Archive::pages`], narrowed by `query`: every entry of the range
+    /// that matches it, and perhaps others (see [`Query`]), in the same
+    /// order. The database skips what the query rules out, through its
+    /// indexes, before reading an entry's JSON.
+    pub fn pages_where(
+        &self,
+        contract: u64,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        query: &Query,
+    ) -> ArchivedPages {
         let archive = self.clone();
+        let query = Arc::new(query.clone());
         let state = Some((archive, None::<Cursor>));
-        let inner = stream::try_unfold(state, move |state| async move {
-            let Some((archive, cursor)) = state else {
-                return Ok(None);
-            };
-            let stored = archive
-                .db
-                .page(key(contract), since, until, cursor.as_ref(), PAGE)
-                .await
-                .map_err(|e| archive.failed(e))?;
-            let Some(last) = stored.last() else {
-                return Ok(None);
-            };
-            let next = Cursor {
-                time: last.time.clone(),
-                uuid: last.uuid.clone(),
-            };
-            let full = stored.len() as i64 == PAGE;
-            let events = stored
-                .into_iter()
-                .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
-                .collect::<Result<Vec<_>>>()?;
-            let state = full.then_some((archive, Some(next)));
-            Ok(Some((events, state)))
+        let inner = stream::try_unfold(state, move |state| {
+            let query = Arc::clone(&query);
+            async move {
+                let Some((archive, cursor)) = state else {
+                    return Ok(None);
+                };
+                let stored = archive
+                    .db
+                    .page(key(contract), since, until, cursor.as_ref(), PAGE, &query)
+                    .await
+                    .map_err(|e| archive.failed(e))?;
+                let Some(last) = stored.last() else {
+                    return Ok(None);
+                };
+                let next = Cursor {
+                    time: last.time.clone(),
+                    uuid: last.uuid.clone(),
+                };
+                let full = stored.len() as i64 == PAGE;
+                let events = stored
+                    .into_iter()
+                    .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
+                    .collect::<Result<Vec<_>>>()?;
+                let state = full.then_some((archive, Some(next)));
+                Ok(Some((events, state)))
+            }
         })
         .boxed();
         ArchivedPages { inner }
@@ -101,28 +121,37 @@ impl Archive {
     /// order, in pages of up to 1000. They are in no range of
     /// [`Archive::pages`].
     pub fn untimed(&self, contract: u64) -> ArchivedPages {
+        self.untimed_where(contract, &Query::default())
+    }
+
+    /// [`Archive::untimed`], narrowed by `query` as [`Archive::pages_where`] is.
+    pub fn untimed_where(&self, contract: u64, query: &Query) -> ArchivedPages {
         let archive = self.clone();
+        let query = Arc::new(query.clone());
         let state = Some((archive, None::<String>));
-        let inner = stream::try_unfold(state, move |state| async move {
-            let Some((archive, after)) = state else {
-                return Ok(None);
-            };
-            let stored = archive
-                .db
-                .untimed_page(key(contract), after.as_deref(), PAGE)
-                .await
-                .map_err(|e| archive.failed(e))?;
-            let Some(last) = stored.last() else {
-                return Ok(None);
-            };
-            let next = last.uuid.clone();
-            let full = stored.len() as i64 == PAGE;
-            let events = stored
-                .into_iter()
-                .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
-                .collect::<Result<Vec<_>>>()?;
-            let state = full.then_some((archive, Some(next)));
-            Ok(Some((events, state)))
+        let inner = stream::try_unfold(state, move |state| {
+            let query = Arc::clone(&query);
+            async move {
+                let Some((archive, after)) = state else {
+                    return Ok(None);
+                };
+                let stored = archive
+                    .db
+                    .untimed_page(key(contract), after.as_deref(), PAGE, &query)
+                    .await
+                    .map_err(|e| archive.failed(e))?;
+                let Some(last) = stored.last() else {
+                    return Ok(None);
+                };
+                let next = last.uuid.clone();
+                let full = stored.len() as i64 == PAGE;
+                let events = stored
+                    .into_iter()
+                    .map(|s| RawEvent::parse(&s.json).map_err(Error::Download))
+                    .collect::<Result<Vec<_>>>()?;
+                let state = full.then_some((archive, Some(next)));
+                Ok(Some((events, state)))
+            }
         })
         .boxed();
         ArchivedPages { inner }
@@ -146,8 +175,19 @@ impl Archive {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> ArchivedEntries {
+        self.entries_where(contract, since, until, &Query::default())
+    }
+
+    /// [`Archive::pages_where`], one entry at a time.
+    pub fn entries_where(
+        &self,
+        contract: u64,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        query: &Query,
+    ) -> ArchivedEntries {
         let inner = self
-            .pages(contract, since, until)
+            .pages_where(contract, since, until, query)
             .flat_map(|page| match page {
                 Ok(events) => stream::iter(events.into_iter().map(Ok).collect::<Vec<_>>()),
                 Err(error) => stream::iter(vec![Err(error)]),

@@ -23,9 +23,21 @@
 //! one row whatever its time (SQLite keyed `(contract, time, uuid)`). Of
 //! copies an older SQLite archive holds under two times, the first written
 //! stays. Reads in time order use `entries_contract_time` in both.
+//!
+//! Version 5: reads narrowed by a [`Query`](crate::Query) in SQL. Two
+//! columns: `request_id` (`meta.requestId`) and `undecodable` (the SDK
+//! cannot decode the entry: a filtered read always returns it). The
+//! columns are now what the SDK decodes (entries with a `null` where an
+//! object was expected had none before). Indexes in time order per user
+//! (`entries_user`, on `lower(username)`, replacing `entries_username`) and
+//! per request id (`entries_request`), of the undecodable entries
+//! (`entries_undecodable`, partial), and on `lower(id)` of resources
+//! (`resources_id`, replacing `resources_type_id`). After the statements,
+//! each existing entry's columns and resources are computed again from its
+//! JSON, and rewritten where they differ.
 
 /// The schema version this crate writes and reads.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Creates the version table; harmless when it exists.
 pub const VERSION_TABLE: &str =
@@ -106,6 +118,23 @@ pub const SQLITE: [&[&str]; VERSION as usize] = [
         "CREATE UNIQUE INDEX entries_key ON entries (contract, uuid)",
         "CREATE INDEX IF NOT EXISTS entries_contract_time ON entries (contract, time, uuid)",
     ],
+    // Version 5: the request id and the undecodable mark; indexes for
+    // narrowed reads (the request ids of existing entries read in bulk
+    // before their index is built; the rest is checked in Rust).
+    &[
+        "ALTER TABLE entries ADD COLUMN request_id TEXT",
+        "ALTER TABLE entries ADD COLUMN undecodable INTEGER NOT NULL DEFAULT 0",
+        "DROP INDEX IF EXISTS entries_username",
+        "DROP INDEX IF EXISTS resources_type_id",
+        "UPDATE entries SET request_id = (SELECT replace(json_extract(j.json, '$.meta.requestId'), \
+         char(0), char(65533)) FROM entries_json j WHERE j.entry = entries.entry \
+         AND json_type(j.json, '$.meta.requestId') = 'text')",
+        "CREATE INDEX IF NOT EXISTS resources_entry ON resources (entry)",
+        "CREATE INDEX IF NOT EXISTS entries_user ON entries (contract, lower(username), time, uuid)",
+        "CREATE INDEX IF NOT EXISTS entries_request ON entries (contract, lower(request_id), time, uuid)",
+        "CREATE INDEX IF NOT EXISTS entries_undecodable ON entries (contract, time, uuid) WHERE undecodable",
+        "CREATE INDEX IF NOT EXISTS resources_id ON resources (lower(id))",
+    ],
 ];
 
 /// PostgreSQL's migrations: index `i` takes version `i` to `i + 1`
@@ -177,6 +206,20 @@ pub const POSTGRES: [&[&str]; VERSION as usize] = [
     // on uuid alone holds no two equal ones, so nothing is removed).
     &["ALTER TABLE entries DROP CONSTRAINT entries_uuid_key, \
          ADD CONSTRAINT entries_key UNIQUE (contract, uuid)"],
+    // Version 5: as SQLite's.
+    &[
+        r#"ALTER TABLE entries ADD COLUMN request_id TEXT COLLATE "C",
+            ADD COLUMN undecodable BOOLEAN NOT NULL DEFAULT false"#,
+        "DROP INDEX IF EXISTS entries_username, resources_type_id",
+        "UPDATE entries e SET request_id = j.json -> 'meta' ->> 'requestId' \
+         FROM entries_json j WHERE j.entry = e.entry \
+         AND jsonb_typeof(j.json -> 'meta' -> 'requestId') = 'string'",
+        "CREATE INDEX IF NOT EXISTS resources_entry ON resources (entry)",
+        "CREATE INDEX IF NOT EXISTS entries_user ON entries (contract, lower(username), time, uuid)",
+        "CREATE INDEX IF NOT EXISTS entries_request ON entries (contract, lower(request_id), time, uuid)",
+        "CREATE INDEX IF NOT EXISTS entries_undecodable ON entries (contract, time, uuid) WHERE undecodable",
+        "CREATE INDEX IF NOT EXISTS resources_id ON resources (lower(id))",
+    ],
 ];
 
 /// Builds SQLite's key when a first sync dropped it (see `crate::indexes`):
@@ -196,14 +239,25 @@ pub(crate) const SQLITE_KEY: [&str; 6] = [
 /// unique key, `entries_key`), the same in both engines: name, and what it
 /// indexes. A first sync builds them after its rows are in (see
 /// `crate::indexes`).
-pub(crate) const INDEXES: [(&str, &str); 9] = [
+pub(crate) const INDEXES: [(&str, &str); 11] = [
     ("entries_contract_time", "entries (contract, time, uuid)"),
-    ("entries_username", "entries (username)"),
+    (
+        "entries_user",
+        "entries (contract, lower(username), time, uuid)",
+    ),
     ("entries_type", "entries (type)"),
     ("entries_status", "entries (status)"),
     ("entries_method", "entries (method)"),
     ("entries_source_ip", "entries (source_ip)"),
+    (
+        "entries_request",
+        "entries (contract, lower(request_id), time, uuid)",
+    ),
+    (
+        "entries_undecodable",
+        "entries (contract, time, uuid) WHERE undecodable",
+    ),
     ("resources_entry", "resources (entry)"),
-    ("resources_type_id", "resources (type, id)"),
+    ("resources_id", "resources (lower(id))"),
     ("resources_action", "resources (action)"),
 ];

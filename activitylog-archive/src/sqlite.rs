@@ -12,11 +12,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments as _, Row as _, Sqlite, SqlitePool, Transaction};
 
-use crate::row::{Resource, Row, sortable};
+use crate::query::{Bind, Dialect, Query, Sql, Start};
+use crate::row::{Resource, Row, Stale, sortable, stale_columns};
 use crate::schema;
 use crate::store::{Cursor, Stored};
 
-/// Entry rows per INSERT: a page (8 parameters each, 8,000 of the 32,766 SQLite allows).
+/// Entry rows per INSERT: a page (10 parameters each, 10,000 of the 32,766 SQLite allows).
 const ENTRY_ROWS: usize = 1000;
 /// Resource rows per INSERT (4 parameters each).
 const RESOURCE_ROWS: usize = 700;
@@ -93,6 +94,59 @@ pub(crate) async fn migrate(tx: &mut Transaction<'static, Sqlite>, from: i64) ->
     Ok(())
 }
 
+/// Computes every entry's columns and resources again from its JSON (an
+/// archive written by an older version), and rewrites those that differ;
+/// returns how many.
+pub(crate) async fn refresh(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Result<u64> {
+    let select = format!(
+        "SELECT {} FROM entries e JOIN entries_json j USING (entry) \
+         WHERE e.entry > ? ORDER BY e.entry LIMIT 1000",
+        stale_columns("j.json")
+    );
+    let (mut after, mut rewritten) = (0_i64, 0);
+    loop {
+        let rows = sqlx::query(&select)
+            .bind(after)
+            .fetch_all(&mut **tx)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(rewritten);
+        };
+        after = last.try_get(0)?;
+        for row in &rows {
+            let stale = Stale::read(row)?;
+            let Some(fresh) = stale.differs() else {
+                continue;
+            };
+            rewritten += 1;
+            sqlx::query(
+                "UPDATE entries SET username = ?, type = ?, status = ?, method = ?, \
+                 source_ip = ?, request_id = ?, undecodable = ? WHERE entry = ?",
+            )
+            .bind(&fresh.user)
+            .bind(&fresh.kind)
+            .bind(&fresh.status)
+            .bind(&fresh.method)
+            .bind(&fresh.source_ip)
+            .bind(&fresh.request_id)
+            .bind(fresh.undecodable)
+            .bind(stale.entry)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM resources WHERE entry = ?")
+                .bind(stale.entry)
+                .execute(&mut **tx)
+                .await?;
+            let pending = Pending {
+                key: fresh.key,
+                event: fresh.event,
+                resources: fresh.resources,
+            };
+            insert_resources(tx, &[(stale.entry, pending)]).await?;
+        }
+    }
+}
+
 /// A page made ready for SQLite: the entries' statements with their
 /// arguments bound, so that the writer only runs them (see [`batch`]).
 pub(crate) struct Batch {
@@ -132,6 +186,8 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             bind(&mut arguments, row.status)?;
             bind(&mut arguments, row.method)?;
             bind(&mut arguments, row.source_ip)?;
+            bind(&mut arguments, row.request_id)?;
+            bind(&mut arguments, row.undecodable)?;
             kept.push(Pending {
                 key: row.key,
                 event: row.event,
@@ -139,9 +195,10 @@ pub(crate) fn batch(contract: i64, rows: Vec<Row>) -> sqlx::Result<Batch> {
             });
         }
         let sql = values(
-            "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip) VALUES ",
+            "INSERT INTO entries (uuid, contract, time, username, type, status, method, source_ip, \
+             request_id, undecodable) VALUES ",
             kept.len(),
-            8,
+            10,
             // No conflict target: the key, `(contract, uuid)`, is absent
             // during a first sync (see `crate::indexes`).
             " ON CONFLICT DO NOTHING",
@@ -318,23 +375,36 @@ pub(crate) async fn untimed_count(pool: &SqlitePool, contract: i64) -> sqlx::Res
 }
 
 /// Up to `limit` entries of `contract` without a readable time, after the
-/// `@uuid` `after`, in `@uuid` order.
+/// `@uuid` `after`, in `@uuid` order, narrowed by `query`.
 pub(crate) async fn untimed_page(
     pool: &SqlitePool,
     contract: i64,
     after: Option<&str>,
     limit: i64,
+    query: &Query,
 ) -> sqlx::Result<Vec<Stored>> {
-    let rows = sqlx::query(
-        "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) \
-         WHERE contract = ? AND time = '' AND uuid > ? ORDER BY uuid LIMIT ?",
+    let mut sql = Sql::new(Dialect::Sqlite);
+    sql.push(
+        "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) WHERE contract = ",
     )
-    .bind(contract)
-    .bind(after.unwrap_or(""))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    stored(rows)
+    .bind(Bind::Int(contract))
+    .push(" AND time = '' AND uuid > ")
+    .bind(Bind::Text(after.unwrap_or("").to_string()));
+    query.untimed(&mut sql);
+    sql.push(" ORDER BY uuid LIMIT ").bind(Bind::Int(limit));
+    stored(run(&sql).fetch_all(pool).await?)
+}
+
+/// `sql` with its values bound.
+fn run(sql: &Sql) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
+    let mut query = sqlx::query(&sql.text);
+    for value in &sql.binds {
+        query = match value {
+            Bind::Int(n) => query.bind(*n),
+            Bind::Text(text) => query.bind(text.as_str()),
+        };
+    }
+    query
 }
 
 /// Entries stored for `contract`.
@@ -345,7 +415,8 @@ pub(crate) async fn count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64>
         .await
 }
 
-/// Up to `limit` entries of `contract` in `[since, until)` after `after`, in (time, uuid) order.
+/// Up to `limit` entries of `contract` in `[since, until)` after `after`,
+/// in (time, uuid) order, narrowed by `query`.
 pub(crate) async fn page(
     pool: &SqlitePool,
     contract: i64,
@@ -353,7 +424,28 @@ pub(crate) async fn page(
     until: DateTime<Utc>,
     after: Option<&Cursor>,
     limit: i64,
+    query: &Query,
 ) -> sqlx::Result<Vec<Stored>> {
+    if !query.is_empty() {
+        let since = sortable(since);
+        let from = match after {
+            None => Start::Since(&since),
+            Some(cursor) => Start::After {
+                time: &cursor.time,
+                uuid: &cursor.uuid,
+            },
+        };
+        let until = sortable(until);
+        let sql = query.page(
+            Dialect::Sqlite,
+            "SELECT m.uuid, m.time, j.json",
+            contract,
+            &from,
+            &until,
+            limit,
+        );
+        return stored(run(&sql).fetch_all(pool).await?);
+    }
     let rows = match after {
         None => {
             sqlx::query(

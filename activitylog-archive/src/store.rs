@@ -6,6 +6,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+use crate::query::Query;
 use crate::row::Row;
 use crate::{postgres, sqlite};
 
@@ -106,10 +107,11 @@ impl Db {
         contract: i64,
         after: Option<&str>,
         limit: i64,
+        query: &Query,
     ) -> sqlx::Result<Vec<Stored>> {
         match self {
-            Db::Sqlite(pool) => sqlite::untimed_page(pool, contract, after, limit).await,
-            Db::Postgres(pool) => postgres::untimed_page(pool, contract, after, limit).await,
+            Db::Sqlite(pool) => sqlite::untimed_page(pool, contract, after, limit, query).await,
+            Db::Postgres(pool) => postgres::untimed_page(pool, contract, after, limit, query).await,
         }
     }
 
@@ -127,10 +129,15 @@ impl Db {
         until: DateTime<Utc>,
         after: Option<&Cursor>,
         limit: i64,
+        query: &Query,
     ) -> sqlx::Result<Vec<Stored>> {
         match self {
-            Db::Sqlite(pool) => sqlite::page(pool, contract, since, until, after, limit).await,
-            Db::Postgres(pool) => postgres::page(pool, contract, since, until, after, limit).await,
+            Db::Sqlite(pool) => {
+                sqlite::page(pool, contract, since, until, after, limit, query).await
+            }
+            Db::Postgres(pool) => {
+                postgres::page(pool, contract, since, until, after, limit, query).await
+            }
         }
     }
 
@@ -167,6 +174,14 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => sqlite::migrate(tx, from).await,
             Tx::Postgres(tx) => postgres::migrate(tx, from).await,
+        }
+    }
+
+    /// See [`sqlite::refresh`].
+    pub(crate) async fn refresh(&mut self) -> sqlx::Result<u64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::refresh(tx).await,
+            Tx::Postgres(tx) => postgres::refresh(tx).await,
         }
     }
 

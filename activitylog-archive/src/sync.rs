@@ -18,7 +18,7 @@ pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 /// A sync of one contract into an [`Archive`]; see [`Archive::sync`].
 #[derive(Debug)]
 #[must_use = "a sync does nothing until run"]
-pub struct Sync<'a> {
+pub struct SyncRun<'a> {
     archive: &'a Archive,
     log: &'a ActivityLog,
     contract: u64,
@@ -48,9 +48,9 @@ pub struct Synced {
     pub through: Option<DateTime<Utc>>,
 }
 
-impl<'a> Sync<'a> {
+impl<'a> SyncRun<'a> {
     pub(crate) fn new(archive: &'a Archive, log: &'a ActivityLog, contract: u64) -> Self {
-        Sync {
+        SyncRun {
             archive,
             log,
             contract,

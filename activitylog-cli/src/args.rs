@@ -3,9 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use activitylog_archive::{Archive, SyncRun};
+use activitylog_client::{ActivityLog, DateBound, Entries, RangeError};
+use activitylog_sandbox::TotalForm;
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 
+use crate::error::Failure;
 use crate::filter::{Filter, Network, Pattern};
 use crate::output::columns::Columns;
 use crate::output::zone::Zone;
@@ -225,37 +230,32 @@ pub struct McpArgs {
 
 /// `activitylog sync`.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("db", |arg| arg.help(
+        "The archive: sqlite:PATH or postgres://... [default: archive.sqlite in the user's data \
+         directory]"
+    )),
+    mut_arg("since", |arg| arg.help(
+        "Start of the range, inclusive [default: where the archive is complete up to, minus an \
+         hour; the first time, 90 days before the end]"
+    ))
+)]
 pub struct SyncArgs {
     /// Which contracts, synced in this order.
     #[command(flatten)]
     pub contracts: ContractArgs,
 
-    /// The archive: sqlite:PATH or postgres://... [default: archive.sqlite in the user's data
-    /// directory].
-    #[arg(long, value_name = "URL")]
-    pub db: Option<String>,
+    /// The archive written.
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
 
-    /// Start of the range, inclusive [default: where the archive is complete up to, minus an
-    /// hour; the first time, 90 days before the end].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub since: Option<When>,
+    /// The range.
+    #[command(flatten)]
+    pub range: RangeArgs,
 
-    /// End of the range, exclusive [default: now minus --settle].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub until: Option<When>,
-
-    /// How long entries take to become visible after their timestamp: the archive is never
-    /// marked complete past this long before now.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
-    pub settle: Duration,
-
-    /// Entries asked for per request (the API sends at most 1000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub page_size: Option<u32>,
-
-    /// Requests in flight at once [default: 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: Option<u16>,
+    /// How it downloads.
+    #[command(flatten)]
+    pub download: DownloadArgs,
 }
 
 /// `activitylog entries`.
@@ -265,44 +265,28 @@ pub struct EntriesArgs {
     #[command(flatten)]
     pub contracts: ContractArgs,
 
-    /// Start of the range, inclusive [default: 90 days before the end].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub since: Option<When>,
-
-    /// End of the range, exclusive [default: now minus --settle].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when, conflicts_with = "follow")]
-    pub until: Option<When>,
+    /// The range.
+    #[command(flatten)]
+    pub range: RangeArgs,
 
     /// After the range, keep polling for new entries until Ctrl-C (each poll
     /// reads up to now minus --settle; `--since now` shows only new ones); with
     /// --out FILE --resume, a rerun continues where a stopped one left off.
     /// One contract only.
-    #[arg(long, short, conflicts_with = "all_contracts")]
+    #[arg(long, short, conflicts_with_all = ["all_contracts", "until", "db"])]
     pub follow: bool,
 
     /// How often --follow polls (10s, 500ms, 1m).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval, requires = "follow")]
     pub interval: Duration,
 
-    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
-    /// --until the range ends this long before now.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
-    pub settle: Duration,
+    /// How it downloads.
+    #[command(flatten)]
+    pub download: DownloadArgs,
 
-    /// Entries asked for per request (the API sends at most 1000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub page_size: Option<u32>,
-
-    /// Requests in flight at once [default: 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: Option<u16>,
-
-    /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
-    /// instead of the API: offline, any range up to where the archive is complete (without
-    /// --since, everything archived, entries without a readable time last; without --until, up
-    /// to where it is complete).
-    #[arg(long, value_name = "URL", conflicts_with = "follow")]
-    pub db: Option<String>,
+    /// The archive read instead of the API.
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
 
     /// With --db: read a range that reaches past where the archive is complete (what is
     /// missing is said on stderr) instead of exiting 1.
@@ -360,16 +344,19 @@ else day. Files are written completely or not at all.";
 
 /// `activitylog summary`.
 #[derive(Debug, Args)]
+#[command(mut_arg("db", |arg| arg.help(
+    "Count from an archive written by `activitylog sync` (sqlite:PATH or postgres://...) \
+     instead of the API: offline, any range up to where the archive is complete (see \
+     `entries --db`)"
+)))]
 pub struct SummaryArgs {
     /// Which contracts (several are counted together).
     #[command(flatten)]
     pub contracts: ContractArgs,
 
-    /// Count from an archive written by `activitylog sync` (sqlite:PATH or postgres://...)
-    /// instead of the API: offline, any range up to where the archive is complete (see
-    /// `entries --db`).
-    #[arg(long, value_name = "URL")]
-    pub db: Option<String>,
+    /// The archive read instead of the API.
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
 
     /// With --db: count a range that reaches past where the archive is complete (what is
     /// missing is said on stderr) instead of exiting 1.
@@ -385,22 +372,13 @@ pub struct SummaryArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub top: Option<u64>,
 
-    /// Start of the range, inclusive [default: 90 days before the end].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub since: Option<When>,
+    /// The range.
+    #[command(flatten)]
+    pub range: RangeArgs,
 
-    /// End of the range, exclusive [default: now minus --settle].
-    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
-    pub until: Option<When>,
-
-    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
-    /// --until the range ends this long before now.
-    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
-    pub settle: Duration,
-
-    /// Requests in flight at once [default: 4].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: Option<u16>,
+    /// How it downloads.
+    #[command(flatten)]
+    pub download: DownloadArgs,
 
     /// Days, hours and the table's times in this IANA time zone (Europe/Berlin) instead of UTC.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
@@ -442,9 +420,132 @@ fn parse_keys(text: &str) -> Result<Keys, String> {
     activitylog_client::summary::Key::list(text).map(Keys)
 }
 
+/// The range a command reads: `--since` and `--until`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RangeArgs {
+    /// Start of the range, inclusive [default: 90 days before the end].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub since: Option<When>,
+
+    /// End of the range, exclusive [default: now minus --settle].
+    #[arg(long, value_name = "WHEN", value_parser = parse_when)]
+    pub until: Option<When>,
+}
+
+impl RangeArgs {
+    /// `--since` and `--until` against `now` (a usage error when one does
+    /// not resolve).
+    pub fn bounds(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<DateBound>, Option<DateBound>), Failure> {
+        Ok((
+            resolve(self.since.as_ref(), now)?,
+            resolve(self.until.as_ref(), now)?,
+        ))
+    }
+
+    /// The words for a range the SDK's [`RangeRule`](activitylog_client::RangeRule)
+    /// refuses: in terms of these flags and `--settle`.
+    pub fn refusal(&self, error: RangeError, settle: Duration) -> Failure {
+        match error {
+            RangeError::NotSettled { .. } => Failure::usage(format!(
+                "--since {} is less than --settle {} ago, and entries that young may not be \
+                 visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
+                self.since.as_ref().map(When::text).unwrap_or_default(),
+                humantime::format_duration(settle)
+            )),
+            RangeError::SettleTooFar { .. } => Failure::usage(format!(
+                "--settle {} reaches back too far: the earliest moment is 0000-01-01",
+                humantime::format_duration(settle)
+            )),
+            other => Failure::from(activitylog_client::Error::from(other)),
+        }
+    }
+}
+
+/// Resolves a `WHEN` argument against the command's `now`.
+fn resolve(when: Option<&When>, now: DateTime<Utc>) -> Result<Option<DateBound>, Failure> {
+    when.map(|w| w.resolve(now).map_err(Failure::usage))
+        .transpose()
+}
+
+fn parse_when(text: &str) -> Result<When, String> {
+    text.parse()
+}
+
+/// How a command downloads from the API: `--settle`, `--page-size` and
+/// `--concurrency`.
+#[derive(Debug, Args, Clone)]
+pub struct DownloadArgs {
+    /// How long entries take to become visible after their timestamp (30s, 2m, 1h): without
+    /// --until the range ends this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_settle)]
+    pub settle: Duration,
+
+    /// Entries asked for per request (the API sends at most 1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub page_size: Option<u32>,
+
+    /// Requests in flight at once [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
+}
+
+impl DownloadArgs {
+    /// The download of `contract` these flags configure, its range still
+    /// to set.
+    pub fn entries(&self, log: &ActivityLog, contract: u64) -> Entries {
+        let mut entries = log.entries(contract).settle(self.settle);
+        if let Some(size) = self.page_size {
+            entries = entries.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            entries = entries.concurrency(usize::from(pages));
+        }
+        entries
+    }
+
+    /// The sync of `contract` into `archive` these flags configure, its
+    /// range still to set.
+    pub fn sync<'a>(
+        &self,
+        archive: &'a Archive,
+        log: &'a ActivityLog,
+        contract: u64,
+    ) -> SyncRun<'a> {
+        let mut run = archive.sync(log, contract).settle(self.settle);
+        if let Some(size) = self.page_size {
+            run = run.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            run = run.concurrency(usize::from(pages));
+        }
+        run
+    }
+}
+
+fn parse_settle(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|_| {
+        format!("`{text}` is not a duration: use e.g. 2m, 30s or 1h (0 reads up to now)")
+    })
+}
+
+/// Where the archive is: `--db URL` (`activitylog sync` writes it,
+/// `entries` and `summary` read it).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ArchiveArgs {
+    /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
+    /// instead of the API: offline, any range up to where the archive is complete (without
+    /// --since, everything archived, entries without a readable time last; without --until, up
+    /// to where it is complete).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+}
+
 /// The contracts a command reads: CONTRACT arguments or `--all-contracts`;
 /// neither means `IONOS_CONTRACT_NUMBER`, else the only contract the
-/// credentials can read (`crate::contracts::resolve`).
+/// credentials can read (`crate::which_contracts::readable_by`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ContractArgs {
     /// The contract numbers, read in this order (`activitylog contracts` lists them)
@@ -577,8 +678,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N")]
     pub total_cap: Option<usize>,
     /// How a page's total is written: a number (Elasticsearch 6) or {value, relation} (Elasticsearch 7 and later).
-    #[arg(long, value_enum, value_name = "FORM", default_value_t = crate::sandbox::TotalFormArg::Integer)]
-    pub total_form: crate::sandbox::TotalFormArg,
+    #[arg(long, value_enum, value_name = "FORM", default_value_t = TotalFormArg::Integer)]
+    pub total_form: TotalFormArg,
     /// Make each page's total off the true count by up to N either way, still as exact, as a live count that changes between pages.
     #[arg(long, value_name = "N")]
     pub total_jitter: Option<usize>,
@@ -595,7 +696,7 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub unordered: bool,
     /// Show each entry only after its own delay of up to DURATION (30s, 2m), as the ingestion pipeline delays entries.
-    #[arg(long, value_name = "DURATION", value_parser = crate::sandbox::parse_lag)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_lag)]
     pub ingestion_lag: Option<std::time::Duration>,
     /// Ignore fractions of seconds in dateStart and dateEnd, as a service with second precision would.
     #[arg(long)]
@@ -608,20 +709,112 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub tls: bool,
     /// Add COUNT entries to contract 31721060 within the second of INSTANT (RFC 3339), as a burst of automation would; repeatable.
-    #[arg(long, value_name = "INSTANT=COUNT", value_parser = crate::sandbox::parse_burst)]
-    pub burst: Vec<crate::sandbox::Burst>,
+    #[arg(long, value_name = "INSTANT=COUNT", value_parser = parse_burst)]
+    pub burst: Vec<Burst>,
     /// End of the generated entries (RFC 3339, e.g. 2022-01-01T00:00:00Z) [default: now].
-    #[arg(long, value_name = "INSTANT", value_parser = crate::sandbox::parse_end)]
+    #[arg(long, value_name = "INSTANT", value_parser = parse_end)]
     pub end: Option<chrono::DateTime<chrono::Utc>>,
     /// How long before --end the generated entries begin (e.g. 365d, 12h).
-    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = crate::sandbox::parse_span)]
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = parse_span)]
     pub span: chrono::TimeDelta,
     /// Run the service's clock DURATION ahead of this machine's (-5m: behind): its Date header, live entries, the ingestion lag and the default --end.
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = crate::sandbox::parse_clock_offset)]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_clock_offset)]
     pub clock_offset: Option<chrono::TimeDelta>,
     /// Send TEXT as Retry-After with the 429 and 503 answers of --faults (which then fail only so): a number of seconds, an HTTP date, anything.
     #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub retry_after: Option<String>,
+}
+
+/// `--total-form`: how the sandbox writes a page's `hits.total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TotalFormArg {
+    /// `"total": 1234`, as the live service answers today.
+    Integer,
+    /// `"total": {"value": 1234, "relation": "eq"}` (`gte` when capped by --total-cap).
+    Tracked,
+}
+
+impl From<TotalFormArg> for TotalForm {
+    fn from(form: TotalFormArg) -> Self {
+        match form {
+            TotalFormArg::Integer => TotalForm::Integer,
+            TotalFormArg::Tracked => TotalForm::Tracked,
+        }
+    }
+}
+
+/// `--burst INSTANT=COUNT`: COUNT extra entries inside the second of INSTANT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Burst {
+    /// Any instant in the crowded second.
+    pub at: DateTime<Utc>,
+    /// How many entries it gets.
+    pub count: usize,
+}
+
+/// Parses `--ingestion-lag`: a duration such as `300ms`, `30s` or `2m`.
+pub fn parse_lag(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): use e.g. 300ms, 30s or 2m"))
+}
+
+/// Parses `--burst`: an RFC 3339 instant, `=`, and a positive count.
+pub fn parse_burst(text: &str) -> Result<Burst, String> {
+    let usage = || format!("`{text}` is not INSTANT=COUNT: use e.g. 2024-05-01T10:00:00Z=5000");
+    let (instant, count) = text.rsplit_once('=').ok_or_else(usage)?;
+    let at = DateTime::parse_from_rfc3339(instant.trim())
+        .map_err(|e| {
+            format!(
+                "`{instant}` is not an RFC 3339 instant ({e}): use e.g. 2024-05-01T10:00:00Z=5000"
+            )
+        })?
+        .with_timezone(&Utc);
+    match count.trim().parse::<usize>() {
+        Ok(count) if count > 0 => Ok(Burst { at, count }),
+        _ => Err(format!(
+            "`{count}` is not a count: use a positive number, e.g. 2024-05-01T10:00:00Z=5000"
+        )),
+    }
+}
+
+/// Parses `--end`: an RFC 3339 instant.
+pub fn parse_end(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|end| end.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 instant ({e}): use e.g. 2022-01-01T00:00:00Z")
+        })
+}
+
+/// Parses `--span`: a positive duration such as `365d` or `12h`.
+pub fn parse_span(text: &str) -> Result<TimeDelta, String> {
+    let usage = "use a positive duration, e.g. 365d or 12h";
+    let span = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): {usage}"))?;
+    match TimeDelta::from_std(span) {
+        Ok(span) if span.is_zero() => Err(format!("`{text}` is no time: {usage}")),
+        Ok(span) if span <= TimeDelta::days(365 * 1000) => Ok(span),
+        _ => Err(format!("`{text}` is too long: {usage}, at most 1000 years")),
+    }
+}
+
+/// Parses `--clock-offset`: a duration such as `5m`, or `-5m` for a service
+/// clock behind this machine's.
+pub fn parse_clock_offset(text: &str) -> Result<TimeDelta, String> {
+    let usage = "use a duration, e.g. 5m, or -5m for a service clock behind this machine's";
+    let trimmed = text.trim();
+    let (behind, amount) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+    };
+    let offset = humantime::parse_duration(amount.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): {usage}"))?;
+    match TimeDelta::from_std(offset) {
+        Ok(offset) if offset <= TimeDelta::days(365 * 100) => {
+            Ok(if behind { -offset } else { offset })
+        }
+        _ => Err(format!("`{text}` is too far: {usage}, at most 100 years")),
+    }
 }
 
 /// Parses a contract number: a positive integer.
@@ -649,16 +842,6 @@ fn parse_zone(text: &str) -> Result<Zone, String> {
 
 fn parse_columns(text: &str) -> Result<Columns, String> {
     text.parse()
-}
-
-fn parse_when(text: &str) -> Result<When, String> {
-    text.parse()
-}
-
-fn parse_settle(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|_| {
-        format!("`{text}` is not a duration: use e.g. 2m, 30s or 1h (0 reads up to now)")
-    })
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -740,7 +923,7 @@ mod tests {
         let Command::Entries(args) = cli.command else {
             panic!("not entries")
         };
-        assert_eq!(args.settle, activitylog_client::DEFAULT_SETTLE);
+        assert_eq!(args.download.settle, activitylog_client::DEFAULT_SETTLE);
         assert_eq!(parse_settle("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_settle("0"), Ok(Duration::ZERO));
         assert!(parse_settle("soon").unwrap_err().contains("not a duration"));

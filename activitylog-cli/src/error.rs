@@ -1,6 +1,7 @@
 //! Failures: one line for stderr, and the exit code that goes with it.
 
 use std::fmt;
+use std::io;
 
 /// Exit code of usage errors: flags, dates, ranges, contract numbers.
 pub const EXIT_USAGE: u8 = 2;
@@ -41,12 +42,18 @@ impl Failure {
         }
     }
 
-    /// Stdout was closed by its reader (`| head`): stop quietly, successfully.
-    pub fn broken_pipe() -> Self {
+    /// Not a failure: stdout was closed by its reader (`| head`), so the
+    /// run stops early, quietly (no message) and successfully (exit code 0).
+    pub fn quiet_stop() -> Self {
         Failure {
             message: String::new(),
             code: 0,
         }
+    }
+
+    /// Whether this is the [`Failure::quiet_stop`] of a closed stdout.
+    pub fn is_quiet_stop(&self) -> bool {
+        self.code == 0
     }
 
     /// The exit code.
@@ -81,6 +88,28 @@ impl From<activitylog_client::Error> for Failure {
             }
             _ => Failure::other(message),
         }
+    }
+}
+
+impl From<activitylog_archive::Error> for Failure {
+    /// An archive's error: a bad URL is a usage error; a download's failure
+    /// is said as the SDK's.
+    fn from(error: activitylog_archive::Error) -> Self {
+        match error {
+            activitylog_archive::Error::Url(_) => Failure::usage(error.to_string()),
+            activitylog_archive::Error::Download(error) => Failure::from(error),
+            other => Failure::other(other.to_string()),
+        }
+    }
+}
+
+/// An I/O error on stdout, as a failure (a closed pipe is the
+/// [`Failure::quiet_stop`]).
+pub fn stdout_failure(error: io::Error) -> Failure {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        Failure::quiet_stop()
+    } else {
+        Failure::other(format!("could not write to stdout: {error}"))
     }
 }
 

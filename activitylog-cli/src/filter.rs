@@ -121,6 +121,25 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// What an archive read can narrow by before these filters run
+    /// (everything but `--source-ip` and `--grep`); the filters still
+    /// decide which entries are kept.
+    pub fn query(&self) -> activitylog_archive::Query {
+        activitylog_archive::Query {
+            users: self.users.clone(),
+            exclude_users: self.exclude_users.clone(),
+            types: self.types.clone(),
+            exclude_types: self.exclude_types.clone(),
+            statuses: self.statuses.clone(),
+            resource_types: self.resource_types.clone(),
+            resource_ids: self.resource_ids.clone(),
+            action_prefixes: self.actions.clone(),
+            request_ids: self.request_ids.clone(),
+        }
+    }
+}
+
 /// True when `wanted` is empty (no filter) or `value` equals one of them.
 fn one_of(wanted: &[String], value: Option<&str>) -> bool {
     wanted.is_empty() || value.is_some_and(|v| wanted.iter().any(|w| w.eq_ignore_ascii_case(v)))

@@ -4,32 +4,29 @@
 //! end-to-end tests build the same program from the current source, and the
 //! fuzz targets use its modules.
 //!
-//! One module per job: `args` (the command line), [`when`] (`--since` and
-//! `--until`), `filter` (client-side filters), `output` (formats),
-//! `destination` (where the bytes go: stdout, or a temporary file renamed
-//! at the end, or `FILE.part` with `--resume`), `checkpoint` (resume
-//! checkpoints), `lock` (one export per file), `entries` (the download
-//! loop), `summary` (`activitylog summary`; `report` its SVG and HTML files), `follow` (`entries --follow`), `omitted` (entries that cannot be shown), `signals` (Ctrl-C
-//! and SIGTERM), `commands` (`info`, `contracts`, `completions`),
-//! `sync` (`activitylog sync` and the archive's location), `sandbox` (`activitylog sandbox`), `mcp` (`activitylog mcp`, the `mcp` feature), `connect` (credentials, the
-//! IONOS config file and `--sandbox`), `contracts` (which contracts a command reads), `reader` (the API or an archive, for `entries` and `summary`), `config_command` (`activitylog config`), `progress` (the progress bar) and `error` (messages and
-//! exit codes).
+//! The modules, in layers; each imports only from the layers below it:
+//!
+//! - dispatch: this file parses the command line and calls one command.
+//! - [`commands`]: one module per command, each a leaf.
+//! - reading and writing: `reader` (the API or an archive, for `entries`
+//!   and `summary`), `which_contracts` (the contracts a command reads),
+//!   `connect` (credentials, the config file, `--sandbox`), `export` (the
+//!   one path from events to bytes: stdout or `--out FILE`, checkpoints,
+//!   locks), `report` (`summary`'s SVG and HTML files), `mcp` (`activitylog
+//!   mcp`, the `mcp` feature).
+//! - the command line: `args` (every flag, with its value parser).
+//! - ground: `output` (formats), `filter`, [`when`], `text`, `omitted`,
+//!   `signals`, `progress`, `clock`, `error` (messages and exit codes).
 
 #![warn(missing_docs)]
 
 mod args;
-mod checkpoint;
 mod clock;
 mod commands;
-mod config_command;
 mod connect;
-mod contracts;
-mod destination;
-mod entries;
 mod error;
-mod filter;
-mod follow;
-mod lock;
+mod export;
+pub mod filter;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod omitted;
@@ -37,14 +34,12 @@ mod output;
 mod progress;
 mod reader;
 mod report;
-mod sandbox;
 mod signals;
-mod summary;
-mod sync;
+mod text;
 /// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
 #[doc(hidden)]
 pub mod when;
-mod writer;
+mod which_contracts;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -52,8 +47,10 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
+use crate::commands::{
+    completions, config, contracts, entries, follow, info, sandbox, summary, sync,
+};
 use crate::error::Failure;
-use crate::reader::Reader;
 use crate::signals::Signals;
 
 /// Runs `activitylog` with the process's arguments; the exit code says how it went.
@@ -203,70 +200,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         _ => Signals::install()?,
     };
     match &cli.command {
-        Command::Completions { shell } => commands::completions(*shell),
+        Command::Completions { shell } => completions::run(*shell),
         Command::Sandbox(args) => sandbox::serve(args).await,
-        Command::Config => config_command::run(global).await,
-        Command::Info => {
-            signals
-                .or_stop(async {
-                    let connection = connect::connect(global).await?;
-                    commands::info(&connection.log, global.format).await
-                })
-                .await
-        }
-        Command::Contracts => {
-            signals
-                .or_stop(async {
-                    let connection = connect::connect(global).await?;
-                    commands::contracts(&connection.log, global.format).await
-                })
-                .await
-        }
-        Command::Entries(args) => {
-            let request = entries::prepare(args)?;
-            let (reader, contracts) = signals
-                .or_stop(Reader::open(global, args.db.as_deref(), &args.contracts))
-                .await?;
-            entries::run(
-                reader.source(),
-                request,
-                &contracts,
-                global.format,
-                &signals,
-            )
-            .await
-        }
-        Command::Summary(args) => {
-            let request = summary::prepare(args)?;
-            let (reader, contracts) = signals
-                .or_stop(Reader::open(global, args.db.as_deref(), &args.contracts))
-                .await?;
-            summary::run(
-                reader.source(),
-                request,
-                &contracts,
-                global.format,
-                &signals,
-            )
-            .await
-        }
+        Command::Config => config::run(global).await,
+        Command::Info => info::run(global, &signals).await,
+        Command::Contracts => contracts::run(global, &signals).await,
+        Command::Entries(args) if args.follow => follow::run(global, args, &signals).await,
+        Command::Entries(args) => entries::run(global, args, &signals).await,
+        Command::Summary(args) => summary::run(global, args, &signals).await,
         #[cfg(feature = "mcp")]
         Command::Mcp(args) => signals.or_stop(mcp::serve(global, args)).await,
-        Command::Sync(args) => {
-            let url = sync::archive_url(args.db.as_deref())?;
-            signals
-                .or_stop(async {
-                    let archive = sync::open(&url).await?;
-                    let connection = connect::connect(global).await?;
-                    let contracts = contracts::resolve(&args.contracts, &connection).await?;
-                    let synced = sync::run(&connection.log, &archive, &contracts, args).await;
-                    // The connections end before the process does (PostgreSQL
-                    // sessions end cleanly rather than by a dropped socket).
-                    archive.close().await;
-                    synced
-                })
-                .await
-        }
+        Command::Sync(args) => sync::run(global, args, &signals).await,
     }
 }
 

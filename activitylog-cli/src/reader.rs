@@ -1,15 +1,16 @@
 //! Where `entries` and `summary` read from: the API (connected as
 //! configured) or an archive (`--db`, offline), and which contracts.
 
-use activitylog_archive::Archive;
-use activitylog_client::{DateBound, DateRange};
+use activitylog_archive::{Archive, Query};
+use activitylog_client::{DateBound, DateRange, RawEvent, Update};
 use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::args::{ContractArgs, Global};
 use crate::connect::{self, Connection};
-use crate::contracts;
-use crate::entries::{Source, rfc3339};
 use crate::error::Failure;
+use crate::text::{list, rfc3339};
+use crate::which_contracts;
 
 /// What a reading command holds open while it runs (one per run: its size
 /// does not matter).
@@ -31,25 +32,67 @@ impl Reader {
     ) -> Result<(Reader, Vec<u64>), Failure> {
         match db {
             Some(url) => {
-                let archive = crate::sync::open(url).await?;
-                let chosen = contracts::resolve_archived(asked, &archive).await?;
+                let archive = Archive::open(url).await?;
+                let chosen = which_contracts::in_archive(asked, &archive).await?;
                 Ok((Reader::Archive(archive), chosen))
             }
             None => {
                 let connection = connect::connect(global).await?;
-                let chosen = contracts::resolve(asked, &connection).await?;
+                let chosen = which_contracts::readable_by(asked, &connection).await?;
                 Ok((Reader::Api(connection), chosen))
             }
         }
     }
+}
 
-    /// The source of entries this reader gives.
-    pub fn source(&self) -> Source<'_> {
-        match self {
-            Reader::Api(connection) => Source::Api(&connection.log),
-            Reader::Archive(archive) => Source::Archive(archive),
-        }
-    }
+/// An archive's entries of `[start, end)` as a download's updates: pages
+/// in time order, then (with `untimed`) the entries without a readable
+/// time, in `@uuid` order, then the whole range complete. The archive
+/// skips what `query` rules out; the caller's filter still runs on the rest.
+pub fn archived_updates<'a>(
+    archive: &'a Archive,
+    contract: u64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    untimed: bool,
+    query: &Query,
+) -> impl Stream<Item = Result<Update, activitylog_archive::Error>> + 'a {
+    let untimed = if untimed {
+        archive.untimed_where(contract, query).boxed()
+    } else {
+        futures::stream::empty().boxed()
+    };
+    archive
+        .pages_where(contract, start, end, query)
+        .chain(untimed)
+        .map_ok(Update::Events)
+        .chain(futures::stream::once(async move {
+            Ok(Update::Completed { through: end })
+        }))
+}
+
+/// An archive's entries of `range`, one at a time, then (with `untimed`)
+/// the entries without a readable time; narrowed by `query` as above.
+pub fn archived_events<'a>(
+    archive: &'a Archive,
+    contract: u64,
+    range: &DateRange,
+    untimed: bool,
+    query: &Query,
+) -> impl Stream<Item = Result<RawEvent, Failure>> + 'a {
+    let untimed = if untimed {
+        archive
+            .untimed_where(contract, query)
+            .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    } else {
+        futures::stream::empty().boxed()
+    };
+    archive
+        .entries_where(contract, range.since(), range.until(), query)
+        .chain(untimed)
+        .map_err(Failure::from)
 }
 
 /// An archive read of `contracts` as asked (`start`, and `until`: given
@@ -79,10 +122,7 @@ pub async fn archive_range(
     };
     let mut marks = Vec::with_capacity(contracts.len());
     for &contract in contracts {
-        let mark = archive
-            .through(contract)
-            .await
-            .map_err(crate::sync::failure)?;
+        let mark = archive.through(contract).await?;
         marks.push((contract, mark));
     }
     let refuse = |what: String| {
@@ -108,7 +148,7 @@ pub async fn archive_range(
                      range starts at {}: run `{}` for later entries",
                     rfc3339(mark),
                     if contracts.len() > 1 { "s" } else { "" },
-                    crate::contracts::list(contracts),
+                    list(contracts),
                     rfc3339(start),
                     sync(contracts)
                 )));
@@ -118,7 +158,7 @@ pub async fn archive_range(
                  before it; run `{}` for later entries",
                 rfc3339(mark),
                 if contracts.len() > 1 { "s" } else { "" },
-                crate::contracts::list(contracts),
+                list(contracts),
                 sync(contracts)
             );
             mark
@@ -166,10 +206,7 @@ pub async fn archive_range(
 pub async fn untimed_left_out(archive: &Archive, contracts: &[u64]) -> Result<(), Failure> {
     let location = archive.location();
     for &contract in contracts {
-        let count = archive
-            .untimed_count(contract)
-            .await
-            .map_err(crate::sync::failure)?;
+        let count = archive.untimed_count(contract).await?;
         if count > 0 {
             eprintln!(
                 "{count} entr{} of contract {contract} in {location} ha{} no readable time and \

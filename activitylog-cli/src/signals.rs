@@ -1,7 +1,7 @@
 //! Ctrl-C (SIGINT) and SIGTERM, caught from the start of a command: the
 //! command stops at its next await, cleans up (or, with `--resume`, keeps
 //! what it can continue from), says so in one line and exits 130 or 143.
-//! Output is written on its own thread ([`crate::writer`]), so a stdout
+//! Output is written on its own thread ([`crate::export`]'s writer), so a stdout
 //! nobody reads cannot keep a command from its next await.
 
 use std::future::Future;

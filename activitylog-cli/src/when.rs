@@ -39,6 +39,12 @@ impl When {
         &self.text
     }
 
+    /// Whether this is a date or an instant, the same whenever it is read
+    /// (not a duration before now, nor `now`).
+    pub fn is_fixed(&self) -> bool {
+        matches!(self.kind, Kind::Fixed(_))
+    }
+
     /// The bound this argument stands for, relative durations counted back
     /// from `now` (one `now` per command, so `--since` and `--until` agree).
     /// A duration may reach back to the year 0000, the first the API's dates

@@ -27,8 +27,9 @@ use crate::generated::types::{Activity, EventStatus, HttpMethod};
 /// ```
 #[derive(Clone)]
 pub struct RawEvent {
-    /// The text the event is part of (its page, or the event alone).
-    text: Arc<str>,
+    /// The text the event is part of (its page, or the event alone): the
+    /// page's body as received, not a copy.
+    text: Arc<String>,
     /// Where in `text` the event's JSON lies.
     span: Range<usize>,
 }
@@ -53,7 +54,7 @@ impl Serialize for RawEvent {
 impl RawEvent {
     /// The event at `span` of a page's `text`; `span` must be one JSON value
     /// on char boundaries (the page decoder takes it from serde_json).
-    pub(crate) fn in_page(text: Arc<str>, span: Range<usize>) -> Self {
+    pub(crate) fn in_page(text: Arc<String>, span: Range<usize>) -> Self {
         debug_assert!(text.get(span.clone()).is_some());
         RawEvent { text, span }
     }
@@ -64,7 +65,7 @@ impl RawEvent {
             .map_err(|error| Error::decode("event", json.as_bytes(), &error))?;
         Ok(RawEvent {
             span: 0..json.len(),
-            text: Arc::from(json),
+            text: Arc::new(json.to_owned()),
         })
     }
 
@@ -76,9 +77,15 @@ impl RawEvent {
 
     /// The event's `@uuid`, if it has one as a string.
     pub fn uuid(&self) -> Option<Cow<'_, str>> {
-        // The service sends `@uuid` first: read it without parsing the rest.
-        if let Some(uuid) = leading_uuid(self.json()) {
-            return Some(Cow::Borrowed(uuid));
+        // The service sends `@uuid` first: read it without parsing the rest,
+        // nor touching the event's end (for most events of a page, a read
+        // from memory that is no longer cached).
+        let from_start = self.text.get(self.span.start..).unwrap_or_default();
+        if let Some(uuid) = leading_uuid(from_start) {
+            let end = uuid.as_ptr() as usize - from_start.as_ptr() as usize + uuid.len();
+            if end < self.span.len() {
+                return Some(Cow::Borrowed(uuid));
+            }
         }
         #[derive(Deserialize)]
         struct Uuid<'a> {
@@ -126,7 +133,8 @@ fn leading_uuid(json: &str) -> Option<&str> {
     let rest = json.trim_start().strip_prefix('{')?.trim_start();
     let rest = rest.strip_prefix("\"@uuid\"")?.trim_start();
     let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    let end = rest.find(['"', '\\'])?;
+    // Bytes, not chars: both are ASCII, so `end` is a char boundary.
+    let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
     (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
 }
 

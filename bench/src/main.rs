@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, ExitStatus, Stdio};
 use std::time::Instant;
 
-use activitylog_bench::report::Report;
+use activitylog_bench::report::{LATENCY_CONCURRENCY, Report, Traffic};
 use activitylog_bench::{
     CONTRACT, Client, DATA_END, DATA_SPAN, Machine, RANGE_SINCE, RANGE_UNTIL, Sample, Series,
     chart, plan, seconds,
@@ -225,6 +225,7 @@ fn run(options: &Options) -> Result<(), String> {
     let mut own_cpu = 0.0;
 
     let mut speed = Vec::new();
+    let mut traffic = None;
     for &latency in &options.latencies {
         let plan = plan.as_ref().ok_or("no plan for the speed runs")?;
         let sandbox = Sandbox::start(&tools.cli, options.events, latency)?;
@@ -244,6 +245,9 @@ fn run(options: &Options) -> Result<(), String> {
                 samples: Vec::new(),
             })
             .collect();
+        if traffic.is_none() {
+            traffic = Some(count_traffic(&tools, &sandbox, &work)?);
+        }
         for round in 1..=options.runs {
             for series in &mut series {
                 let sample = measure(&tools, &sandbox, Some(plan), series.client, &work)?;
@@ -324,6 +328,7 @@ fn run(options: &Options) -> Result<(), String> {
         windows: plan.as_ref().map_or(0, |p| p.windows),
         requests: plan.as_ref().map_or(0, |p| p.requests),
         speed,
+        traffic,
         memory,
         machine,
         command,
@@ -524,6 +529,47 @@ fn client_command(program: &Path, sandbox: &Sandbox) -> Command {
         .env("IONOS_TOKEN", TOKEN)
         .stdin(Stdio::null());
     command
+}
+
+/// Exports once with `-vv`, untimed, at the latency target's concurrency,
+/// and counts from the log the pages activitylog asked for and those that
+/// only showed a window's end.
+fn count_traffic(tools: &Tools, sandbox: &Sandbox, work: &Path) -> Result<Traffic, String> {
+    let out = work.join("traffic.ndjson");
+    let log_path = work.join("traffic.log");
+    let log = File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut command = client_command(&tools.cli, sandbox);
+    command
+        .args([
+            "-vv",
+            "entries",
+            CONTRACT,
+            "--since",
+            RANGE_SINCE,
+            "--until",
+            RANGE_UNTIL,
+        ])
+        .args(["--format", "ndjson", "--concurrency"])
+        .arg(LATENCY_CONCURRENCY.to_string())
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(log);
+    let status = command
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", tools.cli.display()))?;
+    let _ = fs::remove_file(&out);
+    let said = fs::read_to_string(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let _ = fs::remove_file(&log_path);
+    if !status.success() {
+        return Err(format!("the counted export failed ({status})"));
+    }
+    let traffic = Traffic::from_log(&said);
+    eprintln!(
+        "activitylog: {} requests, {} of them empty pages that showed a window's end",
+        traffic.requests, traffic.end_only
+    );
+    Ok(traffic)
 }
 
 /// Runs one client against the sandbox and checks what it downloaded; the

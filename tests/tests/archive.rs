@@ -156,14 +156,16 @@ fn assert_same(archived: &BTreeSet<String>, expected: &BTreeSet<String>) {
 
 /// The secondary indexes the issue asks for (time and contract are in each
 /// engine's key), by name.
-const INDEXES: [&str; 8] = [
-    "entries_username",
+const INDEXES: [&str; 10] = [
+    "entries_user",
     "entries_type",
     "entries_status",
     "entries_method",
     "entries_source_ip",
     "resources_entry",
-    "resources_type_id",
+    "entries_request",
+    "entries_undecodable",
+    "resources_id",
     "resources_action",
 ];
 

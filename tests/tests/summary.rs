@@ -257,6 +257,28 @@ async fn summaries_equal_counting_the_ndjson_export() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_size_sets_the_entries_asked_for_per_request() {
+    let sandbox = Sandbox::builder().events(1_000).start().await.unwrap();
+    let events = export(&sandbox).await;
+    sandbox.clear_requests();
+    let args = ["--by", "user", "--format", "json", "--page-size", "100"];
+    let got = parsed(&over_all(&sandbox, "summary", &args).await, &["user"]);
+    let got: BTreeMap<Values, Tally> = got.into_iter().collect();
+    assert_eq!(got, expected(&events, &["user"], utc()), "{args:?}");
+    let limits: Vec<u32> = sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with("/contracts/31721060"))
+        .filter_map(|r| r.query_param("limit")?.parse().ok())
+        .collect();
+    assert!(
+        limits.contains(&100),
+        "no page of 100 asked for: {limits:?}"
+    );
+    assert!(limits.iter().all(|&limit| limit <= 100), "{limits:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_csv_and_ndjson_show_the_same_groups() {
     let sandbox = Sandbox::builder().events(1_500).start().await.unwrap();
     let keys = ["user", "status"];

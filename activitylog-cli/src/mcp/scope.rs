@@ -38,7 +38,7 @@ pub fn rfc3339(instant: DateTime<Utc>) -> String {
 /// The contract a tool reads: `asked`, which must be one of `contracts`,
 /// or the only one of them.
 pub fn contract(reader: &Reader, contracts: &[u64], asked: Option<u64>) -> Result<u64, String> {
-    let list = crate::contracts::list(contracts);
+    let list = crate::text::list(contracts);
     match (asked, contracts) {
         (Some(number), _) if contracts.contains(&number) => Ok(number),
         (Some(number), _) => Err(match reader {

@@ -3,7 +3,31 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::csv::COLUMNS;
+/// The CSV columns, each with the event field it holds.
+pub const COLUMNS: &[(&str, &str)] = &[
+    (
+        "time",
+        "meta.time, as sent (RFC 3339, UTC; --tz/--local convert it)",
+    ),
+    ("uuid", "@uuid"),
+    ("contract", "principal.identity.contractNumber"),
+    ("user", "principal.identity.username"),
+    ("source_ip", "principal.sourceIP"),
+    ("source_service", "principal.sourceService"),
+    ("type", "event.type"),
+    ("status", "event.status"),
+    ("method", "event.param.action (the HTTP method)"),
+    ("uri", "event.param.uri"),
+    ("resource_types", "event.resources[].type, joined by ';'"),
+    (
+        "resource_ids",
+        "event.resources[].id, joined by ';' (same order)",
+    ),
+    ("actions", "every event.resources[].action[], joined by ';'"),
+    ("error_code", "event.param.errorCode"),
+    ("message", "event.message"),
+    ("request_id", "meta.requestId"),
+];
 
 /// A choice of columns, by their CSV header names, in the order given.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,35 +12,9 @@ use std::io::{self, Write};
 
 use activitylog_client::types::Activity;
 
-use super::columns::Columns;
+use super::columns::{COLUMNS, Columns};
 use super::fields;
 use super::zone::Zone;
-
-/// The CSV columns, each with the event field it holds.
-pub const COLUMNS: &[(&str, &str)] = &[
-    (
-        "time",
-        "meta.time, as sent (RFC 3339, UTC; --tz/--local convert it)",
-    ),
-    ("uuid", "@uuid"),
-    ("contract", "principal.identity.contractNumber"),
-    ("user", "principal.identity.username"),
-    ("source_ip", "principal.sourceIP"),
-    ("source_service", "principal.sourceService"),
-    ("type", "event.type"),
-    ("status", "event.status"),
-    ("method", "event.param.action (the HTTP method)"),
-    ("uri", "event.param.uri"),
-    ("resource_types", "event.resources[].type, joined by ';'"),
-    (
-        "resource_ids",
-        "event.resources[].id, joined by ';' (same order)",
-    ),
-    ("actions", "every event.resources[].action[], joined by ';'"),
-    ("error_code", "event.param.errorCode"),
-    ("message", "event.message"),
-    ("request_id", "meta.requestId"),
-];
 
 /// First characters that make a spreadsheet read a cell as a formula
 /// (OWASP: `=`, `+`, `-`, `@`, tab, carriage return).

@@ -89,78 +89,94 @@ pub struct View {
     pub contract: bool,
 }
 
-/// Writes a stream of events in one format: [`begin`](Self::begin) once per
-/// file, [`write`](Self::write) per event, [`finish`](Self::finish) at the end.
+/// Turns events into the bytes of one format. The export counts the events
+/// and decides where the bytes go; an encoder says only how they look, so
+/// that another format plugs in beside [`EventWriter`]'s.
+pub trait Encode {
+    /// Whether [`write`](Self::write) needs the decoded event.
+    fn needs_decoding(&self) -> bool;
+
+    /// Writes what comes before the first event (header, `[`), once per file.
+    fn begin(&mut self, out: &mut dyn Write) -> io::Result<()>;
+
+    /// Writes one event; `first` when no event precedes it in the output
+    /// (earlier runs of a resumed export included). `activity` is its
+    /// decoded form, given when [`needs_decoding`](Self::needs_decoding).
+    fn write(
+        &mut self,
+        out: &mut dyn Write,
+        event: &RawEvent,
+        activity: Option<&Activity>,
+        first: bool,
+    ) -> io::Result<()>;
+
+    /// Writes what comes after the last event (`]`).
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// The encoder of the four `--format`s: [`begin`](Encode::begin) once per
+/// file, [`write`](Encode::write) per event, [`finish`](Encode::finish) at the end.
 #[derive(Debug)]
 pub struct EventWriter {
     format: Format,
     table: table::Table,
     view: View,
-    written: u64,
 }
 
 impl EventWriter {
-    /// A writer for `format`, continuing after `written` events already in
-    /// the output (a resumed export), with tables fitted to `width` and
-    /// table and CSV rows shown as `view` says.
-    pub fn new(format: Format, written: u64, width: usize, view: View) -> Self {
+    /// A writer for `format`, with tables fitted to `width` and table and
+    /// CSV rows shown as `view` says.
+    pub fn new(format: Format, width: usize, view: View) -> Self {
         EventWriter {
             format,
             table: table::Table::view(width, view.columns.as_ref(), view.zone, view.contract),
             view,
-            written,
         }
     }
+}
 
-    /// Events written so far, earlier runs of a resumed export included.
-    pub fn written(&self) -> u64 {
-        self.written
+impl Encode for EventWriter {
+    fn needs_decoding(&self) -> bool {
+        self.format.needs_decoding()
     }
 
-    /// Writes what comes before the first event (header, `[`).
-    pub fn begin(&mut self, out: &mut impl Write) -> io::Result<()> {
+    fn begin(&mut self, mut out: &mut dyn Write) -> io::Result<()> {
         match self.format {
-            Format::Table => self.table.write_header(out),
+            Format::Table => self.table.write_header(&mut out),
             Format::Csv => match &self.view.columns {
-                Some(columns) => csv::write_header_of(out, columns),
-                None => csv::write_header(out),
+                Some(columns) => csv::write_header_of(&mut out, columns),
+                None => csv::write_header(&mut out),
             },
-            Format::Json => json_array::write_start(out),
+            Format::Json => json_array::write_start(&mut out),
             Format::Ndjson => Ok(()),
         }
     }
 
-    /// Writes one event. `activity` is its decoded form, required by the
-    /// formats that [need decoding](Format::needs_decoding).
-    pub fn write(
+    fn write(
         &mut self,
-        out: &mut impl Write,
+        mut out: &mut dyn Write,
         event: &RawEvent,
         activity: Option<&Activity>,
+        first: bool,
     ) -> io::Result<()> {
         match (self.format, activity) {
-            (Format::Ndjson, _) => ndjson::write_line(out, event.json())?,
-            (Format::Json, _) => json_array::write_element(out, event.json(), self.written == 0)?,
-            (Format::Table, Some(activity)) => self.table.write_row(out, activity)?,
+            (Format::Ndjson, _) => ndjson::write_line(&mut out, event.json()),
+            (Format::Json, _) => json_array::write_element(&mut out, event.json(), first),
+            (Format::Table, Some(activity)) => self.table.write_row(&mut out, activity),
             (Format::Csv, Some(activity)) => {
                 let all = columns::Columns::all();
                 let columns = self.view.columns.as_ref().unwrap_or(&all);
-                csv::write_row_of(out, activity, columns, &self.view.zone)?
+                csv::write_row_of(&mut out, activity, columns, &self.view.zone)
             }
-            (Format::Table | Format::Csv, None) => {
-                return Err(io::Error::other(
-                    "internal: this format needs the decoded event",
-                ));
-            }
+            (Format::Table | Format::Csv, None) => Err(io::Error::other(
+                "internal: this format needs the decoded event",
+            )),
         }
-        self.written += 1;
-        Ok(())
     }
 
-    /// Writes what comes after the last event (`]`).
-    pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+    fn finish(&mut self, mut out: &mut dyn Write) -> io::Result<()> {
         match self.format {
-            Format::Json => json_array::write_end(out),
+            Format::Json => json_array::write_end(&mut out),
             _ => Ok(()),
         }
     }
@@ -189,12 +205,12 @@ mod tests {
     fn json_resumed_after_events_continues_the_array() {
         let event = RawEvent::parse(r#"{"a":1}"#).unwrap();
         let mut first = Vec::new();
-        let mut writer = EventWriter::new(Format::Json, 0, 120, View::default());
+        let mut writer = EventWriter::new(Format::Json, 120, View::default());
         writer.begin(&mut first).unwrap();
-        writer.write(&mut first, &event, None).unwrap();
+        writer.write(&mut first, &event, None, true).unwrap();
         let mut rest = Vec::new();
-        let mut resumed = EventWriter::new(Format::Json, writer.written(), 120, View::default());
-        resumed.write(&mut rest, &event, None).unwrap();
+        let mut resumed = EventWriter::new(Format::Json, 120, View::default());
+        resumed.write(&mut rest, &event, None, false).unwrap();
         resumed.finish(&mut rest).unwrap();
         first.extend(rest);
         let value: serde_json::Value = serde_json::from_slice(&first).unwrap();

@@ -1,6 +1,6 @@
 //! Small answers (`info`, `contracts`) in every format.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use serde_json::Value;
 
@@ -20,6 +20,15 @@ pub struct Records {
 }
 
 impl Records {
+    /// Prints the records on stdout in `format`, else the usual one for
+    /// stdout (see [`Records::write`] for `single`).
+    pub fn print(&self, format: Option<Format>, single: bool) -> io::Result<()> {
+        let format = Format::choose(format, None, io::stdout().is_terminal());
+        let mut stdout = io::stdout().lock();
+        self.write(&mut stdout, format, single)
+            .and_then(|()| stdout.flush())
+    }
+
     /// Writes the records in `format`; `json` prints a single record as an
     /// object when `single`, else an array.
     pub fn write(&self, out: &mut impl Write, format: Format, single: bool) -> io::Result<()> {

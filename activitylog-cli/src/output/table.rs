@@ -103,7 +103,7 @@ impl Table {
                     Column::new(Cell::Resources, "RESOURCES / ACTIONS", 40, 14),
                 ];
                 let mut shrink = vec![5, 1, 3, 2, 4];
-                let index = super::csv::COLUMNS
+                let index = super::columns::COLUMNS
                     .iter()
                     .position(|(name, _)| *name == "contract");
                 if let (true, Some(index)) = (contract, index) {

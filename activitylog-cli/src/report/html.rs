@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Meta, Sections, Timeline, escape, svg};
 use crate::output::zone::Zone;
-use crate::summary::utc;
+use crate::text::rfc3339;
 
 /// Rows of the top users and top actions.
 pub const TOP: usize = 20;
@@ -53,8 +53,8 @@ pub fn render(timeline: &Timeline, sections: &Sections, meta: &Meta) -> String {
         html,
         "<p class=\"meta\">From <time>{}</time> to <time>{}</time> ({}): \
          <strong id=\"entries\">{}</strong> entries, <strong id=\"failed-count\">{}</strong> failed.</p>",
-        escape(&zone.short(&utc(meta.since))),
-        escape(&zone.short(&utc(meta.until))),
+        escape(&zone.short(&rfc3339(meta.since))),
+        escape(&zone.short(&rfc3339(meta.until))),
         escape(&zone.label()),
         meta.entries,
         meta.failed
@@ -200,7 +200,7 @@ fn table(
                 Cell::Time(time) => write!(
                     html,
                     "<td class=\"t\">{}</td>",
-                    escape(&time.map(|t| zone.short(&utc(t))).unwrap_or_default())
+                    escape(&time.map(|t| zone.short(&rfc3339(t))).unwrap_or_default())
                 ),
             };
         }
@@ -225,7 +225,7 @@ mod tests {
     use activitylog_client::summary::{Facts, Key};
 
     use super::*;
-    use crate::summary::summary_in;
+    use crate::report::summary_in;
 
     #[test]
     fn everything_from_the_server_is_escaped() {

@@ -4,14 +4,42 @@
 pub mod html;
 pub mod svg;
 
+use activitylog_client::DateRange;
 use activitylog_client::summary::{Facts, Group, Key, Summary, bucket};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
 use crate::output::zone::Zone;
-use crate::summary::summary_in;
+
+/// Ranges up to this long get hourly charts when `--by` has no time key.
+const HOURLY_UP_TO: TimeDelta = TimeDelta::hours(72);
 
 /// At most this many buckets are filled in between the first and the last.
 const MOST_SLOTS: usize = 5_000;
+
+/// The time bucket of the chart and the report: `hour` when `--by` has it,
+/// `day` when it has that, else `hour` for ranges up to 72 hours and `day`
+/// beyond.
+pub fn bucket_for(keys: &[Key], range: &DateRange) -> Key {
+    if keys.contains(&Key::Hour) {
+        Key::Hour
+    } else if keys.contains(&Key::Day) {
+        Key::Day
+    } else if range.until() - range.since() <= HOURLY_UP_TO {
+        Key::Hour
+    } else {
+        Key::Day
+    }
+}
+
+/// A summary by `keys` with days and hours in `zone`.
+pub fn summary_in(keys: impl IntoIterator<Item = Key>, zone: Zone) -> Summary {
+    let summary = Summary::new(keys);
+    match zone {
+        Zone::Utc => summary,
+        Zone::Named(tz) => summary.zone(tz),
+        Zone::Local => summary.zone(chrono::Local),
+    }
+}
 
 /// What a report says about its run.
 #[derive(Clone, Debug)]
@@ -245,7 +273,27 @@ impl Sections {
 mod tests {
     use activitylog_client::RawEvent;
 
+    use activitylog_client::DateBound;
+
     use super::*;
+
+    fn range(since: &str, until: &str) -> DateRange {
+        DateRange::new(
+            DateBound::Instant(since.parse().unwrap()),
+            DateBound::Instant(until.parse().unwrap()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_chart_bucket_follows_the_keys_else_the_range() {
+        let week = range("2024-05-01T00:00:00Z", "2024-05-08T00:00:00Z");
+        let days = range("2024-05-01T00:00:00Z", "2024-05-04T00:00:00Z");
+        assert_eq!(bucket_for(&[Key::User, Key::Hour], &week), Key::Hour);
+        assert_eq!(bucket_for(&[Key::Day], &days), Key::Day);
+        assert_eq!(bucket_for(&[Key::User], &week), Key::Day);
+        assert_eq!(bucket_for(&[Key::User], &days), Key::Hour);
+    }
 
     fn timeline(bucket: Key, events: &[&str]) -> Timeline {
         let mut summary = Summary::new([bucket, Key::Status]);

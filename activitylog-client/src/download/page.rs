@@ -120,12 +120,12 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
                     excerpt(&body)
                 )
             } else {
-                match decode(&body) {
+                match decode_owned(Vec::from(body)) {
                     Ok(page) => return Attempt::Done(Ok(page)),
-                    Err(error) if error.is_eof() => {
+                    Err((error, body)) if error.is_eof() => {
                         format!("the response body was cut off after {} bytes", body.len())
                     }
-                    Err(error) => format!(
+                    Err((error, body)) => format!(
                         "the server answered {status} with something that is not a page: \
                          {error} (`{}`)",
                         excerpt(&body)
@@ -182,16 +182,36 @@ fn not_a_page(what: &str) -> serde_json::Error {
 /// a slice of the page's text. A body without `hits` or without
 /// `hits.total` is not a page: an error, never an empty window.
 pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
+    decode_owned(body.to_vec()).map_err(|(error, _)| error)
+}
+
+/// [`decode`], keeping the body's buffer as the page's text (no copy); a
+/// body that is not a page comes back with the error, for its message.
+pub(crate) fn decode_owned(body: Vec<u8>) -> Result<Page, (serde_json::Error, Vec<u8>)> {
     // JSON is UTF-8: validated once here, so serde_json need not per string.
-    let text: Arc<str> = match std::str::from_utf8(body) {
-        Ok(text) => Arc::from(text),
+    let text = match String::from_utf8(body) {
+        Ok(text) => Arc::new(text),
         Err(error) => {
+            let utf8 = error.utf8_error();
+            let body = error.into_bytes();
             // Let serde_json report where, in its own words.
-            serde_json::from_slice::<serde::de::IgnoredAny>(body)?;
-            return Err(not_a_page(&format!("the body is not UTF-8: {error}")));
+            let error = match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+                Err(error) => error,
+                Ok(_) => not_a_page(&format!("the body is not UTF-8: {utf8}")),
+            };
+            return Err((error, body));
         }
     };
-    let wire: WirePage<'_> = serde_json::from_str(&text)?;
+    decode_text(&text).map_err(|error| {
+        // The events made so far are gone: the text is ours again.
+        let text = Arc::try_unwrap(text).unwrap_or_else(|shared| String::clone(&shared));
+        (error, text.into_bytes())
+    })
+}
+
+/// Decodes the page in `text`; its events share it.
+fn decode_text(text: &Arc<String>) -> serde_json::Result<Page> {
+    let wire: WirePage<'_> = serde_json::from_str(text)?;
     let hits = wire
         .hits
         .ok_or_else(|| not_a_page("the body has no `hits`"))?;
@@ -218,7 +238,7 @@ pub(crate) fn decode(body: &[u8]) -> serde_json::Result<Page> {
         if !same_place {
             return Err(not_a_page("a `_source` is not part of the page"));
         }
-        events.push(RawEvent::in_page(Arc::clone(&text), span));
+        events.push(RawEvent::in_page(Arc::clone(text), span));
     }
     // A count below the hits sent cannot be right: there are at least those.
     let sent = events.len() as u64;

@@ -22,7 +22,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::destination::{beside, io_failure, sync_dir};
+use super::paths::{beside, io_failure, sync_dir};
 use crate::error::Failure;
 use crate::filter::Filter;
 use crate::omitted::Omitted;
@@ -148,7 +148,7 @@ impl Job {
         let contracts = if self.all_contracts {
             "--all-contracts".to_string()
         } else {
-            crate::contracts::list(&self.contracts()).replace(", ", " ")
+            crate::text::list(&self.contracts()).replace(", ", " ")
         };
         let mut words = vec![format!("activitylog entries {contracts}")];
         if let JobSource::Archive(location) = &self.source {

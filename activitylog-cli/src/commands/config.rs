@@ -9,8 +9,7 @@ use activitylog_client::{
 };
 
 use crate::args::Global;
-use crate::destination::stdout_failure;
-use crate::error::Failure;
+use crate::error::{Failure, stdout_failure};
 
 /// What a secret is shown as.
 const REDACTED: &str = "********";

@@ -1,7 +1,7 @@
 //! Where an export's bytes go: stdout, or a file that appears only when the
 //! export is complete, with checkpoints for `--resume`.
 //!
-//! - Every `--out FILE` run first locks `FILE.lock` ([`crate::lock`]): a
+//! - Every `--out FILE` run first locks `FILE.lock` ([`super::lock`]): a
 //!   second run on the same FILE exits 2 instead of writing beside it.
 //! - `--out FILE`: the entries go to a temporary file beside FILE
 //!   (`.FILE.<pid>.tmp`), renamed to FILE at the end. A run that fails or
@@ -9,7 +9,7 @@
 //!   when the output is dropped without being committed). Only `kill -9`
 //!   leaves one; the next run on FILE, holding the lock, removes it.
 //! - `--out FILE --resume`: the entries go to `FILE.part`, and after every
-//!   completed stretch of time `FILE.checkpoint` ([`crate::checkpoint`])
+//!   completed stretch of time `FILE.checkpoint` ([`super::checkpoint`])
 //!   records (after the data before it is flushed and fsynced) the export's
 //!   arguments, its resolved range, when it started, the instant `through`
 //!   which everything is written, and the length of `FILE.part` at that
@@ -20,17 +20,22 @@
 //!   `finished` (with the complete length), the rename of `FILE.part` to
 //!   FILE, the removal of the checkpoint. A rerun after a crash between any
 //!   two of them completes the export without fetching or writing anything
-//!   again; [`crate::checkpoint::next`] states the rule.
+//!   again; [`super::checkpoint::next`] states the rule.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
-use crate::checkpoint::{self, Checkpoint, Found, Job, Next};
-use crate::error::Failure;
-use crate::lock::Lock;
+use super::checkpoint::{self, Checkpoint, Found, Job, Next};
+use super::lock::Lock;
+use super::paths::{
+    Discard, beside, create, cut, io_failure, open_part, remove_checkpoint,
+    remove_stale_temporaries, rename, sibling,
+};
+use super::writeback::Writeback;
+use crate::error::{Failure, stdout_failure};
 use crate::omitted::Omitted;
 
 /// A writer that counts the bytes it passes on.
@@ -60,6 +65,8 @@ pub struct FileOutput {
     path: PathBuf,
     part: PathBuf,
     out: Counting<BufWriter<File>>,
+    /// Sends what is written to disk on the way, for a short final fsync.
+    writeback: Writeback,
     /// Set with `--resume`.
     resume: Option<Resume>,
     /// Removes the temporary file unless committed (nothing with `--resume`).
@@ -72,18 +79,6 @@ pub struct FileOutput {
 struct Resume {
     checkpoint: PathBuf,
     state: Checkpoint,
-}
-
-/// Removes a file when dropped, unless disarmed.
-#[derive(Debug)]
-struct Discard(Option<PathBuf>);
-
-impl Drop for Discard {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = fs::remove_file(path);
-        }
-    }
 }
 
 /// Where an export's bytes go.
@@ -123,7 +118,7 @@ impl Output {
     /// On Unix the bytes go to a duplicate of descriptor 1 rather than
     /// through `std::io::stdout()`: what is still buffered there when the
     /// program exits is flushed at exit, which would hang the exit after a
-    /// signal on a stdout nobody reads ([`crate::writer`]).
+    /// signal on a stdout nobody reads ([`super::writer`]).
     pub fn stdout() -> Self {
         Output::Stdout(BufWriter::with_capacity(256 * 1024, stdout_descriptor()))
     }
@@ -318,10 +313,12 @@ impl Output {
             path,
             part,
             out,
+            writeback,
             resume,
             mut discard,
             _lock,
         } = file;
+        writeback.finish();
         let bytes = out.count;
         let file = out
             .inner
@@ -394,14 +391,22 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(out) => out.write(buf),
-            Output::File(file) => file.out.write(buf),
+            Output::File(file) => {
+                let written = file.out.write(buf)?;
+                file.writeback.wrote(file.out.count);
+                Ok(written)
+            }
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Output::Stdout(out) => out.write_all(buf),
-            Output::File(file) => file.out.write_all(buf),
+            Output::File(file) => {
+                file.out.write_all(buf)?;
+                file.writeback.wrote(file.out.count);
+                Ok(())
+            }
         }
     }
 
@@ -425,6 +430,7 @@ impl FileOutput {
     ) -> Self {
         FileOutput {
             path: path.to_path_buf(),
+            writeback: Writeback::start(&part, count),
             part,
             out: Counting {
                 inner: BufWriter::with_capacity(256 * 1024, file),
@@ -434,55 +440,6 @@ impl FileOutput {
             discard,
             _lock: lock,
         }
-    }
-}
-
-/// A file written whole at the end (`--chart`, `--html`): created empty as
-/// a temporary file beside `path` up front (so an unwritable place fails
-/// before any download), filled and renamed into place by
-/// [`WholeFile::commit`]; dropped uncommitted, it removes the temporary file.
-#[derive(Debug)]
-pub struct WholeFile {
-    path: PathBuf,
-    part: PathBuf,
-    file: File,
-    discard: Discard,
-}
-
-impl WholeFile {
-    /// Prepares `path`, named by `flag` in errors (exit 2 when it cannot be written).
-    pub fn create(path: &Path, flag: &str) -> Result<WholeFile, Failure> {
-        if path.as_os_str().is_empty() || path.is_dir() {
-            return Err(Failure::usage(format!(
-                "{flag} `{}` is a directory: give a file name",
-                path.display()
-            )));
-        }
-        let part = beside(path, &format!(".{}.tmp", std::process::id()), true);
-        let file = File::create(&part).map_err(|e| {
-            Failure::usage(format!(
-                "{flag} `{}` cannot be written ({e}): check that the directory exists and is writable",
-                path.display()
-            ))
-        })?;
-        let discard = Discard(Some(part.clone()));
-        Ok(WholeFile {
-            path: path.to_path_buf(),
-            part,
-            file,
-            discard,
-        })
-    }
-
-    /// Writes `bytes` durably and renames the file into place.
-    pub fn commit(mut self, bytes: &[u8]) -> Result<(), Failure> {
-        self.file
-            .write_all(bytes)
-            .and_then(|()| self.file.sync_all())
-            .map_err(|e| io_failure(&self.path, e))?;
-        rename(&self.part, &self.path)?;
-        self.discard.0 = None;
-        Ok(())
     }
 }
 
@@ -518,137 +475,6 @@ fn stdout_descriptor() -> StdoutDescriptor {
     StdoutDescriptor(Box::new(io::stdout()))
 }
 
-/// An I/O error on `path`, as a failure.
-pub fn io_failure(path: &Path, error: io::Error) -> Failure {
-    Failure::other(format!("could not write {}: {error}", path.display()))
-}
-
-/// An I/O error on stdout, as a failure (a closed pipe ends quietly).
-pub fn stdout_failure(error: io::Error) -> Failure {
-    if error.kind() == io::ErrorKind::BrokenPipe {
-        Failure::broken_pipe()
-    } else {
-        Failure::other(format!("could not write to stdout: {error}"))
-    }
-}
-
-/// `FILE` + `suffix` (`out.ndjson.part`).
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    beside(path, suffix, false)
-}
-
-/// A name beside `path`: `path` + `suffix`, hidden with a leading dot if asked.
-pub fn beside(path: &Path, suffix: &str, hidden: bool) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = if hidden {
-        format!(".{name}{suffix}")
-    } else {
-        format!("{name}{suffix}")
-    };
-    path.with_file_name(name)
-}
-
-/// Removes the temporary files (`.FILE.<pid>.tmp`) of earlier runs that
-/// were killed before they could: with the lock held, no other run owns one.
-fn remove_stale_temporaries(path: &Path) {
-    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return;
-    };
-    let prefix = format!(".{name}.");
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(pid) = file_name
-            .to_str()
-            .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-        else {
-            continue;
-        };
-        if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
-            tracing::debug!(file = %entry.path().display(), "removing a killed run's temporary file");
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-}
-
-fn create(path: &Path) -> Result<File, Failure> {
-    File::create(path).map_err(|e| {
-        Failure::other(format!(
-            "could not create {}: {e}; check that the directory exists and is writable",
-            path.display()
-        ))
-    })
-}
-
-fn open_part(part: &Path) -> Result<File, Failure> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(part)
-        .map_err(|e| {
-            Failure::other(format!(
-                "cannot resume: {} cannot be opened ({e}); delete it and its checkpoint to start over",
-                part.display()
-            ))
-        })
-}
-
-/// Cuts what follows the checkpoint off `FILE.part`, durably.
-fn cut(file: &File, part: &Path, bytes: u64) -> Result<(), Failure> {
-    file.set_len(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io_failure(part, e))
-}
-
-/// Renames the complete `part` to `path`, durably.
-fn rename(part: &Path, path: &Path) -> Result<(), Failure> {
-    fs::rename(part, path).map_err(|e| {
-        Failure::other(format!(
-            "could not rename {} to {}: {e}",
-            part.display(),
-            path.display()
-        ))
-    })?;
-    sync_dir(path);
-    Ok(())
-}
-
-fn remove_checkpoint(checkpoint: &Path) -> Result<(), Failure> {
-    match fs::remove_file(checkpoint) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(Failure::other(format!(
-                "could not remove {}: {e}",
-                checkpoint.display()
-            )));
-        }
-    }
-    sync_dir(checkpoint);
-    Ok(())
-}
-
-/// Makes a rename in `path`'s directory durable (best effort).
-pub fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -666,7 +492,7 @@ pub(crate) mod tests {
             filter: Filter::default(),
             view: None,
             follow: false,
-            source: crate::checkpoint::JobSource::Api,
+            source: super::checkpoint::JobSource::Api,
         }
     }
 
@@ -893,7 +719,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_checkpoint_of_another_source_is_refused_as_a_usage_error() {
-        use crate::checkpoint::JobSource;
+        use super::checkpoint::JobSource;
         let dir = temp_dir("source");
         let path = dir.join("out.ndjson");
         let (since, until) = range();

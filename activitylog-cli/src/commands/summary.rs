@@ -10,15 +10,14 @@ use std::io::{self, IsTerminal, Write};
 
 use activitylog_client::summary::{Facts, Group, Key, Summary};
 use activitylog_client::{ActivityLog, DateBound, DateRange, RangeError, RangeRule, RawEvent};
-use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
-use crate::args::SummaryArgs;
-use crate::destination::{Output, WholeFile, stdout_failure};
-use crate::entries::{Source, range_failure, resolve};
-use crate::error::Failure;
+use crate::args::{Global, SummaryArgs};
+use crate::error::{EXIT_USAGE, Failure, stdout_failure};
+use crate::export::{Halt, Output, WholeFile, Writer};
 use crate::filter::Filter;
 use crate::omitted::Omitted;
 use crate::output::records::Records;
@@ -26,16 +25,14 @@ use crate::output::table::Table;
 use crate::output::zone::Zone;
 use crate::output::{Format, chart, csv, ndjson};
 use crate::progress;
-use crate::report::{self, Sections, Timeline};
+use crate::reader::{self, Reader};
+use crate::report::{self, Sections, Timeline, bucket_for, summary_in};
 use crate::signals::Signals;
-use crate::writer::{Halt, Writer};
-
-/// Ranges up to this long get hourly charts when `--by` has no time key.
-const HOURLY_UP_TO: TimeDelta = TimeDelta::hours(72);
+use crate::text::rfc3339;
 
 /// The checked arguments of one `summary` run, its files opened.
 #[derive(Debug)]
-pub struct Request<'a> {
+struct Request<'a> {
     args: &'a SummaryArgs,
     range: DateRange,
     chart: Option<WholeFile>,
@@ -44,7 +41,7 @@ pub struct Request<'a> {
 
 /// Resolves the range and opens the `--chart`/`--html` files, before any
 /// connection is made (usage errors come first).
-pub fn prepare(args: &SummaryArgs) -> Result<Request<'_>, Failure> {
+fn prepare(args: &SummaryArgs) -> Result<Request<'_>, Failure> {
     prepare_at(args, Utc::now().trunc_subsecs(0))
 }
 
@@ -71,48 +68,22 @@ fn prepare_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
 /// The range of `--since`/`--until` against `now`, by the SDK's
 /// [`RangeRule`]; from an archive (`--db`), all of it by default.
 fn range_at(args: &SummaryArgs, now: DateTime<Utc>) -> Result<DateRange, Failure> {
-    let since = resolve(args.since.as_ref(), now)?;
-    let until = resolve(args.until.as_ref(), now)?;
+    let (since, until) = args.range.bounds(now)?;
     // An archive has no 90-day limit: by default, all of it.
-    let since = match (since, &args.db) {
+    let since = match (since, &args.archive.db) {
         (None, Some(_)) => Some(DateBound::Instant(DateTime::UNIX_EPOCH)),
         (since, _) => since,
     };
-    RangeRule::new(args.settle)
+    RangeRule::new(args.download.settle)
         .resolve(since, until, now)
         .map_err(|error| match error {
             RangeError::NotSettled { .. } => Failure::usage(format!(
                 "--since is less than --settle {} ago, and entries that young may not be \
                  visible yet: use an earlier --since, a shorter --settle, or an explicit --until",
-                humantime::format_duration(args.settle)
+                humantime::format_duration(args.download.settle)
             )),
-            other => range_failure(other, args.since.as_ref(), args.settle),
+            other => args.range.refusal(other, args.download.settle),
         })
-}
-
-/// The time bucket of the chart and the report: `hour` when `--by` has it,
-/// `day` when it has that, else `hour` for ranges up to 72 hours and `day`
-/// beyond.
-pub fn bucket(keys: &[Key], range: &DateRange) -> Key {
-    if keys.contains(&Key::Hour) {
-        Key::Hour
-    } else if keys.contains(&Key::Day) {
-        Key::Day
-    } else if range.until() - range.since() <= HOURLY_UP_TO {
-        Key::Hour
-    } else {
-        Key::Day
-    }
-}
-
-/// A summary by `keys` with days and hours in `zone`.
-pub fn summary_in(keys: impl IntoIterator<Item = Key>, zone: Zone) -> Summary {
-    let summary = Summary::new(keys);
-    match zone {
-        Zone::Utc => summary,
-        Zone::Named(tz) => summary.zone(tz),
-        Zone::Local => summary.zone(chrono::Local),
-    }
 }
 
 /// Everything one run counts: the groups asked for, and what the bars,
@@ -170,10 +141,24 @@ where
     Ok(())
 }
 
-/// Runs `summary`: reads the range of each contract in turn (from the API
-/// or an archive), counts them together, writes the results.
-pub async fn run(
-    source: Source<'_>,
+/// Runs `summary`: checks the arguments, opens the API or the archive,
+/// and counts the contracts asked for.
+pub async fn run(global: &Global, args: &SummaryArgs, signals: &Signals) -> Result<(), Failure> {
+    let request = prepare(args)?;
+    let (reader, contracts) = signals
+        .or_stop(Reader::open(
+            global,
+            args.archive.db.as_deref(),
+            &args.contracts,
+        ))
+        .await?;
+    count_all(&reader, request, &contracts, global.format, signals).await
+}
+
+/// Reads the range of each contract in turn (from the API or an archive),
+/// counts them together, writes the results.
+async fn count_all(
+    reader: &Reader,
     request: Request<'_>,
     contracts: &[u64],
     format: Option<Format>,
@@ -187,20 +172,22 @@ pub async fn run(
     } = request;
     // Resolved once: by the service's clock when reading the API; an
     // archive's range ends at its completeness mark.
-    let range = match source {
-        Source::Api(log) => range_at(args, crate::clock::service_now(log).await)?,
-        Source::Archive(archive) => {
-            let range = crate::reader::archive_range(
+    let range = match reader {
+        Reader::Api(connection) => {
+            range_at(args, crate::clock::service_now(&connection.log).await)?
+        }
+        Reader::Archive(archive) => {
+            let range = reader::archive_range(
                 archive,
                 contracts,
                 range.since(),
                 range.until(),
-                args.until.is_some(),
+                args.range.until.is_some(),
                 args.partial,
             )
             .await?;
-            if args.since.is_some() {
-                crate::reader::untimed_left_out(archive, contracts).await?;
+            if args.range.since.is_some() {
+                reader::untimed_left_out(archive, contracts).await?;
             }
             range
         }
@@ -209,7 +196,7 @@ pub async fn run(
     let format = Format::choose(format, None, terminal);
     let zone = args.zone();
     let keys = &args.by.0;
-    let bucket = bucket(keys, &range);
+    let bucket = bucket_for(keys, &range);
     let bars = terminal && format == Format::Table && keys.iter().any(|k| k.is_time());
     let mut tallies = Tallies {
         main: summary_in(keys.iter().copied(), zone),
@@ -220,23 +207,19 @@ pub async fn run(
     };
 
     let entries_of = |log: &ActivityLog, contract: u64| {
-        let entries = log
-            .entries(contract)
-            .settle(args.settle)
+        args.download
+            .entries(log, contract)
             .since(range.since())
-            .until(range.until());
-        match args.concurrency {
-            Some(pages) => entries.concurrency(usize::from(pages)),
-            None => entries,
-        }
+            .until(range.until())
     };
     let filter = args.filters.to_filter();
+    let query = filter.query();
     let bar = progress::bar();
     let work = async {
         for &contract in contracts {
-            match source {
-                Source::Api(log) => {
-                    let entries = entries_of(log, contract);
+            match reader {
+                Reader::Api(connection) => {
+                    let entries = entries_of(&connection.log, contract);
                     if !bar.is_hidden()
                         && let Ok(total) = entries.count().await
                     {
@@ -245,21 +228,13 @@ pub async fn run(
                     let events = entries.raw().map_err(Failure::from);
                     count(events, &filter, &mut tallies, &bar).await?;
                 }
-                Source::Archive(archive) => {
-                    let events = archive
-                        .entries(contract, range.since(), range.until())
-                        .map_err(crate::sync::failure);
-                    count(events, &filter, &mut tallies, &bar).await?;
-                    if args.since.is_none() {
-                        // Entries without a readable time are in no range:
-                        // counted too when the range has no start.
-                        let untimed = archive
-                            .untimed(contract)
-                            .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
-                            .try_flatten()
-                            .map_err(crate::sync::failure);
-                        count(Box::pin(untimed), &filter, &mut tallies, &bar).await?;
-                    }
+                Reader::Archive(archive) => {
+                    // Entries without a readable time are in no range:
+                    // counted too when the range has no start.
+                    let untimed = args.range.since.is_none();
+                    let events =
+                        reader::archived_events(archive, contract, &range, untimed, &query);
+                    count(Box::pin(events), &filter, &mut tallies, &bar).await?;
                 }
             }
         }
@@ -277,7 +252,7 @@ pub async fn run(
     if let Err(failure) = outcome {
         let message = format!("{failure}; no summary was written");
         return Err(match failure.code() {
-            crate::error::EXIT_USAGE => Failure::usage(message),
+            EXIT_USAGE => Failure::usage(message),
             _ => Failure::other(message),
         });
     }
@@ -431,7 +406,7 @@ fn cells(group: &Group, share_of: Option<u64>, zone: Zone) -> Vec<String> {
     }
     row.push(group.failed.to_string());
     for time in [group.first, group.last] {
-        let text = time.map(utc).unwrap_or_default();
+        let text = time.map(rfc3339).unwrap_or_default();
         row.push(if table { zone.short(&text) } else { text });
     }
     row
@@ -446,14 +421,9 @@ fn object(keys: &[Key], group: &Group) -> Value {
     }
     object.insert("count".into(), group.count.into());
     object.insert("failed".into(), group.failed.into());
-    object.insert("first".into(), group.first.map(utc).into());
-    object.insert("last".into(), group.last.map(utc).into());
+    object.insert("first".into(), group.first.map(rfc3339).into());
+    object.insert("last".into(), group.last.map(rfc3339).into());
     Value::Object(object)
-}
-
-/// An instant as JSON and CSV show it: RFC 3339 UTC.
-pub fn utc(instant: DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 fn header(key: Key) -> &'static str {
@@ -486,14 +456,6 @@ mod tests {
         }
     }
 
-    fn range(since: &str, until: &str) -> DateRange {
-        DateRange::new(
-            DateBound::Instant(since.parse().unwrap()),
-            DateBound::Instant(until.parse().unwrap()),
-        )
-        .unwrap()
-    }
-
     #[test]
     fn keys_are_required_and_unknown_ones_are_refused() {
         assert!(Cli::try_parse_from(["activitylog", "summary", "1"]).is_err());
@@ -503,16 +465,6 @@ mod tests {
         assert!(message.contains("`colour` is not a key"), "{message}");
         assert!(message.contains("resource-type"), "{message}");
         assert_eq!(args(&["--by", "user,day"]).by.0, [Key::User, Key::Day]);
-    }
-
-    #[test]
-    fn the_chart_bucket_follows_the_keys_else_the_range() {
-        let week = range("2024-05-01T00:00:00Z", "2024-05-08T00:00:00Z");
-        let days = range("2024-05-01T00:00:00Z", "2024-05-04T00:00:00Z");
-        assert_eq!(bucket(&[Key::User, Key::Hour], &week), Key::Hour);
-        assert_eq!(bucket(&[Key::Day], &days), Key::Day);
-        assert_eq!(bucket(&[Key::User], &week), Key::Day);
-        assert_eq!(bucket(&[Key::User], &days), Key::Hour);
     }
 
     #[test]

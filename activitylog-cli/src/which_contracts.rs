@@ -13,13 +13,17 @@ use activitylog_client::{ActivityLog, ENV_CONTRACT_NUMBER, Error};
 use crate::args::ContractArgs;
 use crate::connect::Connection;
 use crate::error::Failure;
+use crate::text::list;
 
 /// The contracts `args` ask for, in the order they are read: as given, or
 /// for `--all-contracts` every readable one in ascending order. When none is
 /// given and no `IONOS_CONTRACT_NUMBER` is set, the only contract the
 /// credentials can read is used and named on stderr; several readable ones
 /// are a usage error that lists them.
-pub async fn resolve(args: &ContractArgs, connection: &Connection) -> Result<Vec<u64>, Failure> {
+pub async fn readable_by(
+    args: &ContractArgs,
+    connection: &Connection,
+) -> Result<Vec<u64>, Failure> {
     let log = &connection.log;
     once_each(args)?;
     match (args.numbers.as_slice(), args.all_contracts) {
@@ -73,12 +77,12 @@ pub async fn resolve(args: &ContractArgs, connection: &Connection) -> Result<Vec
 }
 
 /// The contracts `args` ask for from an archive (`--db`), chosen as
-/// [`resolve`] chooses from the API, with the archive's contracts in place
+/// [`readable_by`] chooses from the API, with the archive's contracts in place
 /// of the readable ones: a contract the archive does not hold fails naming
 /// the `sync` that would fill it in.
-pub async fn resolve_archived(args: &ContractArgs, archive: &Archive) -> Result<Vec<u64>, Failure> {
+pub async fn in_archive(args: &ContractArgs, archive: &Archive) -> Result<Vec<u64>, Failure> {
     once_each(args)?;
-    let held = archive.contracts().await.map_err(crate::sync::failure)?;
+    let held = archive.contracts().await?;
     let location = archive.location();
     let numbers = match (args.numbers.as_slice(), args.all_contracts) {
         ([], true) => held.clone(),
@@ -157,13 +161,4 @@ async fn readable(log: &ActivityLog) -> Result<Vec<u64>, Failure> {
         ));
     }
     Ok(numbers)
-}
-
-/// `1, 2, 3`.
-pub(crate) fn list(numbers: &[u64]) -> String {
-    numbers
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }

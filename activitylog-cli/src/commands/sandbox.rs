@@ -4,105 +4,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use activitylog_client::{ENV_API_URL, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
-use activitylog_sandbox::{
-    BadPages, FaultKind, Faults, MAIN_CONTRACT, Sandbox, TotalForm, default_contracts,
-};
-use chrono::{DateTime, TimeDelta, Utc};
+use activitylog_sandbox::{BadPages, FaultKind, Faults, MAIN_CONTRACT, Sandbox, default_contracts};
 
 use crate::args::SandboxArgs;
 use crate::error::Failure;
-
-/// `--total-form`: how the sandbox writes a page's `hits.total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TotalFormArg {
-    /// `"total": 1234`, as the live service answers today.
-    Integer,
-    /// `"total": {"value": 1234, "relation": "eq"}` (`gte` when capped by --total-cap).
-    Tracked,
-}
-
-impl From<TotalFormArg> for TotalForm {
-    fn from(form: TotalFormArg) -> Self {
-        match form {
-            TotalFormArg::Integer => TotalForm::Integer,
-            TotalFormArg::Tracked => TotalForm::Tracked,
-        }
-    }
-}
-
-/// `--burst INSTANT=COUNT`: COUNT extra entries inside the second of INSTANT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Burst {
-    /// Any instant in the crowded second.
-    pub at: DateTime<Utc>,
-    /// How many entries it gets.
-    pub count: usize,
-}
-
-/// Parses `--ingestion-lag`: a duration such as `300ms`, `30s` or `2m`.
-pub fn parse_lag(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}): use e.g. 300ms, 30s or 2m"))
-}
-
-/// Parses `--burst`: an RFC 3339 instant, `=`, and a positive count.
-pub fn parse_burst(text: &str) -> Result<Burst, String> {
-    let usage = || format!("`{text}` is not INSTANT=COUNT: use e.g. 2024-05-01T10:00:00Z=5000");
-    let (instant, count) = text.rsplit_once('=').ok_or_else(usage)?;
-    let at = DateTime::parse_from_rfc3339(instant.trim())
-        .map_err(|e| {
-            format!(
-                "`{instant}` is not an RFC 3339 instant ({e}): use e.g. 2024-05-01T10:00:00Z=5000"
-            )
-        })?
-        .with_timezone(&Utc);
-    match count.trim().parse::<usize>() {
-        Ok(count) if count > 0 => Ok(Burst { at, count }),
-        _ => Err(format!(
-            "`{count}` is not a count: use a positive number, e.g. 2024-05-01T10:00:00Z=5000"
-        )),
-    }
-}
-
-/// Parses `--end`: an RFC 3339 instant.
-pub fn parse_end(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|end| end.with_timezone(&Utc))
-        .map_err(|e| {
-            format!("`{text}` is not an RFC 3339 instant ({e}): use e.g. 2022-01-01T00:00:00Z")
-        })
-}
-
-/// Parses `--span`: a positive duration such as `365d` or `12h`.
-pub fn parse_span(text: &str) -> Result<TimeDelta, String> {
-    let usage = "use a positive duration, e.g. 365d or 12h";
-    let span = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}): {usage}"))?;
-    match TimeDelta::from_std(span) {
-        Ok(span) if span.is_zero() => Err(format!("`{text}` is no time: {usage}")),
-        Ok(span) if span <= TimeDelta::days(365 * 1000) => Ok(span),
-        _ => Err(format!("`{text}` is too long: {usage}, at most 1000 years")),
-    }
-}
-
-/// Parses `--clock-offset`: a duration such as `5m`, or `-5m` for a service
-/// clock behind this machine's.
-pub fn parse_clock_offset(text: &str) -> Result<TimeDelta, String> {
-    let usage = "use a duration, e.g. 5m, or -5m for a service clock behind this machine's";
-    let trimmed = text.trim();
-    let (behind, amount) = match trimmed.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
-    };
-    let offset = humantime::parse_duration(amount.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}): {usage}"))?;
-    match TimeDelta::from_std(offset) {
-        Ok(offset) if offset <= TimeDelta::days(365 * 100) => {
-            Ok(if behind { -offset } else { offset })
-        }
-        _ => Err(format!("`{text}` is too far: {usage}, at most 100 years")),
-    }
-}
 
 /// The sandbox these arguments describe, not yet started.
 fn builder(args: &SandboxArgs) -> activitylog_sandbox::SandboxBuilder {
@@ -231,8 +136,11 @@ fn trust_lines(_: &Sandbox) -> String {
 mod tests {
     use clap::Parser;
 
+    use activitylog_sandbox::TotalForm;
+    use chrono::{DateTime, TimeDelta, Utc};
+
     use super::*;
-    use crate::args::{Cli, Command};
+    use crate::args::{Cli, Command, parse_clock_offset};
 
     fn parse(extra: &[&str]) -> Result<SandboxArgs, clap::Error> {
         let mut argv = vec!["activitylog", "sandbox"];

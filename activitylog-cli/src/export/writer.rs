@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::destination::Output;
+use super::destination::Output;
 use crate::error::Failure;
 use crate::omitted::Omitted;
 use crate::signals::{Caught, Signals};
@@ -46,7 +46,7 @@ const QUEUE: usize = 2;
 pub enum Halt {
     /// SIGINT or SIGTERM came while waiting on the writer.
     Signal(Caught),
-    /// Writing failed (a closed stdout is the quiet [`Failure::broken_pipe`]).
+    /// Writing failed (a closed stdout is [`Failure::quiet_stop`]).
     Failed(Failure),
 }
 
@@ -403,9 +403,9 @@ fn carry_out(
 
 #[cfg(test)]
 mod tests {
+    use super::super::destination::Opened;
+    use super::super::destination::tests::{job, names, range, temp_dir};
     use super::*;
-    use crate::destination::Opened;
-    use crate::destination::tests::{job, names, range, temp_dir};
 
     fn file_writer(path: &std::path::Path, resume: bool) -> Writer {
         let (since, until) = range();

@@ -6,13 +6,34 @@ use std::path::PathBuf;
 use activitylog_archive::{Archive, Synced};
 use activitylog_client::{ActivityLog, DateBound};
 
-use crate::args::SyncArgs;
-use crate::entries::rfc3339;
-use crate::error::Failure;
+use crate::args::{Global, SyncArgs};
+use crate::connect;
+use crate::error::{EXIT_USAGE, Failure};
+use crate::signals::Signals;
+use crate::text::rfc3339;
+use crate::which_contracts;
+
+/// Runs `sync`: opens the archive (`--db`, else the default file),
+/// connects, and syncs the contracts asked for.
+pub async fn run(global: &Global, args: &SyncArgs, signals: &Signals) -> Result<(), Failure> {
+    let url = archive_url(args.archive.db.as_deref())?;
+    signals
+        .or_stop(async {
+            let archive = Archive::open(&url).await?;
+            let connection = connect::connect(global).await?;
+            let contracts = which_contracts::readable_by(&args.contracts, &connection).await?;
+            let synced = sync(&connection.log, &archive, &contracts, args).await;
+            // The connections end before the process does (PostgreSQL
+            // sessions end cleanly rather than by a dropped socket).
+            archive.close().await;
+            synced
+        })
+        .await
+}
 
 /// The archive's URL, from `--db` or the default file (whose directory is
 /// created, and whose path is printed when the file is new).
-pub fn archive_url(db: Option<&str>) -> Result<String, Failure> {
+fn archive_url(db: Option<&str>) -> Result<String, Failure> {
     if let Some(url) = db {
         return Ok(url.to_string());
     }
@@ -51,23 +72,9 @@ fn default_path() -> Option<PathBuf> {
     Some(base.join("activitylog").join("archive.sqlite"))
 }
 
-/// Opens an archive, saying what is wrong in one line when it cannot.
-pub async fn open(url: &str) -> Result<Archive, Failure> {
-    Archive::open(url).await.map_err(failure)
-}
-
-/// The failure of an archive operation.
-pub fn failure(error: activitylog_archive::Error) -> Failure {
-    match error {
-        activitylog_archive::Error::Url(_) => Failure::usage(error.to_string()),
-        activitylog_archive::Error::Download(error) => Failure::from(error),
-        other => Failure::other(other.to_string()),
-    }
-}
-
 /// Syncs each contract in turn; stops at the first that fails (what it
 /// committed stays).
-pub async fn run(
+async fn sync(
     log: &ActivityLog,
     archive: &Archive,
     contracts: &[u64],
@@ -80,20 +87,14 @@ pub async fn run(
     bounds(args, machine_now)?;
     let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
     for &contract in contracts {
-        let mut sync = archive.sync(log, contract).settle(args.settle);
+        let mut run = args.download.sync(archive, log, contract);
         if let Some(since) = since {
-            sync = sync.since(since);
+            run = run.since(since);
         }
         if let Some(until) = until {
-            sync = sync.until(until);
+            run = run.until(until);
         }
-        if let Some(size) = args.page_size {
-            sync = sync.page_size(size);
-        }
-        if let Some(pages) = args.concurrency {
-            sync = sync.concurrency(usize::from(pages));
-        }
-        match sync.run().await {
+        match run.run().await {
             Ok(synced) => eprintln!("{}", report(&synced, archive)),
             Err(error) => {
                 let through = archive.through(contract).await.ok().flatten();
@@ -101,12 +102,12 @@ pub async fn run(
                     Some(t) => format!("the archive stays complete up to {}", rfc3339(t)),
                     None => "what was committed stays".to_string(),
                 };
-                let failure = failure(error);
+                let failure = Failure::from(error);
                 let message = format!(
                     "contract {contract}: {}; {kept}: run the same sync again to go on",
                     failure.message()
                 );
-                return Err(if failure.code() == crate::error::EXIT_USAGE {
+                return Err(if failure.code() == EXIT_USAGE {
                     Failure::usage(message)
                 } else {
                     Failure::other(message)
@@ -122,12 +123,7 @@ fn bounds(
     args: &SyncArgs,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Option<DateBound>, Option<DateBound>), Failure> {
-    let resolve = |when: Option<&crate::when::When>| {
-        when.map(|w| w.resolve(now).map_err(Failure::usage))
-            .transpose()
-    };
-    let since = resolve(args.since.as_ref())?;
-    let until = resolve(args.until.as_ref())?;
+    let (since, until) = args.range.bounds(now)?;
     if let (Some(since), Some(until)) = (since, until)
         && since.instant() >= until.instant()
     {

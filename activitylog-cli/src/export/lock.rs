@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
-use crate::destination::beside;
+use super::paths::beside;
 use crate::error::Failure;
 
 /// Attempts before giving up when the lock file keeps being replaced.

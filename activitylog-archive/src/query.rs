@@ -1,0 +1,358 @@
+//! What a read asks beyond its range ([`Query`]), and the SQL that
+//! narrows a read to it in either engine.
+//!
+//! The SQL narrows to a superset: every entry a caller's exact filter could
+//! keep is read, and perhaps others, which the caller's filter drops. A
+//! page's rows come from one or more ordered index scans ("arms"), each
+//! reading at most a page, merged in `(time, @uuid)` order:
+//!
+//! - the arm that drives: by request ids, else resource ids, else one arm
+//!   per user (each an index range in time order), else the range alone;
+//! - the entries the SDK cannot decode (a caller cannot check them against
+//!   a filter, so they are always read: it reports them), from an index of
+//!   their own.
+//!
+//! The other hints are checked on each row an arm reads, before its JSON is
+//! read.
+
+/// Hints that let a read of [`Archive::pages_where`](crate::Archive::pages_where)
+/// skip entries. Each is a narrowing hint, not an exact filter: the read
+/// returns every entry that matches all of them, and may return others,
+/// which the caller's own filter drops. Empty lists ask nothing.
+///
+/// Matches compare as the `activitylog` CLI's filters do: ASCII letters
+/// in either case are equal. Values of one list are alternatives; lists
+/// must all match. Entries the SDK cannot decode
+/// ([`RawEvent::decode`](activitylog_client::RawEvent::decode) fails) are
+/// always returned: a filter cannot check them, and a caller that decodes
+/// learns of them.
+///
+/// ```
+/// let query = activitylog_archive::Query {
+///     users: vec!["alice@example.com".into()],
+///     ..Default::default()
+/// };
+/// assert!(!query.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// Entries by one of these users (`principal.identity.username`).
+    pub users: Vec<String>,
+    /// Entries by none of these users (an entry without a user passes).
+    pub exclude_users: Vec<String>,
+    /// Entries whose `event.type` is one of these.
+    pub types: Vec<String>,
+    /// Entries whose `event.type` is none of these (one without passes).
+    pub exclude_types: Vec<String>,
+    /// Entries whose `event.status` is one of these.
+    pub statuses: Vec<String>,
+    /// Entries with a resource of one of these types (`event.resources[].type`).
+    pub resource_types: Vec<String>,
+    /// Entries with a resource of one of these ids (`event.resources[].id`).
+    pub resource_ids: Vec<String>,
+    /// Entries with a resource action that starts with one of these
+    /// (`event.resources[].action[]`).
+    pub action_prefixes: Vec<String>,
+    /// Entries whose `meta.requestId` is one of these.
+    pub request_ids: Vec<String>,
+}
+
+impl Query {
+    /// True when the query asks nothing: a read returns the whole range.
+    pub fn is_empty(&self) -> bool {
+        self.lists().iter().all(|list| list.is_empty())
+    }
+
+    fn lists(&self) -> [&Vec<String>; 9] {
+        [
+            &self.users,
+            &self.exclude_users,
+            &self.types,
+            &self.exclude_types,
+            &self.statuses,
+            &self.resource_types,
+            &self.resource_ids,
+            &self.action_prefixes,
+            &self.request_ids,
+        ]
+    }
+}
+
+/// The engine a statement is written for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value bound to a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// A statement being written, and its values in placeholder order.
+pub(crate) struct Sql {
+    dialect: Dialect,
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub(crate) fn new(dialect: Dialect) -> Sql {
+        Sql {
+            dialect,
+            text: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub(crate) fn bind(&mut self, value: Bind) -> &mut Self {
+        self.binds.push(value);
+        let prefix = match self.dialect {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        };
+        self.text.push(prefix);
+        self.text.push_str(&self.binds.len().to_string());
+        self
+    }
+
+    /// Appends a placeholder for the instant `time` (fixed-width UTC text).
+    pub(crate) fn time(&mut self, time: &str) -> &mut Self {
+        self.bind(Bind::Text(time.to_string()));
+        if self.dialect == Dialect::Postgres {
+            self.push("::timestamptz");
+        }
+        self
+    }
+
+    /// `(?, ?, ...)` of `values`.
+    fn list(&mut self, values: &[String]) -> &mut Self {
+        self.push("(");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(Bind::Text(value.clone()));
+        }
+        self.push(")")
+    }
+}
+
+/// Where a page of a range starts: at `since`, or after `(time, uuid)`.
+pub(crate) enum Start<'a> {
+    Since(&'a str),
+    After { time: &'a str, uuid: &'a str },
+}
+
+/// A hint's values as the columns compare: ASCII lower case (as
+/// `lower()` folds, in SQLite and on PostgreSQL's `"C"` columns), NUL as
+/// U+FFFD (as the columns store it), each once.
+fn folded(values: &[String]) -> Vec<String> {
+    let mut folded: Vec<String> = values
+        .iter()
+        .map(|v| v.replace('\0', "\u{FFFD}").to_ascii_lowercase())
+        .collect();
+    folded.sort();
+    folded.dedup();
+    folded
+}
+
+/// `text` as a `LIKE` pattern of itself (`\` escapes).
+fn like_prefix(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Which index an arm reads in order.
+enum Drive {
+    /// The range alone (`entries_contract_time`).
+    Range,
+    /// One user (`entries_user`).
+    User(String),
+    /// The request ids (`entries_request`).
+    Requests,
+    /// Entries with a resource of these ids (`resources_id`).
+    Resources(Vec<String>),
+    /// Entries the SDK cannot decode (`entries_undecodable`).
+    Undecodable,
+}
+
+impl Query {
+    /// The arms that together read every entry the query may keep.
+    fn drives(&self) -> Vec<Drive> {
+        let mut drives = if !self.request_ids.is_empty() {
+            vec![Drive::Requests]
+        } else if !self.resource_ids.is_empty() {
+            vec![Drive::Resources(folded(&self.resource_ids))]
+        } else if !self.users.is_empty() {
+            folded(&self.users).into_iter().map(Drive::User).collect()
+        } else {
+            vec![Drive::Range]
+        };
+        drives.push(Drive::Undecodable);
+        drives
+    }
+
+    /// ` AND ...` for each hint, on a row of `entries`.
+    fn conditions(&self, sql: &mut Sql) {
+        let columns = [
+            ("lower(username)", &self.users),
+            ("lower(type)", &self.types),
+            ("lower(status)", &self.statuses),
+            ("lower(request_id)", &self.request_ids),
+        ];
+        for (column, values) in columns {
+            if !values.is_empty() {
+                sql.push(" AND ").push(column).push(" IN ");
+                sql.list(&folded(values));
+            }
+        }
+        for (column, values) in [
+            ("username", &self.exclude_users),
+            ("type", &self.exclude_types),
+        ] {
+            if !values.is_empty() {
+                sql.push(&format!(
+                    " AND ({column} IS NULL OR lower({column}) NOT IN "
+                ));
+                sql.list(&folded(values)).push(")");
+            }
+        }
+        for (column, values) in [("type", &self.resource_types), ("id", &self.resource_ids)] {
+            if !values.is_empty() {
+                sql.push(&format!(
+                    " AND EXISTS (SELECT 1 FROM resources r WHERE r.entry = entries.entry \
+                     AND lower(r.{column}) IN "
+                ));
+                sql.list(&folded(values)).push(")");
+            }
+        }
+        if !self.action_prefixes.is_empty() {
+            sql.push(" AND EXISTS (SELECT 1 FROM resources r WHERE r.entry = entries.entry AND (");
+            for (i, prefix) in folded(&self.action_prefixes).iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("lower(r.action) LIKE ")
+                    .bind(Bind::Text(like_prefix(prefix)))
+                    .push(" ESCAPE '\\'");
+            }
+            sql.push("))");
+        }
+    }
+
+    /// The statement that reads a page of `contract`'s entries before
+    /// `until`, from `from`, in `(time, uuid)` order, up to `limit` of them:
+    /// `head` selects what is read of the arms' rows `m` (`entry, uuid,
+    /// time`) and their JSON `j`.
+    pub(crate) fn page(
+        &self,
+        dialect: Dialect,
+        head: &str,
+        contract: i64,
+        from: &Start<'_>,
+        until: &str,
+        limit: i64,
+    ) -> Sql {
+        let mut sql = Sql::new(dialect);
+        sql.push(head).push(" FROM (");
+        self.arms(&mut sql, contract, from, until, limit);
+        sql.push(") AS m JOIN entries_json j ON j.entry = m.entry ORDER BY m.time, m.uuid LIMIT ")
+            .bind(Bind::Int(limit));
+        sql
+    }
+
+    /// The arms of [`Query::page`], each reading up to `limit` rows.
+    fn arms(&self, sql: &mut Sql, contract: i64, from: &Start<'_>, until: &str, limit: i64) {
+        for (i, drive) in self.drives().iter().enumerate() {
+            if i > 0 {
+                sql.push(" UNION ");
+            }
+            sql.push("SELECT * FROM (SELECT entry, uuid, time FROM ");
+            if let Drive::Resources(ids) = drive {
+                // The entries with those resources first (SQLite takes a
+                // CROSS JOIN's tables in the order written), then their rows.
+                sql.push("(SELECT DISTINCT entry AS hit FROM resources WHERE lower(id) IN ");
+                sql.list(ids)
+                    .push(") AS hits CROSS JOIN entries WHERE entry = hit AND contract = ");
+            } else {
+                sql.push("entries WHERE contract = ");
+            }
+            sql.bind(Bind::Int(contract));
+            match from {
+                Start::Since(since) => {
+                    sql.push(" AND time >= ").time(since);
+                }
+                Start::After { time, uuid } => {
+                    sql.push(" AND (time, uuid) > (").time(time).push(", ");
+                    sql.bind(Bind::Text(uuid.to_string())).push(")");
+                }
+            }
+            sql.push(" AND time < ").time(until);
+            match drive {
+                Drive::Range => self.conditions(sql),
+                Drive::User(user) => {
+                    sql.push(" AND lower(username) = ")
+                        .bind(Bind::Text(user.clone()));
+                    self.conditions(sql);
+                }
+                Drive::Requests | Drive::Resources(_) => self.conditions(sql),
+                Drive::Undecodable => {
+                    sql.push(" AND undecodable");
+                }
+            }
+            sql.push(" ORDER BY time, uuid LIMIT ")
+                .bind(Bind::Int(limit))
+                .push(&format!(") AS arm{i}"));
+        }
+    }
+
+    /// Conditions for a read of untimed entries (`entries` rows): the
+    /// hints, or an entry the SDK cannot decode.
+    pub(crate) fn untimed(&self, sql: &mut Sql) {
+        if self.is_empty() {
+            return;
+        }
+        sql.push(" AND ((1 = 1");
+        self.conditions(sql);
+        sql.push(") OR undecodable)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_compare_folded_once_and_prefixes_escape_like() {
+        let values = ["Alice@X".to_string(), "alice@x".into(), "a\0b".into()];
+        assert_eq!(folded(&values), ["alice@x", "a\u{FFFD}b"]);
+        assert_eq!(like_prefix("vr.a_b%\\"), "vr.a\\_b\\%\\\\%");
+    }
+
+    #[test]
+    fn an_empty_query_is_empty_and_any_list_is_not() {
+        assert!(Query::default().is_empty());
+        let query = Query {
+            action_prefixes: vec!["vr.".into()],
+            ..Query::default()
+        };
+        assert!(!query.is_empty());
+    }
+}
