@@ -12,8 +12,7 @@
 //!   and `summary`), `which_contracts` (the contracts a command reads),
 //!   `connect` (credentials, the config file, `--sandbox`), `export` (the
 //!   one path from events to bytes: stdout or `--out FILE`, checkpoints,
-//!   locks), `report` (`summary`'s SVG and HTML files), `mcp` (`activitylog
-//!   mcp`, the `mcp` feature).
+//!   locks), `report` (`summary`'s SVG and HTML files).
 //! - the command line: `args` (every flag, with its value parser).
 //! - ground: `output` (formats), `filter`, [`when`], `text`, `omitted`,
 //!   `signals`, `progress`, `clock`, `error` (messages and exit codes).
@@ -27,8 +26,6 @@ mod connect;
 mod error;
 mod export;
 pub mod filter;
-#[cfg(feature = "mcp")]
-mod mcp;
 mod omitted;
 mod output;
 mod progress;
@@ -47,6 +44,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
+#[cfg(feature = "mcp")]
+use crate::commands::mcp;
 use crate::commands::{
     completions, config, contracts, entries, follow, info, sandbox, summary, sync,
 };

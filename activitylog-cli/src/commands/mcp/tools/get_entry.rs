@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{State, json};
-use crate::mcp::read;
-use crate::mcp::scope;
+use crate::commands::mcp::read;
+use crate::commands::mcp::scope;
 use crate::reader::Reader;
 use crate::when::When;
 

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::row::Row;
 use super::{State, json};
-use crate::mcp::filters::Filters;
-use crate::mcp::read::{self, Tally};
-use crate::mcp::scope::{self, Span};
+use crate::commands::mcp::filters::Filters;
+use crate::commands::mcp::read::{self, Tally};
+use crate::commands::mcp::scope::{self, Span};
 
 /// The tool's name.
 pub const NAME: &str = "search_entries";

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{State, json};
+use crate::commands::mcp::filters::{Filters, Values};
+use crate::commands::mcp::read::{self, Tally};
+use crate::commands::mcp::scope::{self, Span, rfc3339};
 use crate::filter::Filter;
-use crate::mcp::filters::{Filters, Values};
-use crate::mcp::read::{self, Tally};
-use crate::mcp::scope::{self, Span, rfc3339};
 use crate::reader::Reader;
 
 /// The tool's name.

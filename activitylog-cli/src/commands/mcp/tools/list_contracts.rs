@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{State, json};
-use crate::mcp::scope::rfc3339;
+use crate::commands::mcp::scope::rfc3339;
 use crate::reader::Reader;
 
 /// The tool's name.

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::summarize::count;
 use super::{State, json};
+use crate::commands::mcp::scope::{self, Span, rfc3339};
 use crate::filter::Filter;
-use crate::mcp::scope::{self, Span, rfc3339};
 
 /// The tool's name.
 pub const NAME: &str = "user_activity";
