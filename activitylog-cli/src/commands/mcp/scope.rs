@@ -4,11 +4,12 @@
 //! service's clock for the API, at the completeness mark for an archive.
 
 use activitylog_client::{DEFAULT_SETTLE, DateBound, DateRange, Error, RangeRule};
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::reader::Reader;
+use crate::text::{list, rfc3339};
 use crate::when::When;
 
 /// A range as an answer states it.
@@ -30,15 +31,10 @@ impl Span {
     }
 }
 
-/// `2024-05-01T12:00:00Z`.
-pub fn rfc3339(instant: DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
 /// The contract a tool reads: `asked`, which must be one of `contracts`,
 /// or the only one of them.
 pub fn contract(reader: &Reader, contracts: &[u64], asked: Option<u64>) -> Result<u64, String> {
-    let list = crate::text::list(contracts);
+    let list = list(contracts);
     match (asked, contracts) {
         (Some(number), _) if contracts.contains(&number) => Ok(number),
         (Some(number), _) => Err(match reader {

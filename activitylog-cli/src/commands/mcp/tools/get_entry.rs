@@ -1,5 +1,6 @@
 //! `get_entry`: one entry, whole and as received, by its `@uuid`.
 
+use activitylog_archive::Query;
 use activitylog_client::{DateBound, DateRange, RawEvent};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
@@ -11,6 +12,7 @@ use super::{State, json};
 use crate::commands::mcp::read;
 use crate::commands::mcp::scope;
 use crate::reader::Reader;
+use crate::text::rfc3339;
 use crate::when::When;
 
 /// The tool's name.
@@ -84,8 +86,8 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
         return Err(format!(
             "no entry {uuid} in contract {contract} from {} to {}: check the uuid and the time \
              (search_entries shows both)",
-            scope::rfc3339(range.since()),
-            scope::rfc3339(range.until())
+            rfc3339(range.since()),
+            rfc3339(range.until())
         ));
     };
     let entry: Value = serde_json::from_str(event.json()).unwrap_or(Value::Null);
@@ -107,7 +109,7 @@ async fn find(
     range: &DateRange,
     uuid: &str,
 ) -> Result<Option<RawEvent>, String> {
-    let mut pages = read::pages(reader, contract, range);
+    let mut pages = read::pages(reader, contract, range, &Query::default());
     while let Some(page) = pages.next().await {
         if let Some(event) = page?
             .into_iter()

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{State, json};
-use crate::commands::mcp::scope::rfc3339;
 use crate::reader::Reader;
+use crate::text::rfc3339;
 
 /// The tool's name.
 pub const NAME: &str = "list_contracts";

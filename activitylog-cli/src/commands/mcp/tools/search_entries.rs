@@ -171,7 +171,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
         ));
     }
 
-    let mut pages = read::pages(&state.reader, contract, &range);
+    let mut pages = read::pages(&state.reader, contract, &range, &filter.query());
     let mut tally = Tally::default();
     let mut matched = 0u64;
     let mut undecodable = 0u64;

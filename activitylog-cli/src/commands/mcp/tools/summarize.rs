@@ -2,19 +2,16 @@
 //! ...), with failures and first and last times: the `summary` command's
 //! counting.
 
-use activitylog_client::RawEvent;
-use activitylog_client::summary::{Facts, Group, Key, Summary};
-use futures::StreamExt;
+use activitylog_client::summary::{Group, Key, Summary};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{State, json};
 use crate::commands::mcp::filters::{Filters, Values};
-use crate::commands::mcp::read::{self, Tally};
-use crate::commands::mcp::scope::{self, Span, rfc3339};
-use crate::filter::Filter;
-use crate::reader::Reader;
+use crate::commands::mcp::read;
+use crate::commands::mcp::scope::{self, Span};
+use crate::text::rfc3339;
 
 /// The tool's name.
 pub const NAME: &str = "summarize";
@@ -95,47 +92,6 @@ fn keys(by: &Values) -> Result<Vec<Key>, String> {
     Key::list(&text).map_err(|e| format!("by: {e}"))
 }
 
-/// Counts `filter`'s entries of `contract` in `range` into each of
-/// `summaries`, in one read.
-pub async fn count(
-    reader: &Reader,
-    contract: u64,
-    range: &activitylog_client::DateRange,
-    filter: &Filter,
-    summaries: &mut [&mut Summary],
-) -> Result<Tally, String> {
-    let mut pages = read::pages(reader, contract, range);
-    let mut tally = Tally::default();
-    let mut undecodable = 0u64;
-    while let Some(page) = pages.next().await {
-        let page: Vec<RawEvent> = page?;
-        tally.add(&page);
-        for event in &page {
-            if !filter.is_empty() {
-                match event.decode() {
-                    Ok(activity) if filter.matches(&activity) => {}
-                    Ok(_) => continue,
-                    Err(_) => {
-                        undecodable += 1;
-                        continue;
-                    }
-                }
-            }
-            let facts = Facts::of(event);
-            for summary in summaries.iter_mut() {
-                summary.add(&facts);
-            }
-        }
-    }
-    if undecodable > 0 {
-        return Err(format!(
-            "{undecodable} entries could not be read, so the filters cannot check them: count \
-             without filters, or export them with `activitylog entries --format json`"
-        ));
-    }
-    Ok(tally)
-}
-
 /// Counts.
 pub async fn run(state: &State, args: Args) -> Result<Value, String> {
     let keys = keys(&args.by)?;
@@ -152,7 +108,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
     )
     .await?;
     let mut summary = Summary::new(keys.iter().copied());
-    let tally = count(
+    let tally = read::count(
         &state.reader,
         contract,
         &range,

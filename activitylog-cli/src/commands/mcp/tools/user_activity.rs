@@ -7,10 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::summarize::count;
 use super::{State, json};
-use crate::commands::mcp::scope::{self, Span, rfc3339};
+use crate::commands::mcp::read;
+use crate::commands::mcp::scope::{self, Span};
 use crate::filter::Filter;
+use crate::text::rfc3339;
 
 /// The tool's name.
 pub const NAME: &str = "user_activity";
@@ -106,7 +107,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
     };
     let mut actions = Summary::new([Key::Action]);
     let mut addresses = Summary::new([Key::SourceIp]);
-    let now = count(
+    let now = read::count(
         &state.reader,
         contract,
         &range,
@@ -115,7 +116,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
     )
     .await?;
     let mut before = Summary::new([Key::SourceIp]);
-    let earlier = count(
+    let earlier = read::count(
         &state.reader,
         contract,
         &previous,
