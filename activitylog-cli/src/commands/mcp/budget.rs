@@ -47,6 +47,11 @@ impl Budget {
     }
 }
 
+/// Serializes an answer (answers are plain data: this cannot fail).
+pub fn json(answer: &impl serde::Serialize) -> Value {
+    serde_json::to_value(answer).unwrap_or(Value::Null)
+}
+
 /// The length of `value` as compact JSON.
 fn size(value: &Value) -> usize {
     serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len())

@@ -8,7 +8,8 @@
 //! - `scope`: which contract and which range a question is about.
 //! - `read`: the entries of a contract and range, as pages.
 //! - `filters`: the CLI's filters, as tool arguments.
-//! - `budget`: the size limit of answers.
+//! - `state`: what every tool reads from.
+//! - `budget`: the size limit of answers, and answers as JSON.
 //! - `transport`: stdio, or streamable HTTP on a loopback address.
 
 mod budget;
@@ -16,6 +17,7 @@ mod filters;
 mod read;
 mod scope;
 mod server;
+mod state;
 mod tools;
 mod transport;
 

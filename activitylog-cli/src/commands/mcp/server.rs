@@ -12,7 +12,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use super::budget::Budget;
-use super::tools::{self, State};
+use super::state::State;
+use super::tools;
 use crate::reader::Reader;
 
 /// What the server tells the assistant when a session starts.

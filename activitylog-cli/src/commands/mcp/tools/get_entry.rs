@@ -8,9 +8,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{State, json};
+use crate::commands::mcp::budget::json;
 use crate::commands::mcp::read;
 use crate::commands::mcp::scope;
+use crate::commands::mcp::state::State;
 use crate::reader::Reader;
 use crate::text::rfc3339;
 use crate::when::When;

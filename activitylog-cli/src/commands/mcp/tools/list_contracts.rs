@@ -5,7 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{State, json};
+use crate::commands::mcp::budget::json;
+use crate::commands::mcp::state::State;
 use crate::reader::Reader;
 use crate::text::rfc3339;
 

@@ -16,18 +16,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::budget::Budget;
-use crate::reader::Reader;
-
-/// What every tool reads from.
-pub struct State {
-    /// The API or the archive.
-    pub reader: Reader,
-    /// The contracts it reads (or holds), ascending.
-    pub contracts: Vec<u64>,
-    /// The size limit of answers.
-    pub budget: Budget,
-}
+use crate::commands::mcp::state::State;
 
 /// A tool's description for `tools/list`: read-only, idempotent.
 fn describe<A: JsonSchema + 'static, R: JsonSchema + 'static>(
@@ -118,9 +107,4 @@ fn parse<A: DeserializeOwned + JsonSchema + 'static>(
     }
     serde_json::from_value(Value::Object(arguments))
         .map_err(|e| format!("{name}: bad arguments: {e}"))
-}
-
-/// Serializes an answer (answers are plain data: this cannot fail).
-pub fn json(answer: &impl serde::Serialize) -> Value {
-    serde_json::to_value(answer).unwrap_or(Value::Null)
 }

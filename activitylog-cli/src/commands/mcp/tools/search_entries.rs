@@ -9,11 +9,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::row::Row;
-use super::{State, json};
+use crate::commands::mcp::budget::json;
 use crate::commands::mcp::filters::Filters;
 use crate::commands::mcp::read::{self, Tally};
 use crate::commands::mcp::scope::{self, Span};
+use crate::commands::mcp::state::State;
+use crate::commands::mcp::tools::row::Row;
 
 /// The tool's name.
 pub const NAME: &str = "search_entries";

@@ -7,10 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{State, json};
+use crate::commands::mcp::budget::json;
 use crate::commands::mcp::filters::{Filters, Values};
 use crate::commands::mcp::read;
 use crate::commands::mcp::scope::{self, Span};
+use crate::commands::mcp::state::State;
 use crate::text::rfc3339;
 
 /// The tool's name.

@@ -7,9 +7,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{State, json};
+use crate::commands::mcp::budget::json;
 use crate::commands::mcp::read;
 use crate::commands::mcp::scope::{self, Span};
+use crate::commands::mcp::state::State;
 use crate::filter::Filter;
 use crate::text::rfc3339;
 
