@@ -177,6 +177,10 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Show the settings in force (URL, profile, credentials redacted) and where each comes from.
     Config,
+    /// Answer AI assistants' questions about the entries over the Model Context Protocol (read-only).
+    #[cfg(feature = "mcp")]
+    #[command(long_about = MCP_LONG_ABOUT)]
+    Mcp(McpArgs),
     /// Print a shell completion script (e.g. `activitylog completions bash > /etc/bash_completion.d/activitylog`).
     Completions {
         /// The shell.
@@ -198,6 +202,31 @@ before now); the next sync starts there, one hour earlier to catch late entries.
 takes the last 90 days unless --since says otherwise. An entry is stored once however often it is
 fetched, and every download window commits together with its progress: an interrupted sync
 (Ctrl-C, a crash, a lost network) keeps what it committed, and the next one goes on from there.";
+
+#[cfg(feature = "mcp")]
+const MCP_LONG_ABOUT: &str = "\
+Serve the Model Context Protocol to an AI assistant: over stdio (the assistant starts
+`activitylog mcp` and talks on its stdin and stdout), or over streamable HTTP on this machine with
+--listen 127.0.0.1:PORT. Read-only: its tools list contracts, search and count entries, fetch one
+entry and describe one user's activity, from the API (credentials, profile and TLS as for every
+command) or from an archive (--db). Every answer fits --max-answer-bytes and says when it was cut.";
+
+/// `activitylog mcp`.
+#[cfg(feature = "mcp")]
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Answer from this archive (sqlite:PATH or postgres://...) instead of the API.
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// Serve streamable HTTP on this loopback address (127.0.0.1:PORT; port 0 picks one) instead
+    /// of stdio.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The largest answer a tool gives, in bytes of JSON; longer answers are cut and say how to
+    /// narrow the question.
+    #[arg(long, value_name = "BYTES", default_value_t = 32_000, value_parser = clap::value_parser!(u32).range(2_000..))]
+    pub max_answer_bytes: u32,
+}
 
 /// `activitylog sync`.
 #[derive(Debug, Args)]

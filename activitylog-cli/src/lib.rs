@@ -8,11 +8,12 @@
 //!
 //! - dispatch: this file parses the command line and calls one command.
 //! - [`commands`]: one module per command, each a leaf.
-//! - reading and writing: `reader` (the API or an archive, for `entries`
-//!   and `summary`), `which_contracts` (the contracts a command reads),
+//! - reading and writing: `reader` (the API or an archive, for `entries`,
+//!   `summary` and `mcp`), `which_contracts` (the contracts a command reads),
 //!   `connect` (credentials, the config file, `--sandbox`), `export` (the
 //!   one path from events to bytes: stdout or `--out FILE`, checkpoints,
-//!   locks), `report` (`summary`'s SVG and HTML files).
+//!   locks), `report` (`summary`'s SVG and HTML files), `counting` (the
+//!   filter-and-count loop of `summary` and the MCP server's `summarize`).
 //! - the command line: `args` (every flag, with its value parser).
 //! - ground: `output` (formats), `filter`, [`when`], `text`, `omitted`,
 //!   `signals`, `progress`, `clock`, `error` (messages and exit codes).
@@ -23,6 +24,7 @@ mod args;
 mod clock;
 mod commands;
 mod connect;
+mod counting;
 mod error;
 mod export;
 pub mod filter;
@@ -44,6 +46,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
+#[cfg(feature = "mcp")]
+use crate::commands::mcp;
 use crate::commands::{
     completions, config, contracts, entries, follow, info, sandbox, summary, sync,
 };
@@ -205,6 +209,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Entries(args) if args.follow => follow::run(global, args, &signals).await,
         Command::Entries(args) => entries::run(global, args, &signals).await,
         Command::Summary(args) => summary::run(global, args, &signals).await,
+        #[cfg(feature = "mcp")]
+        Command::Mcp(args) => signals.or_stop(mcp::serve(global, args)).await,
         Command::Sync(args) => sync::run(global, args, &signals).await,
     }
 }

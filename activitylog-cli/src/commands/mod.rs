@@ -8,6 +8,8 @@ pub mod contracts;
 pub mod entries;
 pub mod follow;
 pub mod info;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod sandbox;
 pub mod summary;
 pub mod sync;

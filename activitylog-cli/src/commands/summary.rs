@@ -2,23 +2,22 @@
 //! then show the groups (table, JSON, CSV, NDJSON), bars on a terminal, and
 //! write the `--chart` SVG and the `--html` report.
 //!
-//! The counting ([`activitylog_client::summary`]) takes any stream of
-//! [`RawEvent`] results ([`count`]): today the API download, later a local
-//! archive.
+//! The counting ([`activitylog_client::summary`], through
+//! [`counting::count`]) takes the API download or an archive's entries
+//! alike.
 
 use std::io::{self, IsTerminal, Write};
 
 use activitylog_client::summary::{Facts, Group, Key, Summary};
-use activitylog_client::{ActivityLog, DateBound, DateRange, RangeError, RangeRule, RawEvent};
+use activitylog_client::{ActivityLog, DateBound, DateRange, RangeError, RangeRule};
 use chrono::{DateTime, SubsecRound, Utc};
-use futures::{Stream, StreamExt, TryStreamExt};
-use indicatif::ProgressBar;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
 use crate::args::{Global, SummaryArgs};
+use crate::counting;
 use crate::error::{EXIT_USAGE, Failure, stdout_failure};
 use crate::export::{Halt, Output, WholeFile, Writer};
-use crate::filter::Filter;
 use crate::omitted::Omitted;
 use crate::output::records::Records;
 use crate::output::table::Table;
@@ -96,8 +95,6 @@ pub struct Tallies {
     pub timeline: Option<Summary>,
     /// The report's tables.
     pub sections: Option<Sections>,
-    /// Entries a filter could not check (they do not decode).
-    pub omitted: Omitted,
 }
 
 impl Tallies {
@@ -110,35 +107,6 @@ impl Tallies {
             sections.add(facts);
         }
     }
-}
-
-/// Counts every event of `events` that passes `filter` into `tallies`;
-/// stops at the first error (an incomplete count is never a result).
-pub async fn count<S>(
-    mut events: S,
-    filter: &Filter,
-    tallies: &mut Tallies,
-    bar: &ProgressBar,
-) -> Result<(), Failure>
-where
-    S: Stream<Item = Result<RawEvent, Failure>> + Unpin,
-{
-    while let Some(event) = events.next().await {
-        let event = event?;
-        bar.inc(1);
-        if !filter.is_empty() {
-            match event.decode() {
-                Ok(activity) if filter.matches(&activity) => {}
-                Ok(_) => continue,
-                Err(_) => {
-                    tallies.omitted.add(event.uuid().as_deref());
-                    continue;
-                }
-            }
-        }
-        tallies.add(&Facts::of(&event));
-    }
-    Ok(())
 }
 
 /// Runs `summary`: checks the arguments, opens the API or the archive,
@@ -203,8 +171,9 @@ async fn count_all(
         timeline: (bars || chart.is_some() || html.is_some())
             .then(|| summary_in([bucket, Key::Status], zone)),
         sections: html.is_some().then(|| Sections::new(zone)),
-        omitted: Omitted::default(),
     };
+    // Entries a filter could not check (they do not decode).
+    let mut omitted = Omitted::default();
 
     let entries_of = |log: &ActivityLog, contract: u64| {
         args.download
@@ -217,7 +186,7 @@ async fn count_all(
     let bar = progress::bar();
     let work = async {
         for &contract in contracts {
-            match reader {
+            let events = match reader {
                 Reader::Api(connection) => {
                     let entries = entries_of(&connection.log, contract);
                     if !bar.is_hidden()
@@ -225,18 +194,17 @@ async fn count_all(
                     {
                         bar.inc_length(total);
                     }
-                    let events = entries.raw().map_err(Failure::from);
-                    count(events, &filter, &mut tallies, &bar).await?;
+                    entries.raw().map_err(Failure::from).boxed()
                 }
+                // Entries without a readable time are in no range: counted
+                // too when the range has no start.
                 Reader::Archive(archive) => {
-                    // Entries without a readable time are in no range:
-                    // counted too when the range has no start.
                     let untimed = args.range.since.is_none();
-                    let events =
-                        reader::archived_events(archive, contract, &range, untimed, &query);
-                    count(Box::pin(events), &filter, &mut tallies, &bar).await?;
+                    reader::archived_events(archive, contract, &range, untimed, &query).boxed()
                 }
-            }
+            };
+            let events = events.inspect_ok(|_| bar.inc(1));
+            counting::count(events, &filter, &mut omitted, |facts| tallies.add(facts)).await?;
         }
         Ok::<(), Failure>(())
     };
@@ -323,8 +291,8 @@ async fn count_all(
             return Err(caught.failure("the summary above is incomplete"));
         }
     }
-    if !tallies.omitted.is_empty() {
-        return Err(tallies.omitted.failure(Format::Ndjson, "the summary"));
+    if !omitted.is_empty() {
+        return Err(omitted.failure(Format::Ndjson, "the summary"));
     }
     Ok(())
 }
@@ -443,6 +411,7 @@ fn header(key: Key) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use activitylog_client::RawEvent;
     use clap::Parser;
 
     use super::*;
