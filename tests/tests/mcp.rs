@@ -4,11 +4,11 @@
 //! `@modelcontextprotocol/inspector`). Answers are compared with what
 //! `entries` and `summary` say for the same question.
 //!
-//! The clients are not optional: a missing one fails the test, saying what
-//! to install (`.ci/run` installs both). `ACTIVITYLOG_TEST_PYTHON` names a
-//! Python with `mcp` installed (default `python3`), `ACTIVITYLOG_TEST_INSPECTOR`
-//! the inspector's `cli` program (default `npx --no-install
-//! @modelcontextprotocol/inspector`).
+//! The clients are not optional. Unless `ACTIVITYLOG_TEST_PYTHON` (a Python
+//! with `mcp`) and `ACTIVITYLOG_TEST_INSPECTOR` (the inspector's program)
+//! name them, the first test installs both into `target/mcp-clients` with
+//! tests/mcp/install.sh (PyPI and npm); an install that fails fails the
+//! tests, saying what is missing.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -48,7 +48,41 @@ async fn sandbox() -> Sandbox {
 }
 
 fn python() -> String {
-    std::env::var("ACTIVITYLOG_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+    std::env::var("ACTIVITYLOG_TEST_PYTHON")
+        .unwrap_or_else(|_| installed().join("venv/bin/python").display().to_string())
+}
+
+/// The inspector's program, as `python` finds the Python.
+fn inspector() -> String {
+    std::env::var("ACTIVITYLOG_TEST_INSPECTOR").unwrap_or_else(|_| {
+        installed()
+            .join("npm/node_modules/.bin/mcp-inspector")
+            .display()
+            .to_string()
+    })
+}
+
+/// `target/mcp-clients`, with both clients installed there once per run of
+/// this test binary (tests/mcp/install.sh; idempotent across runs).
+fn installed() -> &'static PathBuf {
+    static CLIENTS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CLIENTS.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../mcp-clients");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/mcp/install.sh");
+        let status = std::process::Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+        assert!(
+            status.success(),
+            "{script} could not install the MCP clients into {} (it needs python3 with venv, npm, \
+             and PyPI and npm reachable); or set ACTIVITYLOG_TEST_PYTHON and \
+             ACTIVITYLOG_TEST_INSPECTOR",
+            dir.display()
+        );
+        dir
+    })
 }
 
 /// The driver with `mode` (`stdio PROGRAM ARGS` or `http URL`) making
@@ -635,8 +669,7 @@ async fn streamable_http_on_loopback_answers_as_stdio_does() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_mcp_inspector_cli_lists_the_tools_and_calls_one() {
     let sandbox = sandbox().await;
-    let inspector = std::env::var("ACTIVITYLOG_TEST_INSPECTOR")
-        .unwrap_or_else(|_| "npx --no-install @modelcontextprotocol/inspector".into());
+    let inspector = inspector();
     let words: Vec<&str> = inspector.split_whitespace().collect();
     let program = binary();
     let run = |method: &[&str]| {
@@ -649,7 +682,7 @@ async fn the_mcp_inspector_cli_lists_the_tools_and_calls_one() {
             .arg("--method")
             .args(method);
         let output = command.output().unwrap_or_else(|e| {
-            panic!("cannot run the MCP Inspector `{inspector}` ({e}): `npm install @modelcontextprotocol/inspector` (see .ci/run)")
+            panic!("cannot run the MCP Inspector `{inspector}` ({e}): see tests/mcp/install.sh")
         });
         assert!(
             output.status.success(),
