@@ -346,9 +346,11 @@ async fn a_429_is_waited_out_not_hammered() {
         .unwrap();
     assert_eq!(got.len(), 200);
     let requests = server.requests().len();
-    // 10 pages; only the requests already in flight when the limit tripped may meet it.
+    // 10 full pages and the empty one at offset 200 that shows the end
+    // (the count alone is never proof); only the requests already in flight
+    // when the limit tripped (at most the concurrency, 4) may meet it.
     assert!(
-        requests <= 10 + 4,
+        requests <= 11 + 4,
         "{requests} requests: the client kept hammering a rate-limited server"
     );
 }
