@@ -54,8 +54,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 pub(crate) use tokio_util::task::AbortOnDropHandle as AbortOnDrop;
 
@@ -346,11 +346,6 @@ impl Engine {
                 });
             };
             self.joined(joined)?;
-            // Every page that is back already, before deciding what to ask
-            // next: the windows they decide are then launched earliest first.
-            while let Some(Some(joined)) = self.in_flight.next().now_or_never() {
-                self.joined(joined)?;
-            }
         }
     }
 
