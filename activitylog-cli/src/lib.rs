@@ -7,7 +7,7 @@
 //! The modules, in layers; each imports only from the layers below it:
 //!
 //! - dispatch: this file parses the command line and calls one command.
-//! - [`commands`]: one module per command, each a leaf.
+//! - `commands`: one module per command, each a leaf.
 //! - reading and writing: `reader` (the API or an archive, for `entries`,
 //!   `summary` and `mcp`), `which_contracts` (the contracts a command reads),
 //!   `connect` (credentials, the config file, `--sandbox`), `export` (the
