@@ -349,6 +349,22 @@ fn run(sql: &Sql) -> sqlx::query::Query<'_, Postgres, PgArguments> {
     query
 }
 
+/// The JSON of `contract`'s entry `uuid` (the `entries_key` index).
+pub(crate) async fn entry(
+    pool: &PgPool,
+    contract: i64,
+    uuid: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT coalesce(json::text, raw) FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = $1 AND uuid = $2",
+    )
+    .bind(contract)
+    .bind(uuid)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Entries stored for `contract`.
 pub(crate) async fn count(pool: &PgPool, contract: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = $1")

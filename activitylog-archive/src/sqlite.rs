@@ -407,6 +407,22 @@ fn run(sql: &Sql) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
     query
 }
 
+/// The JSON of `contract`'s entry `uuid` (the `entries_key` index).
+pub(crate) async fn entry(
+    pool: &SqlitePool,
+    contract: i64,
+    uuid: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT json FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = ? AND uuid = ?",
+    )
+    .bind(contract)
+    .bind(uuid)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Entries stored for `contract`.
 pub(crate) async fn count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = ?")

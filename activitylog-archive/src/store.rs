@@ -115,6 +115,14 @@ impl Db {
         }
     }
 
+    /// The JSON of `contract`'s entry `uuid`, if stored.
+    pub(crate) async fn entry(&self, contract: i64, uuid: &str) -> sqlx::Result<Option<String>> {
+        match self {
+            Db::Sqlite(pool) => sqlite::entry(pool, contract, uuid).await,
+            Db::Postgres(pool) => postgres::entry(pool, contract, uuid).await,
+        }
+    }
+
     pub(crate) async fn count(&self, contract: i64) -> sqlx::Result<i64> {
         match self {
             Db::Sqlite(pool) => sqlite::count(pool, contract).await,
