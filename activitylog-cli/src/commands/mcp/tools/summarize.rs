@@ -80,8 +80,8 @@ pub struct Answer {
     /// What was left out and why (top, answer size).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Pages read (each one request to the API).
-    pub pages: u64,
+    /// HTTP requests this answer sent to the API (0 from an archive).
+    pub requests: u64,
 }
 
 /// The keys `by` names.
@@ -109,7 +109,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
     )
     .await?;
     let mut summary = Summary::new(keys.iter().copied());
-    let tally = read::count(
+    let requests = read::count(
         &state.reader,
         contract,
         &range,
@@ -157,7 +157,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
             groups_total,
             groups: shown.into_iter().map(|g| group(&names, g)).collect(),
             notes,
-            pages: tally.pages,
+            requests,
         })
     };
     Ok(state.budget.largest(groups.len(), build).0)

@@ -84,8 +84,8 @@ pub struct Answer {
     /// What was left out and why (answer size).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Pages read (each one request to the API).
-    pub pages: u64,
+    /// HTTP requests this answer sent to the API (0 from an archive).
+    pub requests: u64,
 }
 
 /// Describes the user's activity.
@@ -166,7 +166,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
                 .collect(),
             new_addresses_total,
             notes,
-            pages: now.pages + earlier.pages,
+            requests: now + earlier,
         });
         // Kept apart from the answer above: `Vec<&Tally>` is no `Vec<Tally>`.
         answer["actions"] = json(&actions.iter().take(n).collect::<Vec<_>>());
