@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use activitylog_sandbox::{MAIN_CONTRACT, Sandbox};
+use activitylog_sandbox::{MAIN_CONTRACT, Sandbox, SandboxBuilder};
 use activitylog_tests::cli;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -37,14 +37,26 @@ fn since() -> String {
     rfc3339(end() - TimeDelta::days(30))
 }
 
-async fn sandbox() -> Sandbox {
+/// A sandbox of `events` entries in the `days` before [`end`].
+fn builder(days: i64, events: usize) -> SandboxBuilder {
     Sandbox::builder()
         .end(end())
-        .span(TimeDelta::days(30))
-        .events(3000)
-        .start()
-        .await
+        .span(TimeDelta::days(days))
+        .events(events)
+}
+
+async fn sandbox() -> Sandbox {
+    builder(30, 3000).start().await.unwrap()
+}
+
+/// `arguments` with the members of `extra` added.
+fn merged(arguments: &Value, extra: Value) -> Value {
+    let mut merged = arguments.clone();
+    merged
+        .as_object_mut()
         .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    merged
 }
 
 fn python() -> String {
@@ -163,6 +175,30 @@ fn ndjson(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `entries` of `user` with status FAILED in the 30 days before [`end`],
+/// `RequestStatusUpdate` left out: what search_entries answers by default.
+async fn failures_of(sandbox: &Sandbox, user: &str) -> Vec<Value> {
+    let until = rfc3339(end());
+    let contract = MAIN_CONTRACT.to_string();
+    let args = [
+        "entries",
+        &contract,
+        "--since",
+        &since(),
+        "--until",
+        &until,
+        "--user",
+        user,
+        "--status",
+        "FAILED",
+        "--exclude-type",
+        "RequestStatusUpdate",
+        "--format",
+        "ndjson",
+    ];
+    ndjson(&activitylog(sandbox, &args).await)
+}
+
 /// `summary --format json` groups as (values, count, failed).
 fn summary_groups(text: &str) -> BTreeSet<(String, u64, u64)> {
     let value: Value = serde_json::from_str(text).unwrap();
@@ -204,13 +240,7 @@ async fn stdio_tools_have_documented_read_only_schemas_and_answer_as_entries_and
     let until = rfc3339(end());
     let contract = MAIN_CONTRACT;
     let range = json!({ "contract": contract, "since": since(), "until": until });
-    let with = |extra: Value| {
-        let mut args = range.clone();
-        args.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        args
-    };
+    let with = |extra: Value| merged(&range, extra);
     // A question small enough to page through: one user's failures.
     let user = "alice@example.com";
     let question = with(json!({ "user": user, "status": "FAILED", "limit": 7 }));
@@ -295,28 +325,7 @@ async fn stdio_tools_have_documented_read_only_schemas_and_answer_as_entries_and
 
     // search_entries, paged with its cursor = entries with the same filters
     // (and RequestStatusUpdate left out, as the answer says).
-    let entries = ndjson(
-        &activitylog(
-            &sandbox,
-            &[
-                "entries",
-                &contract.to_string(),
-                "--since",
-                &since(),
-                "--until",
-                &until,
-                "--user",
-                user,
-                "--status",
-                "FAILED",
-                "--exclude-type",
-                "RequestStatusUpdate",
-                "--format",
-                "ndjson",
-            ],
-        )
-        .await,
-    );
+    let entries = failures_of(&sandbox, user).await;
     let expected: BTreeSet<String> = entries
         .iter()
         .map(|e| e["@uuid"].as_str().unwrap().to_string())
@@ -452,40 +461,12 @@ fn in_time_order(entries: &[Value]) -> Vec<String> {
 async fn search_entries_pages_on_from_a_position_in_time_order_when_the_service_shuffles() {
     // The service promises no order within a range: this one serves each
     // range in an order of its own, unrelated to time.
-    let sandbox = Sandbox::builder()
-        .end(end())
-        .span(TimeDelta::days(30))
-        .events(3000)
-        .unordered(true)
-        .start()
-        .await
-        .unwrap();
+    let sandbox = builder(30, 3000).unordered(true).start().await.unwrap();
     let until = rfc3339(end());
     let (user, limit) = ("carol@example.com", 4);
     let question = json!({ "contract": MAIN_CONTRACT, "since": since(), "until": until,
         "user": user, "status": "FAILED", "limit": limit });
-    let entries = ndjson(
-        &activitylog(
-            &sandbox,
-            &[
-                "entries",
-                &MAIN_CONTRACT.to_string(),
-                "--since",
-                &since(),
-                "--until",
-                &until,
-                "--user",
-                user,
-                "--status",
-                "FAILED",
-                "--exclude-type",
-                "RequestStatusUpdate",
-                "--format",
-                "ndjson",
-            ],
-        )
-        .await,
-    );
+    let entries = failures_of(&sandbox, user).await;
     let expected = in_time_order(&entries);
     let as_served: Vec<&str> = entries
         .iter()
@@ -520,23 +501,11 @@ async fn search_entries_pages_on_from_a_position_in_time_order_when_the_service_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_over_more_than_90_days_report_the_requests_the_sandbox_saw() {
-    let sandbox = Sandbox::builder()
-        .end(end())
-        .span(TimeDelta::days(200))
-        .events(20_000)
-        .start()
-        .await
-        .unwrap();
+    let sandbox = builder(200, 20_000).start().await.unwrap();
     let (start, middle) = (end() - TimeDelta::days(200), end() - TimeDelta::days(100));
     let (since, half, until) = (rfc3339(start), rfc3339(middle), rfc3339(end()));
     let range = json!({ "contract": MAIN_CONTRACT, "since": since, "until": until });
-    let with = |extra: Value| {
-        let mut args = range.clone();
-        args.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        args
-    };
+    let with = |extra: Value| merged(&range, extra);
     let page_path = format!("/activitylog/v1/contracts/{MAIN_CONTRACT}");
     // One call per session: the sandbox's log then holds its requests alone.
     let asked = |tool: &str, arguments: Value| {
@@ -649,35 +618,14 @@ async fn an_archive_answers_offline_up_to_its_mark_and_says_how_to_fill_the_rest
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite:{}", dir.join("archive.sqlite").display());
     let synced_until = rfc3339(end() - TimeDelta::days(5));
-    activitylog(
-        &sandbox,
-        &[
-            "sync",
-            &MAIN_CONTRACT.to_string(),
-            "--db",
-            &db,
-            "--since",
-            &since(),
-            "--until",
-            &synced_until,
-        ],
-    )
-    .await;
+    let (contract, from) = (MAIN_CONTRACT.to_string(), since());
+    let synced = ["--db", &db, "--since", &from, "--until", &synced_until];
+    activitylog(&sandbox, &[&["sync", &contract][..], &synced].concat()).await;
     let range = json!({ "since": since(), "until": synced_until, "by": ["user"] });
     let archived = ndjson(
         &activitylog(
             &sandbox,
-            &[
-                "entries",
-                "--db",
-                &db,
-                "--since",
-                &since(),
-                "--until",
-                &synced_until,
-                "--format",
-                "ndjson",
-            ],
+            &[&["entries"][..], &synced, &["--format", "ndjson"]].concat(),
         )
         .await,
     );
