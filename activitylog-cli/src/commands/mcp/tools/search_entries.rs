@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::commands::mcp::budget::json;
 use crate::commands::mcp::filters::Filters;
 use crate::commands::mcp::position::{self, Position};
-use crate::commands::mcp::scope::{self, Span};
+use crate::commands::mcp::scope::{Asked, Span};
 use crate::commands::mcp::state::State;
 use crate::commands::mcp::tools::row::Row;
 
@@ -38,14 +38,9 @@ const NOISE: &str = "RequestStatusUpdate";
 /// The arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Args {
-    /// The contract number (list_contracts); optional when there is only one.
-    pub contract: Option<u64>,
-    /// Start, inclusive: a date (2024-05-01), an RFC 3339 instant, or a duration back from now
-    /// (7d, 12h, 2w). Default: 90 days before now (the API), the start of the archive.
-    pub since: Option<String>,
-    /// End, exclusive, in the same forms, or `now`. Default: now minus 2 minutes (the API), where
-    /// the archive is complete.
-    pub until: Option<String>,
+    /// The contract and range.
+    #[serde(flatten)]
+    pub scope: Asked,
     /// Which entries match.
     #[serde(flatten)]
     pub filters: Filters,
@@ -130,8 +125,8 @@ fn question(contract: u64, args: &Args) -> u64 {
     let mut hasher = DefaultHasher::new();
     (
         contract,
-        &args.since,
-        &args.until,
+        &args.scope.since,
+        &args.scope.until,
         args.include_status_updates,
     )
         .hash(&mut hasher);
@@ -148,19 +143,10 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
              with the cursor, or count with summarize"
         ));
     }
-    let contract = scope::contract(&state.reader, &state.contracts, args.contract)?;
+    let contract = args.scope.contract(state)?;
     let fingerprint = question(contract, &args);
     let (range, after) = match args.cursor.as_deref() {
-        None => (
-            scope::range(
-                &state.reader,
-                contract,
-                args.since.as_deref(),
-                args.until.as_deref(),
-            )
-            .await?,
-            None,
-        ),
+        None => (args.scope.range(state, contract).await?, None),
         Some(text) => match Cursor::decode(text) {
             Some(cursor) if cursor.question == fingerprint => cursor
                 .read()
