@@ -22,8 +22,8 @@ use crate::commands::mcp::tools::row::Row;
 pub const NAME: &str = "search_entries";
 /// What it does, for the model.
 pub const DESCRIPTION: &str = "Find activity log entries (who did what, when, from where) in \
-    a time range, with filters; answers compact rows, at most `limit` of them, and a `cursor` \
-    when more match. Exact over any range (the whole range is searched, not a sample). \
+    a time range, with filters; answers compact rows in time order, at most `limit` of them, \
+    and a `cursor` that continues after the last row when more match. Exact over any range (the whole range is searched, not a sample). \
     RequestStatusUpdate entries (progress noise, more than half of all entries) are left out \
     unless `include_status_updates` is true or `type` asks for them. To count entries, use \
     summarize instead.";
