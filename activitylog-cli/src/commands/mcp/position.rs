@@ -83,7 +83,8 @@ pub async fn first_after(
     let full_before = |kept: &BTreeMap<Position, RawEvent>, through: DateTime<Utc>| {
         kept.len() > wanted && kept.last_key_value().is_some_and(|(p, _)| p.time < through)
     };
-    for part in parts(reader, start, range.until()) {
+    let growing = matches!(reader, Reader::Api(_));
+    for part in parts(start, range.until(), growing) {
         let read = read::read(reader, contract, &part, query);
         let mut updates = read.updates;
         let mut done = false;
@@ -126,13 +127,13 @@ pub async fn first_after(
     Ok(found)
 }
 
-/// The parts `[start, until)` is read in: growing ones from the API, the
-/// whole from an archive (which reads in order).
-fn parts(reader: &Reader, start: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DateRange> {
+/// The parts `[start, until)` is read in: `growing` ones (from the API),
+/// else the whole (an archive reads in order).
+fn parts(start: DateTime<Utc>, until: DateTime<Utc>, growing: bool) -> Vec<DateRange> {
     let mut parts = Vec::new();
-    let mut length = match reader {
-        Reader::Api(_) => ((until - start) / 32).max(TimeDelta::minutes(1)),
-        Reader::Archive(_) => until - start,
+    let mut length = match growing {
+        true => ((until - start) / 32).max(TimeDelta::minutes(1)),
+        false => until - start,
     };
     let mut since = start;
     while since < until {
@@ -144,4 +145,61 @@ fn parts(reader: &Reader, start: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Dat
         length = length.checked_mul(2).unwrap_or(length);
     }
     parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn parts_cover_the_range_end_to_end_each_twice_as_long() {
+        let (start, until) = (at("2024-01-01T00:00:00Z"), at("2024-04-01T00:00:00Z"));
+        let parts = parts(start, until, true);
+        assert_eq!(parts[0].since(), start);
+        assert_eq!(parts[0].until() - start, (until - start) / 32);
+        for pair in parts.windows(2) {
+            assert_eq!(pair[0].until(), pair[1].since(), "no gap, no overlap");
+        }
+        let lengths: Vec<TimeDelta> = parts.iter().map(|p| p.until() - p.since()).collect();
+        for pair in lengths[..lengths.len() - 1].windows(2) {
+            assert_eq!(pair[1], pair[0] * 2);
+        }
+        assert_eq!(parts.last().unwrap().until(), until);
+        assert_eq!(parts.len(), 6, "1/32 + 1/16 + ... + 1/2, then the rest");
+        let whole = super::parts(start, until, false);
+        assert_eq!(
+            (whole.len(), whole[0].since(), whole[0].until()),
+            (1, start, until)
+        );
+        // A short range: parts of a minute at least.
+        let short = super::parts(start, start + TimeDelta::seconds(90), true);
+        assert_eq!(short[0].until() - start, TimeDelta::minutes(1));
+        assert_eq!(short.len(), 2);
+    }
+
+    #[test]
+    fn positions_order_by_time_then_uuid() {
+        let event = |json: &str| RawEvent::parse(json).unwrap();
+        let a = Position::of(&event(
+            r#"{"@uuid":"b","meta":{"time":"2024-01-01T00:00:00Z"}}"#,
+        ));
+        let b = Position::of(&event(
+            r#"{"@uuid":"a","meta":{"time":"2024-01-01T00:00:00.001Z"}}"#,
+        ));
+        let c = Position::of(&event(
+            r#"{"@uuid":"c","meta":{"time":"2024-01-01T00:00:00.001Z"}}"#,
+        ));
+        assert!(a < b && b < c);
+        assert_eq!(
+            Position::of(&event(r#"{"@uuid":"x"}"#)),
+            None,
+            "no time, no position"
+        );
+        let b = b.unwrap();
+        assert_eq!(b.time_text().parse::<DateTime<Utc>>().unwrap(), b.time);
+    }
 }
