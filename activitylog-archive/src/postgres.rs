@@ -8,15 +8,10 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::{Arguments as _, PgPool, Postgres, Row as _, Transaction};
 
-use crate::query::{Bind, Dialect, Query, Sql, Start};
+use crate::query::{Bind, Dialect, Query, Sql, postgres_time_text};
 use crate::row::{Row, Stale, sortable, stale_columns};
 use crate::schema;
-use crate::store::{Cursor, Stored};
-
-/// The fixed-width UTC text of the `timestamptz` column `column`, as [`sortable`] writes it.
-fn time_text(column: &str) -> String {
-    format!(r#"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#)
-}
+use crate::store::Stored;
 
 /// Begins a transaction.
 ///
@@ -299,7 +294,7 @@ pub(crate) async fn set_mark(
 pub(crate) async fn mark(pool: &PgPool, contract: i64) -> sqlx::Result<Option<String>> {
     let sql = format!(
         "SELECT {} FROM progress WHERE contract = $1",
-        time_text("through")
+        postgres_time_text("through")
     );
     sqlx::query_scalar(&sql)
         .bind(contract)
@@ -349,6 +344,22 @@ fn run(sql: &Sql) -> sqlx::query::Query<'_, Postgres, PgArguments> {
     query
 }
 
+/// The JSON of `contract`'s entry `uuid` (the `entries_key` index).
+pub(crate) async fn entry(
+    pool: &PgPool,
+    contract: i64,
+    uuid: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT coalesce(json::text, raw) FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = $1 AND uuid = $2",
+    )
+    .bind(contract)
+    .bind(uuid)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Entries stored for `contract`.
 pub(crate) async fn count(pool: &PgPool, contract: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = $1")
@@ -357,67 +368,9 @@ pub(crate) async fn count(pool: &PgPool, contract: i64) -> sqlx::Result<i64> {
         .await
 }
 
-/// Up to `limit` entries of `contract` in `[since, until)` after `after`,
-/// in (time, uuid) order, narrowed by `query`.
-pub(crate) async fn page(
-    pool: &PgPool,
-    contract: i64,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-    after: Option<&Cursor>,
-    limit: i64,
-    query: &Query,
-) -> sqlx::Result<Vec<Stored>> {
-    if !query.is_empty() {
-        let since = sortable(since);
-        let from = match after {
-            None => Start::Since(&since),
-            Some(cursor) => Start::After {
-                time: &cursor.time,
-                uuid: &cursor.uuid,
-            },
-        };
-        let until = sortable(until);
-        let head = format!(
-            "SELECT m.uuid, {}, coalesce(j.json::text, j.raw)",
-            time_text("m.time")
-        );
-        let sql = query.page(Dialect::Postgres, &head, contract, &from, &until, limit);
-        return stored(run(&sql).fetch_all(pool).await?);
-    }
-    let select = format!(
-        "SELECT uuid, {}, coalesce(json::text, raw) FROM entries JOIN entries_json USING (entry) \
-         WHERE contract = $1",
-        time_text("time")
-    );
-    let rows = match after {
-        None => {
-            sqlx::query(&format!(
-                "{select} AND time >= $2::timestamptz AND time < $3::timestamptz \
-                 ORDER BY time, uuid LIMIT $4"
-            ))
-            .bind(contract)
-            .bind(sortable(since))
-            .bind(sortable(until))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        }
-        Some(cursor) => {
-            sqlx::query(&format!(
-                "{select} AND (time, uuid) > ($2::timestamptz, $3) AND time < $4::timestamptz \
-                 ORDER BY time, uuid LIMIT $5"
-            ))
-            .bind(contract)
-            .bind(cursor.time.as_str())
-            .bind(cursor.uuid.as_str())
-            .bind(sortable(until))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        }
-    };
-    stored(rows)
+/// The entries `sql` (a read of [`Query::page`]) selects.
+pub(crate) async fn stored_by(pool: &PgPool, sql: &Sql) -> sqlx::Result<Vec<Stored>> {
+    stored(run(sql).fetch_all(pool).await?)
 }
 
 /// Rows of `uuid, time, json` read back.

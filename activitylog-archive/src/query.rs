@@ -153,6 +153,44 @@ pub(crate) enum Start<'a> {
     After { time: &'a str, uuid: &'a str },
 }
 
+impl Start<'_> {
+    /// ` AND ...` for rows from here on, their columns named `{table}time`
+    /// and `{table}uuid`.
+    fn after(&self, sql: &mut Sql, table: &str) {
+        match self {
+            Start::Since(since) => {
+                sql.push(&format!(" AND {table}time >= ")).time(since);
+            }
+            Start::After { time, uuid } => {
+                sql.push(&format!(" AND ({table}time, {table}uuid) > ("))
+                    .time(time)
+                    .push(", ");
+                sql.bind(Bind::Text(uuid.to_string())).push(")");
+            }
+        }
+    }
+}
+
+/// The fixed-width UTC text of PostgreSQL's `timestamptz` column `column`,
+/// as [`sortable`](crate::row::sortable) writes it.
+pub(crate) fn postgres_time_text(column: &str) -> String {
+    format!(r#"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#)
+}
+
+impl Dialect {
+    /// What a read selects of an entry `e` and its JSON `j`: `uuid`, the
+    /// time as fixed-width UTC text, and the JSON as text.
+    fn selected(self) -> String {
+        match self {
+            Dialect::Sqlite => "e.uuid, e.time, j.json".to_string(),
+            Dialect::Postgres => format!(
+                "e.uuid, {}, coalesce(j.json::text, j.raw)",
+                postgres_time_text("e.time")
+            ),
+        }
+    }
+}
+
 /// A hint's values as the columns compare: ASCII lower case (as
 /// `lower()` folds, in SQLite and on PostgreSQL's `"C"` columns), NUL as
 /// U+FFFD (as the columns store it), each once.
@@ -259,21 +297,30 @@ impl Query {
 
     /// The statement that reads a page of `contract`'s entries before
     /// `until`, from `from`, in `(time, uuid)` order, up to `limit` of them:
-    /// `head` selects what is read of the arms' rows `m` (`entry, uuid,
-    /// time`) and their JSON `j`.
+    /// each entry's `uuid`, time (fixed-width UTC text) and JSON text.
+    /// A query that asks nothing reads the `(contract, time, uuid)` index
+    /// alone; any other, the arms its hints choose.
     pub(crate) fn page(
         &self,
         dialect: Dialect,
-        head: &str,
         contract: i64,
         from: &Start<'_>,
         until: &str,
         limit: i64,
     ) -> Sql {
         let mut sql = Sql::new(dialect);
-        sql.push(head).push(" FROM (");
-        self.arms(&mut sql, contract, from, until, limit);
-        sql.push(") AS m JOIN entries_json j ON j.entry = m.entry ORDER BY m.time, m.uuid LIMIT ")
+        sql.push("SELECT ").push(&dialect.selected()).push(" FROM ");
+        if self.is_empty() {
+            sql.push("entries e JOIN entries_json j ON j.entry = e.entry WHERE e.contract = ")
+                .bind(Bind::Int(contract));
+            from.after(&mut sql, "e.");
+            sql.push(" AND e.time < ").time(until);
+        } else {
+            sql.push("(");
+            self.arms(&mut sql, contract, from, until, limit);
+            sql.push(") AS e JOIN entries_json j ON j.entry = e.entry");
+        }
+        sql.push(" ORDER BY e.time, e.uuid LIMIT ")
             .bind(Bind::Int(limit));
         sql
     }
@@ -295,15 +342,7 @@ impl Query {
                 sql.push("entries WHERE contract = ");
             }
             sql.bind(Bind::Int(contract));
-            match from {
-                Start::Since(since) => {
-                    sql.push(" AND time >= ").time(since);
-                }
-                Start::After { time, uuid } => {
-                    sql.push(" AND (time, uuid) > (").time(time).push(", ");
-                    sql.bind(Bind::Text(uuid.to_string())).push(")");
-                }
-            }
+            from.after(sql, "");
             sql.push(" AND time < ").time(until);
             match drive {
                 Drive::Range => self.conditions(sql),

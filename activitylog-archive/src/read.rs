@@ -1,6 +1,7 @@
 //! Reading an archive back: a contract's entries of a range, in time
-//! order, page by page through the `(contract, time, uuid)` index; and
-//! those without a readable time, which are in no range.
+//! order, page by page through the `(contract, time, uuid)` index; those
+//! without a readable time, which are in no range; and one entry by its
+//! `@uuid`, through the `(contract, uuid)` key.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -166,6 +167,20 @@ impl Archive {
             .await
             .map_err(|e| self.failed(e))?;
         Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// The entry of `contract` with this `@uuid`, found through the
+    /// archive's `(contract, @uuid)` key (one row each), with or without a
+    /// readable time; its JSON as [`Archive::pages`] reads it. `None` when
+    /// the archive does not hold it.
+    pub async fn entry(&self, contract: u64, uuid: &str) -> Result<Option<RawEvent>> {
+        let json = self
+            .db
+            .entry(key(contract), uuid)
+            .await
+            .map_err(|e| self.failed(e))?;
+        json.map(|json| RawEvent::parse(&json).map_err(Error::Download))
+            .transpose()
     }
 
     /// [`Archive::pages`], one entry at a time.

@@ -12,10 +12,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments as _, Row as _, Sqlite, SqlitePool, Transaction};
 
-use crate::query::{Bind, Dialect, Query, Sql, Start};
+use crate::query::{Bind, Dialect, Query, Sql};
 use crate::row::{Resource, Row, Stale, sortable, stale_columns};
 use crate::schema;
-use crate::store::{Cursor, Stored};
+use crate::store::Stored;
 
 /// Entry rows per INSERT: a page (10 parameters each, 10,000 of the 32,766 SQLite allows).
 const ENTRY_ROWS: usize = 1000;
@@ -407,6 +407,22 @@ fn run(sql: &Sql) -> sqlx::query::Query<'_, Sqlite, SqliteArguments<'_>> {
     query
 }
 
+/// The JSON of `contract`'s entry `uuid` (the `entries_key` index).
+pub(crate) async fn entry(
+    pool: &SqlitePool,
+    contract: i64,
+    uuid: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT json FROM entries JOIN entries_json USING (entry) \
+         WHERE contract = ? AND uuid = ?",
+    )
+    .bind(contract)
+    .bind(uuid)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Entries stored for `contract`.
 pub(crate) async fn count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM entries WHERE contract = ?")
@@ -415,66 +431,9 @@ pub(crate) async fn count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64>
         .await
 }
 
-/// Up to `limit` entries of `contract` in `[since, until)` after `after`,
-/// in (time, uuid) order, narrowed by `query`.
-pub(crate) async fn page(
-    pool: &SqlitePool,
-    contract: i64,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-    after: Option<&Cursor>,
-    limit: i64,
-    query: &Query,
-) -> sqlx::Result<Vec<Stored>> {
-    if !query.is_empty() {
-        let since = sortable(since);
-        let from = match after {
-            None => Start::Since(&since),
-            Some(cursor) => Start::After {
-                time: &cursor.time,
-                uuid: &cursor.uuid,
-            },
-        };
-        let until = sortable(until);
-        let sql = query.page(
-            Dialect::Sqlite,
-            "SELECT m.uuid, m.time, j.json",
-            contract,
-            &from,
-            &until,
-            limit,
-        );
-        return stored(run(&sql).fetch_all(pool).await?);
-    }
-    let rows = match after {
-        None => {
-            sqlx::query(
-                "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) \
-                 WHERE contract = ? AND time >= ? AND time < ? ORDER BY time, uuid LIMIT ?",
-            )
-            .bind(contract)
-            .bind(sortable(since))
-            .bind(sortable(until))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        }
-        Some(cursor) => {
-            sqlx::query(
-                "SELECT uuid, time, json FROM entries JOIN entries_json USING (entry) \
-                 WHERE contract = ? AND (time, uuid) > (?, ?) AND time < ? \
-                 ORDER BY time, uuid LIMIT ?",
-            )
-            .bind(contract)
-            .bind(cursor.time.as_str())
-            .bind(cursor.uuid.as_str())
-            .bind(sortable(until))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-        }
-    };
-    stored(rows)
+/// The entries `sql` (a read of [`Query::page`]) selects.
+pub(crate) async fn stored_by(pool: &SqlitePool, sql: &Sql) -> sqlx::Result<Vec<Stored>> {
+    stored(run(sql).fetch_all(pool).await?)
 }
 
 /// Rows of `uuid, time, json` read back.

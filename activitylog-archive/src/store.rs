@@ -6,8 +6,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-use crate::query::Query;
-use crate::row::Row;
+use crate::query::{Dialect, Query, Start};
+use crate::row::{Row, sortable};
 use crate::{postgres, sqlite};
 
 /// The database of an archive.
@@ -115,6 +115,14 @@ impl Db {
         }
     }
 
+    /// The JSON of `contract`'s entry `uuid`, if stored.
+    pub(crate) async fn entry(&self, contract: i64, uuid: &str) -> sqlx::Result<Option<String>> {
+        match self {
+            Db::Sqlite(pool) => sqlite::entry(pool, contract, uuid).await,
+            Db::Postgres(pool) => postgres::entry(pool, contract, uuid).await,
+        }
+    }
+
     pub(crate) async fn count(&self, contract: i64) -> sqlx::Result<i64> {
         match self {
             Db::Sqlite(pool) => sqlite::count(pool, contract).await,
@@ -131,12 +139,23 @@ impl Db {
         limit: i64,
         query: &Query,
     ) -> sqlx::Result<Vec<Stored>> {
+        let since = sortable(since);
+        let from = match after {
+            None => Start::Since(&since),
+            Some(cursor) => Start::After {
+                time: &cursor.time,
+                uuid: &cursor.uuid,
+            },
+        };
+        let until = sortable(until);
         match self {
             Db::Sqlite(pool) => {
-                sqlite::page(pool, contract, since, until, after, limit, query).await
+                let sql = query.page(Dialect::Sqlite, contract, &from, &until, limit);
+                sqlite::stored_by(pool, &sql).await
             }
             Db::Postgres(pool) => {
-                postgres::page(pool, contract, since, until, after, limit, query).await
+                let sql = query.page(Dialect::Postgres, contract, &from, &until, limit);
+                postgres::stored_by(pool, &sql).await
             }
         }
     }

@@ -178,8 +178,7 @@ pub(crate) async fn service_now(client: &Client) -> chrono::DateTime<chrono::Utc
     if !clock.is_known() {
         // One attempt, no retries: any answer (an error status too) tells the time.
         if let Some(request) = crate::hooks::built_request(client.get_info().send()).await
-            && let Err(error) =
-                crate::hooks::execute(client.client(), clock, request, "getInfo").await
+            && let Err(error) = crate::hooks::execute(client, request, "getInfo").await
         {
             tracing::debug!(%error, "the service's time is unknown: using this machine's clock");
         }

@@ -10,6 +10,7 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::auth::Credentials;
 use crate::clock::ServiceClock;
+use crate::requests::RequestCount;
 
 use crate::generated::Client;
 use crate::retry::{self, Attempt, Fault, RetryPolicy, Throttle};
@@ -34,6 +35,9 @@ pub struct Hooks {
     pub(crate) retry: RetryPolicy,
     pub(crate) throttle: Arc<Throttle>,
     pub(crate) clock: Arc<ServiceClock>,
+    /// Every request sent through these hooks (a download's own: see
+    /// [`Hooks::counting`]).
+    pub(crate) requests: RequestCount,
 }
 
 impl Hooks {
@@ -46,6 +50,7 @@ impl Hooks {
             retry,
             throttle: Arc::default(),
             clock: Arc::default(),
+            requests: RequestCount::default(),
         })
     }
 
@@ -53,6 +58,15 @@ impl Hooks {
     pub fn contract_number_header(mut self, contract: u64) -> Self {
         self.contract_number = Some(HeaderValue::from(contract));
         self
+    }
+
+    /// These hooks counting their requests into `requests` (the retry
+    /// policy, throttle and clock still shared with the original).
+    pub(crate) fn counting(&self, requests: RequestCount) -> Self {
+        Hooks {
+            requests,
+            ..self.clone()
+        }
     }
 }
 
@@ -148,7 +162,7 @@ impl ClientHooks<Hooks> for Client {
         };
         let hooks = self.inner();
         let Some(template) = request.try_clone() else {
-            let result = execute(self.client(), &hooks.clock, request, info.operation_id).await;
+            let result = execute(self, request, info.operation_id).await;
             record_outcome(Outcome {
                 attempts: 1,
                 waited: Duration::ZERO,
@@ -167,7 +181,7 @@ impl ClientHooks<Hooks> for Client {
                 let Some(request) = request else {
                     return Attempt::Done(Ok::<(), ()>(()));
                 };
-                let result = execute(self.client(), &hooks.clock, request, info.operation_id).await;
+                let result = execute(self, request, info.operation_id).await;
                 let fault = match &result {
                     Ok(response) if retry::is_retryable_status(response.status()) => Fault {
                         status: Some(response.status().as_u16()),
@@ -208,20 +222,22 @@ impl ClientHooks<Hooks> for Client {
     }
 }
 
-/// Sends `request` once, learning the service's clock from the answer, and
+/// Sends `request` once through `client` (counting it in its hooks'
+/// [`RequestCount`]), learning the service's clock from the answer, and
 /// logging it: at debug level the method, URL, status
 /// and time taken; at trace level the headers too, `Authorization` and
 /// cookies redacted, and the answer's body (see [`log_body`]; the download
 /// engine, which reads page bodies itself, logs them where it reads them).
 pub(crate) async fn execute(
-    client: &reqwest::Client,
-    clock: &ServiceClock,
+    client: &Client,
     request: reqwest::Request,
     operation: &'static str,
 ) -> reqwest::Result<reqwest::Response> {
-    let result = execute_logged(client, request, operation).await;
+    let hooks = client.inner();
+    hooks.requests.add_one();
+    let result = execute_logged(client.client(), request, operation).await;
     if let Ok(response) = &result {
-        clock.observe(response.headers());
+        hooks.clock.observe(response.headers());
     }
     result
 }

@@ -74,6 +74,7 @@ mod generated;
 mod hooks;
 mod profile;
 mod proxy;
+mod requests;
 mod retry;
 pub mod summary;
 mod tls;
@@ -101,6 +102,7 @@ pub use progenitor_client::Error as GeneratedError;
 /// What the generated builders' `send()` returns: the decoded body with the
 /// status and headers.
 pub use progenitor_client::ResponseValue;
+pub use requests::RequestCount;
 pub use retry::RetryPolicy;
 pub use tls::{ENV_PINNED_CERT, certificate_sha256};
 

@@ -6,7 +6,9 @@
 calls.json is a list of tool calls, {"tool": NAME, "arguments": {...}}. The driver
 starts a session, lists the tools, makes the calls in order, and prints one JSON
 object: {"server": ..., "instructions": ..., "tools": [...], "results": [...]}, each
-result {"is_error": bool, "structured": ..., "text": ...}.
+result {"is_error": bool, "structured": ..., "text": ...}. A call with
+"all_pages": true is repeated with each answer's `cursor` while it says `more`;
+its result is the last answer's, with "pages": every answer's structured content.
 """
 
 import asyncio
@@ -27,16 +29,25 @@ async def session_calls(session, calls):
     tools = await session.list_tools()
     results = []
     for call in calls:
-        result = await session.call_tool(call["tool"], call.get("arguments", {}))
-        result = result.model_dump(mode="json", by_alias=True)
-        text = "".join(c.get("text", "") for c in result.get("content", []))
-        results.append(
-            {
+        arguments = dict(call.get("arguments", {}))
+        pages = []
+        while True:
+            result = await session.call_tool(call["tool"], arguments)
+            result = result.model_dump(mode="json", by_alias=True)
+            text = "".join(c.get("text", "") for c in result.get("content", []))
+            out = {
                 "is_error": bool(result.get("isError")),
                 "structured": result.get("structuredContent"),
                 "text": text,
             }
-        )
+            if not call.get("all_pages") or out["is_error"]:
+                break
+            pages.append(out["structured"])
+            if not out["structured"].get("more"):
+                out["pages"] = pages
+                break
+            arguments["cursor"] = out["structured"]["cursor"]
+        results.append(out)
     init = init.model_dump(mode="json", by_alias=True)
     return {
         "server": init.get("serverInfo"),

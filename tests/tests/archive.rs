@@ -829,6 +829,7 @@ async fn postgres_entries_from_the_archive_match_the_api_export() {
 /// kept and read under each; syncing both again adds nothing.
 async fn one_uuid_in_two_contracts_is_kept_under_each(target: Target) {
     const OTHER: u64 = 12_345_678;
+    const FOREIGN: u64 = 98_765_432;
     let of = |contract| in_span().contracts(vec![ContractSpec::new(contract, 700)]);
     let main = of(MAIN_CONTRACT).start().await.unwrap();
     let other = of(OTHER).start().await.unwrap();
@@ -874,6 +875,23 @@ async fn one_uuid_in_two_contracts_is_kept_under_each(target: Target) {
         .await
         .unwrap();
     assert_eq!(archive.count(OTHER).await.unwrap(), 700);
+    // One entry by its @uuid, through the (contract, @uuid) key: each
+    // contract's own.
+    let twin = want.iter().next().unwrap();
+    for contract in [MAIN_CONTRACT, OTHER] {
+        let found = archive.entry(contract, twin).await.unwrap().unwrap();
+        assert_eq!(found.uuid().as_deref(), Some(twin.as_str()));
+        let number = contract.to_string();
+        assert!(found.json().contains(&number), "{contract}'s own: {found}");
+    }
+    assert!(
+        archive
+            .entry(OTHER, "no-such-entry")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(archive.entry(FOREIGN, twin).await.unwrap().is_none());
     archive.close().await;
     let read: BTreeSet<String> = read
         .iter()

@@ -142,14 +142,9 @@ async fn survives_injected_faults_with_exactly_the_right_entries() {
             ),
     )
     .unwrap();
-    let events: Vec<RawEvent> = log
-        .entries(CONTRACT)
-        .since(since)
-        .until(until)
-        .raw()
-        .try_collect()
-        .await
-        .unwrap();
+    let entries = log.entries(CONTRACT).since(since).until(until);
+    let requests = entries.requests();
+    let events: Vec<RawEvent> = entries.raw().try_collect().await.unwrap();
     assert_eq!(uuids(&events), sandbox.event_uuids(CONTRACT, since, until));
     let faults = sandbox
         .requests()
@@ -160,6 +155,8 @@ async fn survives_injected_faults_with_exactly_the_right_entries() {
         faults > 0,
         "the sandbox injected no fault, so this test proved nothing"
     );
+    // Every attempt is a request, retries included.
+    assert_eq!(requests.get(), sandbox.requests().len() as u64);
 }
 
 #[tokio::test]

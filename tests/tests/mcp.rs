@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use activitylog_sandbox::{MAIN_CONTRACT, Sandbox};
+use activitylog_sandbox::{MAIN_CONTRACT, Sandbox, SandboxBuilder};
 use activitylog_tests::cli;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -37,14 +37,26 @@ fn since() -> String {
     rfc3339(end() - TimeDelta::days(30))
 }
 
-async fn sandbox() -> Sandbox {
+/// A sandbox of `events` entries in the `days` before [`end`].
+fn builder(days: i64, events: usize) -> SandboxBuilder {
     Sandbox::builder()
         .end(end())
-        .span(TimeDelta::days(30))
-        .events(3000)
-        .start()
-        .await
+        .span(TimeDelta::days(days))
+        .events(events)
+}
+
+async fn sandbox() -> Sandbox {
+    builder(30, 3000).start().await.unwrap()
+}
+
+/// `arguments` with the members of `extra` added.
+fn merged(arguments: &Value, extra: Value) -> Value {
+    let mut merged = arguments.clone();
+    merged
+        .as_object_mut()
         .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    merged
 }
 
 fn python() -> String {
@@ -163,6 +175,30 @@ fn ndjson(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `entries` of `user` with status FAILED in the 30 days before [`end`],
+/// `RequestStatusUpdate` left out: what search_entries answers by default.
+async fn failures_of(sandbox: &Sandbox, user: &str) -> Vec<Value> {
+    let until = rfc3339(end());
+    let contract = MAIN_CONTRACT.to_string();
+    let args = [
+        "entries",
+        &contract,
+        "--since",
+        &since(),
+        "--until",
+        &until,
+        "--user",
+        user,
+        "--status",
+        "FAILED",
+        "--exclude-type",
+        "RequestStatusUpdate",
+        "--format",
+        "ndjson",
+    ];
+    ndjson(&activitylog(sandbox, &args).await)
+}
+
 /// `summary --format json` groups as (values, count, failed).
 fn summary_groups(text: &str) -> BTreeSet<(String, u64, u64)> {
     let value: Value = serde_json::from_str(text).unwrap();
@@ -204,13 +240,7 @@ async fn stdio_tools_have_documented_read_only_schemas_and_answer_as_entries_and
     let until = rfc3339(end());
     let contract = MAIN_CONTRACT;
     let range = json!({ "contract": contract, "since": since(), "until": until });
-    let with = |extra: Value| {
-        let mut args = range.clone();
-        args.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        args
-    };
+    let with = |extra: Value| merged(&range, extra);
     // A question small enough to page through: one user's failures.
     let user = "alice@example.com";
     let question = with(json!({ "user": user, "status": "FAILED", "limit": 7 }));
@@ -295,28 +325,7 @@ async fn stdio_tools_have_documented_read_only_schemas_and_answer_as_entries_and
 
     // search_entries, paged with its cursor = entries with the same filters
     // (and RequestStatusUpdate left out, as the answer says).
-    let entries = ndjson(
-        &activitylog(
-            &sandbox,
-            &[
-                "entries",
-                &contract.to_string(),
-                "--since",
-                &since(),
-                "--until",
-                &until,
-                "--user",
-                user,
-                "--status",
-                "FAILED",
-                "--exclude-type",
-                "RequestStatusUpdate",
-                "--format",
-                "ndjson",
-            ],
-        )
-        .await,
-    );
+    let entries = failures_of(&sandbox, user).await;
     let expected: BTreeSet<String> = entries
         .iter()
         .map(|e| e["@uuid"].as_str().unwrap().to_string())
@@ -432,6 +441,119 @@ async fn stdio_tools_have_documented_read_only_schemas_and_answer_as_entries_and
     assert_eq!(&answer(&got["results"][0])["entry"], wanted);
 }
 
+/// The `@uuid`s of `entries`' ndjson in time order, ties by `@uuid`: the
+/// order search_entries promises.
+fn in_time_order(entries: &[Value]) -> Vec<String> {
+    let mut keyed: Vec<(DateTime<Utc>, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["meta"]["time"].as_str().unwrap().parse().unwrap(),
+                e["@uuid"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, uuid)| uuid).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_entries_pages_on_from_a_position_in_time_order_when_the_service_shuffles() {
+    // The service promises no order within a range: this one serves each
+    // range in an order of its own, unrelated to time.
+    let sandbox = builder(30, 3000).unordered(true).start().await.unwrap();
+    let until = rfc3339(end());
+    let (user, limit) = ("carol@example.com", 4);
+    let question = json!({ "contract": MAIN_CONTRACT, "since": since(), "until": until,
+        "user": user, "status": "FAILED", "limit": limit });
+    let entries = failures_of(&sandbox, user).await;
+    let expected = in_time_order(&entries);
+    let as_served: Vec<&str> = entries
+        .iter()
+        .map(|e| e["@uuid"].as_str().unwrap())
+        .collect();
+    assert_ne!(as_served, expected, "the sandbox shuffles");
+    assert!(
+        expected.len() > 3 * limit,
+        "several pages: {}",
+        expected.len()
+    );
+
+    let out = over_stdio(
+        &sandbox,
+        &[],
+        json!([{ "tool": "search_entries", "arguments": question, "all_pages": true }]),
+    );
+    let pages = out["results"][0]["pages"].as_array().unwrap();
+    let mut seen = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        let rows = page["rows"].as_array().unwrap();
+        let last = i + 1 == pages.len();
+        assert_eq!(page["more"], !last);
+        if !last {
+            assert_eq!(rows.len(), limit, "a full page before the last");
+        }
+        seen.extend(rows.iter().map(|r| r["uuid"].as_str().unwrap().to_string()));
+    }
+    // Exactly `entries`' answer, each entry once, in time order.
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_over_more_than_90_days_report_the_requests_the_sandbox_saw() {
+    let sandbox = builder(200, 20_000).start().await.unwrap();
+    let (start, middle) = (end() - TimeDelta::days(200), end() - TimeDelta::days(100));
+    let (since, half, until) = (rfc3339(start), rfc3339(middle), rfc3339(end()));
+    let range = json!({ "contract": MAIN_CONTRACT, "since": since, "until": until });
+    let with = |extra: Value| merged(&range, extra);
+    let page_path = format!("/activitylog/v1/contracts/{MAIN_CONTRACT}");
+    // One call per session: the sandbox's log then holds its requests alone.
+    let asked = |tool: &str, arguments: Value| {
+        sandbox.clear_requests();
+        let out = over_stdio(
+            &sandbox,
+            &[],
+            json!([{ "tool": tool, "arguments": arguments }]),
+        );
+        let answer = answer(&out["results"][0]).clone();
+        let seen = sandbox
+            .requests()
+            .iter()
+            .filter(|r| r.path() == page_path)
+            .count() as u64;
+        assert_eq!(answer["requests"], seen, "{tool}: {answer}");
+        answer
+    };
+    let summarized = asked("summarize", with(json!({ "by": "day" })));
+    assert_eq!(
+        summarized["entries"],
+        sandbox.event_count(MAIN_CONTRACT, start, end()) as u64
+    );
+    let requests = summarized["requests"].as_u64().unwrap();
+    // 200 days are three ranges of at most 90 days, of 1000-entry pages.
+    assert!(requests >= 20, "{requests} requests");
+
+    let activity = asked(
+        "user_activity",
+        json!({ "contract": MAIN_CONTRACT, "user": "bob@example.com", "since": half,
+                "until": until }),
+    );
+    assert!(activity["requests"].as_u64().unwrap() > 1);
+    // No match: the whole range is searched, in parts.
+    let none = asked(
+        "search_entries",
+        with(json!({ "user": "nobody@example.com" })),
+    );
+    assert_eq!(none["rows"], json!([]));
+    assert_eq!(none["more"], false);
+    assert!(none["requests"].as_u64().unwrap() >= requests);
+    // 50 rows stop the download early: far fewer requests than the range holds.
+    let first = asked("search_entries", with(json!({ "limit": 50 })));
+    assert_eq!(first["rows"].as_array().unwrap().len(), 50);
+    let early = first["requests"].as_u64().unwrap();
+    assert!(early * 4 < requests, "{early} requests of {requests}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_questions_get_one_sentence_tool_errors_and_the_server_keeps_serving() {
     let sandbox = sandbox().await;
@@ -496,21 +618,20 @@ async fn an_archive_answers_offline_up_to_its_mark_and_says_how_to_fill_the_rest
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite:{}", dir.join("archive.sqlite").display());
     let synced_until = rfc3339(end() - TimeDelta::days(5));
-    activitylog(
-        &sandbox,
-        &[
-            "sync",
-            &MAIN_CONTRACT.to_string(),
-            "--db",
-            &db,
-            "--since",
-            &since(),
-            "--until",
-            &synced_until,
-        ],
-    )
-    .await;
+    let (contract, from) = (MAIN_CONTRACT.to_string(), since());
+    let synced = ["--db", &db, "--since", &from, "--until", &synced_until];
+    activitylog(&sandbox, &[&["sync", &contract][..], &synced].concat()).await;
     let range = json!({ "since": since(), "until": synced_until, "by": ["user"] });
+    let archived = ndjson(
+        &activitylog(
+            &sandbox,
+            &[&["entries"][..], &synced, &["--format", "ndjson"]].concat(),
+        )
+        .await,
+    );
+    let wanted = &archived[archived.len() / 2];
+    let uuid = wanted["@uuid"].as_str().unwrap();
+    let far_off = rfc3339(end() - TimeDelta::days(60));
     let out = over_stdio(
         &sandbox,
         &["--db", &db],
@@ -518,6 +639,10 @@ async fn an_archive_answers_offline_up_to_its_mark_and_says_how_to_fill_the_rest
             { "tool": "list_contracts" },
             { "tool": "summarize", "arguments": range },
             { "tool": "search_entries", "arguments": { "since": since(), "until": rfc3339(end()) } },
+            // By the archive's key: no time needed, and a wrong one does not matter.
+            { "tool": "get_entry", "arguments": { "uuid": uuid } },
+            { "tool": "get_entry", "arguments": { "uuid": uuid, "time": far_off } },
+            { "tool": "get_entry", "arguments": { "uuid": "no-such-entry" } },
         ]),
     );
     let results = out["results"].as_array().unwrap();
@@ -547,6 +672,13 @@ async fn an_archive_answers_offline_up_to_its_mark_and_says_how_to_fill_the_rest
     );
     let message = error(&results[2]);
     assert!(message.contains("activitylog sync"), "{message}");
+    assert_eq!(&answer(&results[3])["entry"], wanted);
+    assert_eq!(&answer(&results[4])["entry"], wanted);
+    let missing = error(&results[5]);
+    assert!(
+        missing.contains("holds no entry no-such-entry"),
+        "{missing}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

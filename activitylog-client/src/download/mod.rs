@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::event::RawEvent;
 use crate::generated::Client;
 use crate::generated::types::Activity;
+use crate::requests::RequestCount;
 use engine::{AbortOnDrop, Batch, Plan};
 use progenitor_client::ClientInfo;
 
@@ -51,6 +52,8 @@ pub struct Entries {
     max_span: Duration,
     settle: Duration,
     learned: Arc<Learned>,
+    /// The requests sent through `client`.
+    requests: RequestCount,
 }
 
 impl Entries {
@@ -60,9 +63,17 @@ impl Entries {
         config: &crate::Config,
         learned: Arc<Learned>,
     ) -> Self {
+        // The client again, counting this download's requests apart.
+        let requests = RequestCount::default();
+        let client = Client::new_with_client(
+            client.baseurl(),
+            client.client().clone(),
+            client.inner().counting(requests.clone()),
+        );
         Entries {
             client,
             learned,
+            requests,
             contract,
             since: None,
             until: None,
@@ -105,6 +116,30 @@ impl Entries {
     pub fn concurrency(mut self, pages: usize) -> Self {
         self.concurrency = pages.max(1);
         self
+    }
+
+    /// How many HTTP requests this download has sent, as a handle to read
+    /// while it runs or after it ends (take it before streaming, which
+    /// consumes the download). Every attempt counts, retries included;
+    /// clones of this `Entries` count together.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use activitylog_client::{ActivityLog, Credentials};
+    /// use futures::TryStreamExt;
+    /// let sandbox = activitylog_sandbox::Sandbox::builder().events(3_000).start().await?;
+    /// let log = ActivityLog::builder(Credentials::token(&sandbox.credentials().token))
+    ///     .api_url(sandbox.url())
+    ///     .build()?;
+    /// let entries = log.entries(31721060).since(sandbox.span_start()).until(sandbox.end());
+    /// let requests = entries.requests();
+    /// let events: Vec<_> = entries.raw().try_collect().await?;
+    /// assert_eq!(requests.get(), sandbox.requests().len() as u64);
+    /// # Ok(()) }
+    /// ```
+    pub fn requests(&self) -> RequestCount {
+        self.requests.clone()
     }
 
     /// The range this download covers, open ends closed by [`RangeRule`]

@@ -63,7 +63,7 @@ pub(crate) async fn fetch(client: &Client, request: PageRequest) -> Result<Page>
         let attempt_number = attempts;
         let sent = built
             .try_clone()
-            .map(|attempt| hooks::execute(client.client(), &hooks.clock, attempt, OPERATION));
+            .map(|attempt| hooks::execute(client, attempt, OPERATION));
         async move {
             let Some(sent) = sent else {
                 return Attempt::Done(Err(Error::Config(

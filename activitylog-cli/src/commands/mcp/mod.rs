@@ -7,6 +7,8 @@
 //! - `tools`: one module per tool, its arguments and its answer.
 //! - `scope`: which contract and which range a question is about.
 //! - `read`: the entries of a contract and range, as pages.
+//! - `position`: time order (time, then `@uuid`), and the first matches
+//!   after a position.
 //! - `filters`: the CLI's filters, as tool arguments.
 //! - `state`: what every tool reads from.
 //! - `budget`: the size limit of answers, and answers as JSON.
@@ -14,6 +16,7 @@
 
 mod budget;
 mod filters;
+mod position;
 mod read;
 mod scope;
 mod server;

@@ -1,11 +1,11 @@
-//! The entries of one contract in a range, page by page: from the API
-//! through the SDK's download engine (which cuts ranges longer than the
-//! service's 90 days), or from an archive (narrowed in SQL by the
-//! filter's [`Query`]). Dropping the stream stops the download.
+//! The entries of one contract in a range: from the API through the SDK's
+//! download engine (which cuts ranges longer than the service's 90 days),
+//! or from an archive (narrowed in SQL by the filter's [`Query`]).
+//! Dropping a stream stops the download.
 
 use activitylog_archive::Query;
 use activitylog_client::summary::Summary;
-use activitylog_client::{DateRange, RawEvent, Update};
+use activitylog_client::{DateRange, RawEvent, RequestCount, Update};
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 
@@ -14,35 +14,64 @@ use crate::filter::Filter;
 use crate::omitted::Omitted;
 use crate::reader::{self, Reader};
 
-/// Pages of entries, in the engine's window order (an archive's: time
-/// order); an error is one sentence. An archive leaves out what `query`
-/// rules out; the caller's filter still runs on every page.
-pub fn pages<'a>(
-    reader: &'a Reader,
-    contract: u64,
-    range: &DateRange,
-    query: &Query,
-) -> BoxStream<'a, Result<Vec<RawEvent>, String>> {
-    let updates = match reader {
-        Reader::Api(connection) => connection
-            .log
-            .entries(contract)
-            .since(range.since())
-            .until(range.until())
-            .updates()
+/// A read of one contract's range: its updates, and the HTTP requests it
+/// sends (none from an archive).
+pub struct Read<'a> {
+    /// Pages of entries, each followed by how far the read is complete
+    /// (the engine's windows; an archive's pages, read in time order, are
+    /// complete up to their last entry's time). An error is one sentence.
+    pub updates: BoxStream<'a, Result<Update, String>>,
+    /// Requests sent so far.
+    pub requests: RequestCount,
+}
+
+/// Reads `range` of `contract`. An archive leaves out what `query` rules
+/// out; the caller's filter still runs on every page.
+pub fn read<'a>(reader: &'a Reader, contract: u64, range: &DateRange, query: &Query) -> Read<'a> {
+    match reader {
+        Reader::Api(connection) => {
+            let entries = connection
+                .log
+                .entries(contract)
+                .since(range.since())
+                .until(range.until());
+            let requests = entries.requests();
+            Read {
+                updates: entries.updates().map_err(|e| e.to_string()).boxed(),
+                requests,
+            }
+        }
+        Reader::Archive(archive) => Read {
+            updates: reader::archived_updates(
+                archive,
+                contract,
+                range.since(),
+                range.until(),
+                false,
+                query,
+            )
             .map_err(|e| e.to_string())
+            .map_ok(|update| {
+                // In (time, @uuid) order: every entry before the page's
+                // last time is in hand.
+                let through = match &update {
+                    Update::Events(page) => page.last().and_then(RawEvent::time),
+                    _ => None,
+                };
+                let completed = through.map(|through| Ok(Update::Completed { through }));
+                stream::iter(std::iter::once(Ok(update)).chain(completed))
+            })
+            .try_flatten()
             .boxed(),
-        Reader::Archive(archive) => reader::archived_updates(
-            archive,
-            contract,
-            range.since(),
-            range.until(),
-            false,
-            query,
-        )
-        .map_err(|e| e.to_string())
-        .boxed(),
-    };
+            requests: RequestCount::default(),
+        },
+    }
+}
+
+/// The pages of a read, without its checkpoints.
+pub fn pages<'a>(
+    updates: BoxStream<'a, Result<Update, String>>,
+) -> BoxStream<'a, Result<Vec<RawEvent>, String>> {
     updates
         .try_filter_map(|update| async move {
             Ok(match update {
@@ -53,37 +82,19 @@ pub fn pages<'a>(
         .boxed()
 }
 
-/// What reading took: pages (each one request to the API) and entries.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Tally {
-    /// Pages read.
-    pub pages: u64,
-    /// Entries read, before filtering.
-    pub entries: u64,
-}
-
-impl Tally {
-    /// Counts one page.
-    pub fn add(&mut self, page: &[RawEvent]) {
-        self.pages += 1;
-        self.entries += page.len() as u64;
-    }
-}
-
 /// Counts `filter`'s entries of `contract` in `range` into each of
 /// `summaries`, in one read; entries the filter cannot check make the
-/// count an error.
+/// count an error. Returns the HTTP requests it took.
 pub async fn count(
     reader: &Reader,
     contract: u64,
     range: &DateRange,
     filter: &Filter,
     summaries: &mut [&mut Summary],
-) -> Result<Tally, String> {
-    let mut tally = Tally::default();
+) -> Result<u64, String> {
     let mut omitted = Omitted::default();
-    let events = pages(reader, contract, range, &filter.query())
-        .inspect_ok(|page| tally.add(page))
+    let read = read(reader, contract, range, &filter.query());
+    let events = pages(read.updates)
         .map_ok(|page| stream::iter(page.into_iter().map(Ok::<_, String>)))
         .try_flatten();
     counting::count(events, filter, &mut omitted, |facts| {
@@ -99,5 +110,5 @@ pub async fn count(
             omitted.count
         ));
     }
-    Ok(tally)
+    Ok(read.requests.get())
 }

@@ -6,8 +6,9 @@
 use activitylog_client::{DEFAULT_SETTLE, DateBound, DateRange, Error, RangeRule};
 use chrono::{DateTime, SubsecRound, Utc};
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::commands::mcp::state::State;
 use crate::reader::Reader;
 use crate::text::{list, rfc3339};
 use crate::when::When;
@@ -28,6 +29,38 @@ impl Span {
             since: rfc3339(range.since()),
             until: rfc3339(range.until()),
         }
+    }
+}
+
+/// The contract and range a question names, as tool arguments (the
+/// range's default from the API: the last 90 days).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Asked {
+    /// The contract number (list_contracts); optional when there is only one.
+    pub contract: Option<u64>,
+    /// Start, inclusive: a date (2024-05-01), an RFC 3339 instant, or a duration back from now
+    /// (7d, 12h, 2w). Default: 90 days before now (the API), the start of the archive.
+    pub since: Option<String>,
+    /// End, exclusive, in the same forms, or `now`. Default: now minus 2 minutes (the API), where
+    /// the archive is complete.
+    pub until: Option<String>,
+}
+
+impl Asked {
+    /// The contract asked, or the only one; see [`contract`].
+    pub fn contract(&self, state: &State) -> Result<u64, String> {
+        contract(&state.reader, &state.contracts, self.contract)
+    }
+
+    /// The range asked of `contract`; see [`range`].
+    pub async fn range(&self, state: &State, contract: u64) -> Result<DateRange, String> {
+        range(
+            &state.reader,
+            contract,
+            self.since.as_deref(),
+            self.until.as_deref(),
+        )
+        .await
     }
 }
 

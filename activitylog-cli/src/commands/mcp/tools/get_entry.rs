@@ -2,7 +2,7 @@
 
 use activitylog_archive::Query;
 use activitylog_client::{DateBound, DateRange, RawEvent};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,7 @@ pub const NAME: &str = "get_entry";
 /// What it does, for the model.
 pub const DESCRIPTION: &str = "One activity log entry, whole and as received, by its `uuid` \
     (a search_entries row's `uuid`). From the API, give its `time` too (a row's `time`): the \
-    entry is looked for within a day of it.";
+    entry is looked for within a day of it; an archive finds the uuid alone.";
 
 /// How far from `time` the entry is looked for.
 const AROUND: TimeDelta = TimeDelta::days(1);
@@ -34,7 +34,7 @@ pub struct Args {
     /// The contract number (list_contracts); optional when there is only one.
     pub contract: Option<u64>,
     /// When the entry happened, roughly (an RFC 3339 instant or a date): required from the API,
-    /// optional from an archive.
+    /// not needed from an archive (which finds the uuid directly).
     pub time: Option<String>,
 }
 
@@ -54,42 +54,50 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
         return Err("uuid is empty: give a row's `uuid` from search_entries".to_string());
     }
     let contract = scope::contract(&state.reader, &state.contracts, args.contract)?;
-    let center = match args.time.as_deref() {
-        Some(text) => {
+    let event = match &state.reader {
+        // By the archive's (contract, @uuid) key: the time is not needed.
+        Reader::Archive(archive) => archive
+            .entry(contract, uuid)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "the archive {} holds no entry {uuid} of contract {contract}: check the uuid \
+                     (search_entries shows it), or run `activitylog sync {contract} --db {}` if \
+                     the entry is newer than the archive",
+                    archive.location(),
+                    archive.location()
+                )
+            })?,
+        Reader::Api(_) => {
+            let Some(text) = args.time.as_deref() else {
+                return Err(
+                    "give the entry's `time` too (a search_entries row's `time`): the API is \
+                     searched by time"
+                        .to_string(),
+                );
+            };
             let when: When = text.parse().map_err(|e| format!("time: {e}"))?;
-            Some(when.resolve(Utc::now()).map_err(|e| format!("time: {e}"))?)
-        }
-        None => None,
-    };
-    let range = match (center, &state.reader) {
-        (Some(center), _) => {
-            let center = center.instant();
-            DateRange::new(
+            let center = when
+                .resolve(Utc::now())
+                .map_err(|e| format!("time: {e}"))?
+                .instant();
+            let range = DateRange::new(
                 DateBound::Instant(center - AROUND),
                 DateBound::Instant(center + AROUND),
             )
+            .map_err(|e| e.to_string())?;
+            find(&state.reader, contract, &range, uuid)
+                .await?
+                .ok_or_else(|| {
+                    format!(
+                        "no entry {uuid} in contract {contract} from {} to {}: check the uuid and \
+                         the time (search_entries shows both)",
+                        rfc3339(range.since()),
+                        rfc3339(range.until())
+                    )
+                })?
         }
-        (None, Reader::Archive(_)) => DateRange::new(
-            DateBound::Instant(DateTime::UNIX_EPOCH),
-            DateBound::Instant(Utc::now() + AROUND),
-        ),
-        (None, Reader::Api(_)) => {
-            return Err(
-                "give the entry's `time` too (a search_entries row's `time`): the API is \
-                        searched by time"
-                    .to_string(),
-            );
-        }
-    }
-    .map_err(|e| e.to_string())?;
-    let found = find(&state.reader, contract, &range, uuid).await?;
-    let Some(event) = found else {
-        return Err(format!(
-            "no entry {uuid} in contract {contract} from {} to {}: check the uuid and the time \
-             (search_entries shows both)",
-            rfc3339(range.since()),
-            rfc3339(range.until())
-        ));
     };
     let entry: Value = serde_json::from_str(event.json()).unwrap_or(Value::Null);
     let answer = json(&Answer { contract, entry });
@@ -110,7 +118,7 @@ async fn find(
     range: &DateRange,
     uuid: &str,
 ) -> Result<Option<RawEvent>, String> {
-    let mut pages = read::pages(reader, contract, range, &Query::default());
+    let mut pages = read::pages(read::read(reader, contract, range, &Query::default()).updates);
     while let Some(page) = pages.next().await {
         if let Some(event) = page?
             .into_iter()

@@ -1,6 +1,7 @@
 //! The tools: each module has its arguments (the input schema), its answer
 //! (the output schema), and `run`.
 
+pub mod counts;
 pub mod get_entry;
 pub mod list_contracts;
 pub mod row;

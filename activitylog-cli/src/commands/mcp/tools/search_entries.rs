@@ -1,18 +1,20 @@
-//! `search_entries`: the entries that match, as compact rows, a page at a
-//! time; the download stops as soon as the page is full.
+//! `search_entries`: the entries that match, as compact rows in time
+//! order, a page at a time, each page going on from the position (time,
+//! `@uuid`) of the last row before it; the download stops as soon as the
+//! page is known complete.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use activitylog_client::{DateBound, DateRange};
-use futures::StreamExt;
+use activitylog_client::{DateBound, DateRange, RawEvent};
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::commands::mcp::budget::json;
 use crate::commands::mcp::filters::Filters;
-use crate::commands::mcp::read::{self, Tally};
-use crate::commands::mcp::scope::{self, Span};
+use crate::commands::mcp::position::{self, Position};
+use crate::commands::mcp::scope::{Asked, Span};
 use crate::commands::mcp::state::State;
 use crate::commands::mcp::tools::row::Row;
 
@@ -20,8 +22,8 @@ use crate::commands::mcp::tools::row::Row;
 pub const NAME: &str = "search_entries";
 /// What it does, for the model.
 pub const DESCRIPTION: &str = "Find activity log entries (who did what, when, from where) in \
-    a time range, with filters; answers compact rows, at most `limit` of them, and a `cursor` \
-    when more match. Exact over any range (the whole range is searched, not a sample). \
+    a time range, with filters; answers compact rows in time order, at most `limit` of them, \
+    and a `cursor` that continues after the last row when more match. Exact over any range (the whole range is searched, not a sample). \
     RequestStatusUpdate entries (progress noise, more than half of all entries) are left out \
     unless `include_status_updates` is true or `type` asks for them. To count entries, use \
     summarize instead.";
@@ -36,14 +38,9 @@ const NOISE: &str = "RequestStatusUpdate";
 /// The arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Args {
-    /// The contract number (list_contracts); optional when there is only one.
-    pub contract: Option<u64>,
-    /// Start, inclusive: a date (2024-05-01), an RFC 3339 instant, or a duration back from now
-    /// (7d, 12h, 2w). Default: 90 days before now (the API), the start of the archive.
-    pub since: Option<String>,
-    /// End, exclusive, in the same forms, or `now`. Default: now minus 2 minutes (the API), where
-    /// the archive is complete.
-    pub until: Option<String>,
+    /// The contract and range.
+    #[serde(flatten)]
+    pub scope: Asked,
     /// Which entries match.
     #[serde(flatten)]
     pub filters: Filters,
@@ -63,7 +60,7 @@ pub struct Answer {
     pub contract: u64,
     /// The range searched.
     pub range: Span,
-    /// The matching entries, in time order.
+    /// The matching entries, in time order (entries of the same time in `uuid` order).
     pub rows: Vec<Row>,
     /// Whether more entries match after these.
     pub more: bool,
@@ -73,21 +70,22 @@ pub struct Answer {
     /// What was left out and why (noise, answer size).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Pages read (each one request to the API).
-    pub pages: u64,
+    /// HTTP requests this answer sent to the API (0 from an archive).
+    pub requests: u64,
 }
 
 /// Where an answer goes on: the question's fingerprint, its range as first
-/// resolved, and the matches already shown.
+/// resolved, and the position (time, `@uuid`) of the last row shown.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct Cursor {
     question: u64,
-    since: DateBoundText,
-    until: DateBoundText,
-    skip: u64,
+    since: String,
+    until: String,
+    /// The last row shown: its time (RFC 3339) and `@uuid`; none when no
+    /// row was shown yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<(String, String)>,
 }
-
-type DateBoundText = String;
 
 impl Cursor {
     fn encode(&self) -> String {
@@ -102,6 +100,24 @@ impl Cursor {
             .collect::<Option<Vec<u8>>>()?;
         serde_json::from_slice(&bytes).ok()
     }
+
+    /// The range and the position it holds.
+    fn read(&self) -> Option<(DateRange, Option<Position>)> {
+        let instant = |t: &str| t.parse::<DateTime<Utc>>().ok();
+        let range = DateRange::new(
+            DateBound::Instant(instant(&self.since)?),
+            DateBound::Instant(instant(&self.until)?),
+        )
+        .ok()?;
+        let after = match &self.after {
+            None => None,
+            Some((time, uuid)) => Some(Position {
+                time: instant(time)?,
+                uuid: uuid.clone(),
+            }),
+        };
+        Some((range, after))
+    }
 }
 
 /// A fingerprint of everything but the cursor and the limit.
@@ -109,8 +125,8 @@ fn question(contract: u64, args: &Args) -> u64 {
     let mut hasher = DefaultHasher::new();
     (
         contract,
-        &args.since,
-        &args.until,
+        &args.scope.since,
+        &args.scope.until,
         args.include_status_updates,
     )
         .hash(&mut hasher);
@@ -127,30 +143,14 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
              with the cursor, or count with summarize"
         ));
     }
-    let contract = scope::contract(&state.reader, &state.contracts, args.contract)?;
+    let contract = args.scope.contract(state)?;
     let fingerprint = question(contract, &args);
-    let (range, skip) = match args.cursor.as_deref() {
-        None => (
-            scope::range(
-                &state.reader,
-                contract,
-                args.since.as_deref(),
-                args.until.as_deref(),
-            )
-            .await?,
-            0,
-        ),
+    let (range, after) = match args.cursor.as_deref() {
+        None => (args.scope.range(state, contract).await?, None),
         Some(text) => match Cursor::decode(text) {
-            Some(cursor) if cursor.question == fingerprint => {
-                let instant = |t: &str| {
-                    t.parse()
-                        .map(DateBound::Instant)
-                        .map_err(|_| "the cursor is damaged: ask again without it".to_string())
-                };
-                let range = DateRange::new(instant(&cursor.since)?, instant(&cursor.until)?)
-                    .map_err(|e| e.to_string())?;
-                (range, cursor.skip)
-            }
+            Some(cursor) if cursor.question == fingerprint => cursor
+                .read()
+                .ok_or("the cursor is damaged: ask again without it")?,
             Some(_) => {
                 return Err(
                     "this cursor belongs to another question (other contract, range or \
@@ -172,52 +172,39 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
         ));
     }
 
-    let mut pages = read::pages(&state.reader, contract, &range, &filter.query());
-    let mut tally = Tally::default();
-    let mut matched = 0u64;
-    let mut undecodable = 0u64;
-    let mut rows = Vec::new();
     let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
-    'pages: while let Some(page) = pages.next().await {
-        let page = page?;
-        tally.add(&page);
-        for event in &page {
-            match event.decode() {
-                Ok(activity) if filter.matches(&activity) => {}
-                Ok(_) => continue,
-                Err(_) => {
-                    undecodable += 1;
-                    continue;
-                }
-            }
-            matched += 1;
-            if matched <= skip {
-                continue;
-            }
-            rows.push(Row::of(event));
-            // One more than asked says whether more match.
-            if rows.len() > wanted {
-                break 'pages;
-            }
-        }
-    }
-    drop(pages); // stops the download
-    let more = rows.len() > wanted;
-    rows.truncate(wanted);
-    if undecodable > 0 {
+    let matches = |event: &RawEvent| event.decode().ok().map(|a| filter.matches(&a));
+    let found = position::first_after(
+        &state.reader,
+        contract,
+        &range,
+        &filter.query(),
+        after.as_ref(),
+        wanted,
+        &matches,
+    )
+    .await?;
+    if found.unreadable > 0 {
         notes.push(format!(
-            "{undecodable} entries could not be read and were left out (get them with \
-             `activitylog entries --format json`)"
+            "{} entries could not be read and were left out (get them with \
+             `activitylog entries --format json`)",
+            found.unreadable
         ));
     }
+    let rows: Vec<Row> = found.rows.iter().map(|(_, event)| Row::of(event)).collect();
 
     let span = Span::of(&range);
+    // The cursor after the first `shown` rows.
     let cursor_after = |shown: usize| {
+        let last = match shown {
+            0 => after.as_ref(),
+            n => Some(&found.rows[n - 1].0),
+        };
         Cursor {
             question: fingerprint,
             since: span.since.clone(),
             until: span.until.clone(),
-            skip: skip + shown as u64,
+            after: last.map(|p| (p.time_text(), p.uuid.clone())),
         }
         .encode()
     };
@@ -231,16 +218,15 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
                 state.budget.bytes()
             ));
         }
-        let mut shown: Vec<Row> = rows[..n].to_vec();
-        shown.sort_by(|a, b| a.time.cmp(&b.time));
+        let more = found.more || cut;
         json(&Answer {
             contract,
             range: span.clone(),
-            rows: shown,
-            more: more || cut,
-            cursor: (more || cut).then(|| cursor_after(n)),
+            rows: rows[..n].to_vec(),
+            more,
+            cursor: more.then(|| cursor_after(n)),
             notes,
-            pages: tally.pages,
+            requests: found.requests,
         })
     };
     Ok(state.budget.largest(rows.len(), build).0)
@@ -256,7 +242,7 @@ mod tests {
             question: 7,
             since: "2024-05-01T00:00:00Z".into(),
             until: "2024-05-02T00:00:00Z".into(),
-            skip: 50,
+            after: Some(("2024-05-01T10:00:00.123Z".into(), "u-1".into())),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("zz"), None);

@@ -10,9 +10,9 @@ use serde_json::{Map, Value};
 use crate::commands::mcp::budget::json;
 use crate::commands::mcp::filters::{Filters, Values};
 use crate::commands::mcp::read;
-use crate::commands::mcp::scope::{self, Span};
+use crate::commands::mcp::scope::{Asked, Span};
 use crate::commands::mcp::state::State;
-use crate::text::rfc3339;
+use crate::commands::mcp::tools::counts::Counts;
 
 /// The tool's name.
 pub const NAME: &str = "summarize";
@@ -25,14 +25,9 @@ pub const DESCRIPTION: &str = "Count activity log entries in a time range by one
 /// The arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct Args {
-    /// The contract number (list_contracts); optional when there is only one.
-    pub contract: Option<u64>,
-    /// Start, inclusive: a date (2024-05-01), an RFC 3339 instant, or a duration back from now
-    /// (7d, 12h, 2w). Default: 90 days before now (the API), the start of the archive.
-    pub since: Option<String>,
-    /// End, exclusive, in the same forms, or `now`. Default: now minus 2 minutes (the API), where
-    /// the archive is complete.
-    pub until: Option<String>,
+    /// The contract and range.
+    #[serde(flatten)]
+    pub scope: Asked,
     /// What to group by: one key or several, of user, type, status, method, resource-type,
     /// action, source-ip, service, day, hour (days and hours in UTC).
     pub by: Values,
@@ -48,16 +43,9 @@ pub struct Args {
 pub struct Count {
     /// The group's value of each key (null: the entries have none).
     pub values: Map<String, Value>,
-    /// Entries in the group.
-    pub count: u64,
-    /// Of them, with status FAILED.
-    pub failed: u64,
-    /// The earliest entry's time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first: Option<String>,
-    /// The latest entry's time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last: Option<String>,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: Counts,
 }
 
 /// The answer.
@@ -80,8 +68,8 @@ pub struct Answer {
     /// What was left out and why (top, answer size).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Pages read (each one request to the API).
-    pub pages: u64,
+    /// HTTP requests this answer sent to the API (0 from an archive).
+    pub requests: u64,
 }
 
 /// The keys `by` names.
@@ -100,16 +88,10 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
         return Err("top 0 keeps nothing: give 1 or more, or leave it out".to_string());
     }
     let filter = args.filters.to_filter()?;
-    let contract = scope::contract(&state.reader, &state.contracts, args.contract)?;
-    let range = scope::range(
-        &state.reader,
-        contract,
-        args.since.as_deref(),
-        args.until.as_deref(),
-    )
-    .await?;
+    let contract = args.scope.contract(state)?;
+    let range = args.scope.range(state, contract).await?;
     let mut summary = Summary::new(keys.iter().copied());
-    let tally = read::count(
+    let requests = read::count(
         &state.reader,
         contract,
         &range,
@@ -157,7 +139,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
             groups_total,
             groups: shown.into_iter().map(|g| group(&names, g)).collect(),
             notes,
-            pages: tally.pages,
+            requests,
         })
     };
     Ok(state.budget.largest(groups.len(), build).0)
@@ -176,9 +158,6 @@ fn group(names: &[String], group: &Group) -> Count {
                 )
             })
             .collect(),
-        count: group.count,
-        failed: group.failed,
-        first: group.first.map(rfc3339),
-        last: group.last.map(rfc3339),
+        counts: Counts::of(group),
     }
 }

@@ -11,8 +11,8 @@ use crate::commands::mcp::budget::json;
 use crate::commands::mcp::read;
 use crate::commands::mcp::scope::{self, Span};
 use crate::commands::mcp::state::State;
+use crate::commands::mcp::tools::counts::Counts;
 use crate::filter::Filter;
-use crate::text::rfc3339;
 
 /// The tool's name.
 pub const NAME: &str = "user_activity";
@@ -43,16 +43,9 @@ pub struct Args {
 pub struct Tally {
     /// The value (an action, an address; null: none recorded).
     pub value: Option<String>,
-    /// Entries.
-    pub count: u64,
-    /// Of them, with status FAILED.
-    pub failed: u64,
-    /// The first entry's time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first: Option<String>,
-    /// The last entry's time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last: Option<String>,
+    /// Its counts.
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Addresses only: not used by this user in the period before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<bool>,
@@ -84,8 +77,8 @@ pub struct Answer {
     /// What was left out and why (answer size).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Pages read (each one request to the API).
-    pub pages: u64,
+    /// HTTP requests this answer sent to the API (0 from an archive).
+    pub requests: u64,
 }
 
 /// Describes the user's activity.
@@ -166,7 +159,7 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
                 .collect(),
             new_addresses_total,
             notes,
-            pages: now.pages + earlier.pages,
+            requests: now + earlier,
         });
         // Kept apart from the answer above: `Vec<&Tally>` is no `Vec<Tally>`.
         answer["actions"] = json(&actions.iter().take(n).collect::<Vec<_>>());
@@ -189,11 +182,8 @@ fn ranked(summary: Summary) -> impl Iterator<Item = Group> {
 /// A group of one key as a tally.
 fn tally(group: Group, new: Option<bool>) -> Tally {
     Tally {
+        counts: Counts::of(&group),
         value: group.values.into_iter().next().flatten(),
-        count: group.count,
-        failed: group.failed,
-        first: group.first.map(rfc3339),
-        last: group.last.map(rfc3339),
         new,
     }
 }
