@@ -94,15 +94,29 @@ pub(crate) struct Plan {
     pub learned: Arc<Learned>,
 }
 
+/// Where the engine's pages come from: the service, through a [`Client`]
+/// (tests script a service of their own).
+pub(crate) trait Source: Clone + Send + Sync + 'static {
+    /// One page, retried under the source's policy.
+    fn page(&self, request: PageRequest) -> impl Future<Output = Result<Page>> + Send + 'static;
+}
+
+impl Source for Client {
+    fn page(&self, request: PageRequest) -> impl Future<Output = Result<Page>> + Send + 'static {
+        let client = self.clone();
+        async move { page::fetch(&client, request).await }
+    }
+}
+
 /// Starts the engine on its own task; batches arrive on the receiver.
 /// Dropping the receiver (and the returned guard) stops it.
 pub(crate) fn spawn(
-    client: Client,
+    source: impl Source,
     plan: Plan,
 ) -> (mpsc::Receiver<Result<Batch>>, AbortOnDrop<()>) {
     let (sender, receiver) = mpsc::channel(2);
     let task = tokio::spawn(async move {
-        let mut engine = Engine::new(client, plan, sender.clone());
+        let mut engine = Engine::new(source, plan, sender.clone());
         match engine.run().await {
             Ok(()) => {
                 let _ = sender.send(Ok(Batch::Finished)).await;
@@ -273,8 +287,8 @@ impl Leaf {
 /// A page on its way back: which slot, which offset, and what came.
 type Fetched = (u64, u64, Result<Page>);
 
-struct Engine {
-    client: Client,
+struct Engine<S> {
+    source: S,
     plan: Plan,
     sender: mpsc::Sender<Result<Batch>>,
     /// The windows still to be sent, in time order.
@@ -293,11 +307,11 @@ enum Flow {
     ReaderGone,
 }
 
-impl Engine {
-    fn new(client: Client, mut plan: Plan, sender: mpsc::Sender<Result<Batch>>) -> Self {
+impl<S: Source> Engine<S> {
+    fn new(source: S, mut plan: Plan, sender: mpsc::Sender<Result<Batch>>) -> Self {
         plan.result_window = plan.learned.result_window(plan.result_window).max(1);
         let mut engine = Engine {
-            client,
+            source,
             plan,
             sender,
             slots: VecDeque::new(),
@@ -404,10 +418,10 @@ impl Engine {
                     continue;
                 }
             };
-            let (client, id) = (self.client.clone(), slot.id);
+            let (page, id) = (self.source.page(request), slot.id);
             self.in_flight
                 .push(AbortOnDrop::new(tokio::spawn(async move {
-                    (id, request.offset, page::fetch(&client, request).await)
+                    (id, request.offset, page.await)
                 })));
         }
     }
@@ -811,6 +825,9 @@ fn not_fetched(missing: String, cause: Error) -> Error {
 }
 
 #[cfg(test)]
+mod scripted;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::hooks::Hooks;
@@ -874,7 +891,7 @@ mod tests {
 
     /// An engine for a server nobody answers on: enough to watch its
     /// planning, fed pages by hand. Pages of 100, a result window of 10,000.
-    fn engine(range: Window, concurrency: usize) -> (Engine, mpsc::Receiver<Result<Batch>>) {
+    fn engine(range: Window, concurrency: usize) -> (Engine<Client>, mpsc::Receiver<Result<Batch>>) {
         engine_with(range, concurrency, 10_000)
     }
 
@@ -882,7 +899,7 @@ mod tests {
         range: Window,
         concurrency: usize,
         result_window: u64,
-    ) -> (Engine, mpsc::Receiver<Result<Batch>>) {
+    ) -> (Engine<Client>, mpsc::Receiver<Result<Batch>>) {
         let hooks = Hooks::new(
             &crate::Credentials::token("t"),
             crate::RetryPolicy::default(),
@@ -904,14 +921,14 @@ mod tests {
         (Engine::new(client, plan, sender), receiver)
     }
 
-    fn the_leaf(engine: &Engine, position: usize) -> &Leaf {
+    fn the_leaf(engine: &Engine<Client>, position: usize) -> &Leaf {
         match &engine.slots[position].state {
             State::Leaf(leaf) => leaf,
             other => panic!("not a leaf: {other:?}"),
         }
     }
 
-    fn requested(engine: &Engine, position: usize) -> Vec<(u64, u64)> {
+    fn requested(engine: &Engine<Client>, position: usize) -> Vec<(u64, u64)> {
         the_leaf(engine, position)
             .outstanding
             .iter()
@@ -1409,7 +1426,7 @@ mod tests {
         let (sender, _later) = mpsc::channel(1);
         let mut stale = plan.clone();
         stale.result_window = 10_000;
-        let later = Engine::new(engine.client.clone(), stale, sender);
+        let later = Engine::new(engine.source.clone(), stale, sender);
         assert_eq!(later.plan.result_window, 250);
     }
 

@@ -1,0 +1,194 @@
+//! The engine run whole (its own loop, its own task) against a scripted
+//! service: entries at fixed times, an Elasticsearch-like result window,
+//! and a latency per request. On a paused clock the pages come back in the
+//! order the latencies say, the same on every run, so an interleaving that
+//! a real service produces only now and then is produced every time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::Future;
+use tokio::sync::mpsc;
+
+use super::{Batch, Plan, Source, spawn};
+use crate::download::learned::Learned;
+use crate::download::page::{Page, PageRequest};
+use crate::download::window::Window;
+use crate::error::{Error, Result};
+use crate::event::RawEvent;
+
+/// A service of fixed entries that pages like Elasticsearch.
+#[derive(Clone)]
+struct Script {
+    inner: Arc<Service>,
+}
+
+struct Service {
+    /// Entries in time order: their time and their text.
+    entries: Vec<(DateTime<Utc>, String)>,
+    /// The deepest `offset + limit` it answers; deeper is a 400.
+    result_window: u64,
+    latency: fn(&PageRequest) -> Duration,
+    /// Every request, in the order they were answered, and whether it was refused.
+    answered: Mutex<Vec<(PageRequest, bool)>>,
+}
+
+impl Script {
+    /// `per_day` entries evenly spread over each day of `range`.
+    fn new(
+        range: Window,
+        per_day: u32,
+        result_window: u64,
+        latency: fn(&PageRequest) -> Duration,
+    ) -> Self {
+        let mut entries = Vec::new();
+        let step = TimeDelta::seconds(86_400 / i64::from(per_day));
+        let mut time = range.start;
+        while time < range.end {
+            let n = entries.len();
+            let text = format!(
+                r#"{{"@uuid":"e-{n}","meta":{{"time":"{}"}}}}"#,
+                time.to_rfc3339()
+            );
+            entries.push((time, text));
+            time += step;
+        }
+        Script {
+            inner: Arc::new(Service {
+                entries,
+                result_window,
+                latency,
+                answered: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    fn uuids(&self) -> Vec<String> {
+        (0..self.inner.entries.len())
+            .map(|n| format!("e-{n}"))
+            .collect()
+    }
+
+    fn refusals(&self) -> usize {
+        let answered = self.inner.answered.lock().unwrap();
+        answered.iter().filter(|(_, refused)| *refused).count()
+    }
+}
+
+impl Service {
+    fn answer(&self, request: PageRequest) -> Result<Page> {
+        let depth = request.offset + request.limit;
+        let refused = depth > self.result_window;
+        self.answered.lock().unwrap().push((request, refused));
+        if refused {
+            return Err(Error::BadRequest {
+                status: 400,
+                messages: vec![format!(
+                    "Result window is too large, from + size must be less than or equal to: \
+                     [{}] but was [{depth}].",
+                    self.result_window
+                )],
+            });
+        }
+        let matching: Vec<&String> = self
+            .entries
+            .iter()
+            .filter(|(time, _)| request.window.contains(*time))
+            .map(|(_, text)| text)
+            .collect();
+        let events = matching
+            .iter()
+            .skip(request.offset as usize)
+            .take(request.limit as usize)
+            .map(|text| RawEvent::parse(text).unwrap())
+            .collect();
+        Ok(Page {
+            total: matching.len() as u64,
+            total_is_lower_bound: false,
+            events,
+        })
+    }
+}
+
+impl Source for Script {
+    fn page(&self, request: PageRequest) -> impl Future<Output = Result<Page>> + Send + 'static {
+        let service = Arc::clone(&self.inner);
+        async move {
+            tokio::time::sleep((service.latency)(&request)).await;
+            service.answer(request)
+        }
+    }
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// Runs a whole download of `range` from `script` in one-day windows and
+/// pages of 100, assuming a result window of 1,000: the `@uuid`s in the
+/// order sent, or the error the download ended with.
+async fn download(
+    script: &Script,
+    range: Window,
+    concurrency: usize,
+) -> std::result::Result<Vec<String>, Error> {
+    let plan = Plan {
+        contract: 1,
+        range,
+        page_size: 100,
+        concurrency,
+        result_window: 1_000,
+        max_span: Duration::from_secs(86_400),
+        max_rereads: 3,
+        learned: Arc::new(Learned::default()),
+    };
+    let (mut receiver, _engine): (mpsc::Receiver<Result<Batch>>, _) = spawn(script.clone(), plan);
+    let mut uuids = Vec::new();
+    while let Some(batch) = receiver.recv().await {
+        match batch? {
+            Batch::Events(events) => {
+                uuids.extend(events.iter().map(|e| e.uuid().unwrap().into_owned()));
+            }
+            Batch::Done(_) => {}
+            Batch::Finished => return Ok(uuids),
+        }
+    }
+    panic!("the engine ended without Finished or an error");
+}
+
+/// The window learned from one window's refusal binds every window: one
+/// already paged to the new depth, its next page not yet asked (the
+/// budget was the front's), is split like any window that reaches it.
+///
+/// Two days of 740 entries, a service that pages to 300, concurrency 3;
+/// the first day's first page comes back last. The second day is probed
+/// and paged to 300 (pages 0, 100, 200) while the first waits for its
+/// first page; then the first day takes every request the budget frees
+/// and one of its pages is refused at 400: the engine learns 300. The
+/// second day, read to 300 with its end not in sight, can ask nothing
+/// deeper: before the fix it waited for a page it would never ask, and the
+/// download ended in "the download stalled with nothing left to ask".
+#[tokio::test(start_paused = true)]
+async fn a_window_paged_to_a_depth_learned_later_is_split_not_stalled() {
+    let range = Window {
+        start: at("2024-01-01T00:00:00Z"),
+        end: at("2024-01-03T00:00:00Z"),
+    };
+    // First pages of the first day take 7 ms, every other request 5 ms.
+    let script = Script::new(range, 740, 300, |request| {
+        let first_day = request.window.end <= at("2024-01-02T00:00:00Z");
+        Duration::from_millis(if first_day && request.offset == 0 { 7 } else { 5 })
+    });
+    let sent = download(&script, range, 3)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(script.refusals() > 0, "the service never refused");
+    let mut once = sent.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), sent.len(), "an entry was sent twice");
+    let mut want = script.uuids();
+    want.sort();
+    assert_eq!(once, want);
+}
