@@ -29,6 +29,8 @@ struct Service {
     entries: Vec<(DateTime<Utc>, String)>,
     /// The deepest `offset + limit` it answers; deeper is a 400.
     result_window: u64,
+    /// Whether the 400 says how deep it pages (Elasticsearch does).
+    states_window: bool,
     latency: fn(&PageRequest) -> Duration,
     /// Every request, in the order they were answered, and whether it was refused.
     answered: Mutex<Vec<(PageRequest, bool)>>,
@@ -39,7 +41,7 @@ impl Script {
     fn new(
         range: Window,
         per_day: u32,
-        result_window: u64,
+        (result_window, states_window): (u64, bool),
         latency: fn(&PageRequest) -> Duration,
     ) -> Self {
         let mut entries = Vec::new();
@@ -58,6 +60,7 @@ impl Script {
             inner: Arc::new(Service {
                 entries,
                 result_window,
+                states_window,
                 latency,
                 answered: Mutex::new(Vec::new()),
             }),
@@ -82,13 +85,18 @@ impl Service {
         let refused = depth > self.result_window;
         self.answered.lock().unwrap().push((request, refused));
         if refused {
-            return Err(Error::BadRequest {
-                status: 400,
-                messages: vec![format!(
+            let message = if self.states_window {
+                format!(
                     "Result window is too large, from + size must be less than or equal to: \
                      [{}] but was [{depth}].",
                     self.result_window
-                )],
+                )
+            } else {
+                "Result window is too large".to_string()
+            };
+            return Err(Error::BadRequest {
+                status: 400,
+                messages: vec![message],
             });
         }
         let matching: Vec<&String> = self
@@ -161,7 +169,8 @@ async fn download(
 /// already paged to the new depth, its next page not yet asked (the
 /// budget was the front's), is split like any window that reaches it.
 ///
-/// Two days of 740 entries, a service that pages to 300, concurrency 3;
+/// Two days of 740 entries, a service that pages to 300 (and says so, or
+/// not: then the engine learns 200, half the depth refused), concurrency 3;
 /// the first day's first page comes back last. The second day is probed
 /// and paged to 300 (pages 0, 100, 200) while the first waits for its
 /// first page; then the first day takes every request the budget frees
@@ -175,20 +184,23 @@ async fn a_window_paged_to_a_depth_learned_later_is_split_not_stalled() {
         start: at("2024-01-01T00:00:00Z"),
         end: at("2024-01-03T00:00:00Z"),
     };
-    // First pages of the first day take 7 ms, every other request 5 ms.
-    let script = Script::new(range, 740, 300, |request| {
-        let first_day = request.window.end <= at("2024-01-02T00:00:00Z");
-        Duration::from_millis(if first_day && request.offset == 0 { 7 } else { 5 })
-    });
-    let sent = download(&script, range, 3)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-    assert!(script.refusals() > 0, "the service never refused");
-    let mut once = sent.clone();
-    once.sort();
-    once.dedup();
-    assert_eq!(once.len(), sent.len(), "an entry was sent twice");
-    let mut want = script.uuids();
-    want.sort();
-    assert_eq!(once, want);
+    for states_window in [true, false] {
+        // First pages of the first day take 7 ms, every other request 5 ms.
+        let script = Script::new(range, 740, (300, states_window), |request| {
+            let first_day = request.window.end <= at("2024-01-02T00:00:00Z");
+            let slow = first_day && request.offset == 0;
+            Duration::from_millis(if slow { 7 } else { 5 })
+        });
+        let sent = download(&script, range, 3)
+            .await
+            .unwrap_or_else(|error| panic!("states its window {states_window}: {error}"));
+        assert!(script.refusals() > 0, "the service never refused");
+        let mut once = sent.clone();
+        once.sort();
+        once.dedup();
+        assert_eq!(once.len(), sent.len(), "an entry was sent twice");
+        let mut want = script.uuids();
+        want.sort();
+        assert_eq!(once, want, "states its window {states_window}");
+    }
 }
