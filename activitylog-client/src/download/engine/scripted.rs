@@ -4,6 +4,8 @@
 //! order the latencies say, the same on every run, so an interleaving that
 //! a real service produces only now and then is produced every time.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ struct Script {
     inner: Arc<Service>,
 }
 
+/// How long the service takes to answer a request.
+type Latency = Arc<dyn Fn(&PageRequest) -> Duration + Send + Sync>;
+
 struct Service {
     /// Entries in time order: their time and their text.
     entries: Vec<(DateTime<Utc>, String)>,
@@ -31,39 +36,37 @@ struct Service {
     result_window: u64,
     /// Whether the 400 says how deep it pages (Elasticsearch does).
     states_window: bool,
-    latency: fn(&PageRequest) -> Duration,
+    /// The highest count it reports (claiming it exact).
+    total_cap: u64,
+    latency: Latency,
     /// Every request, in the order they were answered, and whether it was refused.
     answered: Mutex<Vec<(PageRequest, bool)>>,
 }
 
 impl Script {
-    /// `per_day` entries evenly spread over each day of `range`.
-    fn new(
-        range: Window,
-        per_day: u32,
-        (result_window, states_window): (u64, bool),
-        latency: fn(&PageRequest) -> Duration,
-    ) -> Self {
+    /// From the start of `range`, day after day, each day's entries
+    /// evenly spread over it; pages to 10,000, exact counts, 5 ms a request.
+    fn new(range: Window, per_day: &[u32]) -> Service {
         let mut entries = Vec::new();
-        let step = TimeDelta::seconds(86_400 / i64::from(per_day));
-        let mut time = range.start;
-        while time < range.end {
-            let n = entries.len();
-            let text = format!(
-                r#"{{"@uuid":"e-{n}","meta":{{"time":"{}"}}}}"#,
-                time.to_rfc3339()
-            );
-            entries.push((time, text));
-            time += step;
+        for (day, &count) in per_day.iter().enumerate() {
+            let start = range.start + TimeDelta::days(day as i64);
+            for i in 0..count {
+                let time = start + TimeDelta::seconds(i64::from(i) * 86_400 / i64::from(count));
+                let n = entries.len();
+                let text = format!(
+                    r#"{{"@uuid":"e-{n}","meta":{{"time":"{}"}}}}"#,
+                    time.to_rfc3339()
+                );
+                entries.push((time, text));
+            }
         }
-        Script {
-            inner: Arc::new(Service {
-                entries,
-                result_window,
-                states_window,
-                latency,
-                answered: Mutex::new(Vec::new()),
-            }),
+        Service {
+            entries,
+            result_window: 10_000,
+            states_window: true,
+            total_cap: u64::MAX,
+            latency: Arc::new(|_| Duration::from_millis(5)),
+            answered: Mutex::new(Vec::new()),
         }
     }
 
@@ -80,6 +83,30 @@ impl Script {
 }
 
 impl Service {
+    fn result_window(mut self, window: u64, stated: bool) -> Self {
+        (self.result_window, self.states_window) = (window, stated);
+        self
+    }
+
+    fn total_cap(mut self, cap: u64) -> Self {
+        self.total_cap = cap;
+        self
+    }
+
+    fn latency(
+        mut self,
+        latency: impl Fn(&PageRequest) -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        self.latency = Arc::new(latency);
+        self
+    }
+
+    fn start(self) -> Script {
+        Script {
+            inner: Arc::new(self),
+        }
+    }
+
     fn answer(&self, request: PageRequest) -> Result<Page> {
         let depth = request.offset + request.limit;
         let refused = depth > self.result_window;
@@ -112,7 +139,7 @@ impl Service {
             .map(|text| RawEvent::parse(text).unwrap())
             .collect();
         Ok(Page {
-            total: matching.len() as u64,
+            total: (matching.len() as u64).min(self.total_cap),
             total_is_lower_bound: false,
             events,
         })
@@ -186,21 +213,64 @@ async fn a_window_paged_to_a_depth_learned_later_is_split_not_stalled() {
     };
     for states_window in [true, false] {
         // First pages of the first day take 7 ms, every other request 5 ms.
-        let script = Script::new(range, 740, (300, states_window), |request| {
-            let first_day = request.window.end <= at("2024-01-02T00:00:00Z");
-            let slow = first_day && request.offset == 0;
-            Duration::from_millis(if slow { 7 } else { 5 })
-        });
+        let script = Script::new(range, &[740, 740])
+            .result_window(300, states_window)
+            .latency(|request| {
+                let first_day = request.window.end <= at("2024-01-02T00:00:00Z");
+                let slow = first_day && request.offset == 0;
+                Duration::from_millis(if slow { 7 } else { 5 })
+            })
+            .start();
         let sent = download(&script, range, 3)
             .await
             .unwrap_or_else(|error| panic!("states its window {states_window}: {error}"));
         assert!(script.refusals() > 0, "the service never refused");
-        let mut once = sent.clone();
-        once.sort();
-        once.dedup();
-        assert_eq!(once.len(), sent.len(), "an entry was sent twice");
-        let mut want = script.uuids();
-        want.sort();
-        assert_eq!(once, want, "states its window {states_window}");
+        assert_sent_once(
+            &script,
+            &sent,
+            &format!("states its window {states_window}"),
+        );
+    }
+}
+
+/// Every entry of `script`, each once.
+fn assert_sent_once(script: &Script, sent: &[String], case: &str) {
+    let mut once = sent.to_vec();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), sent.len(), "{case}: an entry was sent twice");
+    let mut want = script.uuids();
+    want.sort();
+    assert_eq!(once, want, "{case}");
+}
+
+/// Many orders in which pages come back (latencies of 1 to 12 ms drawn
+/// per request from a seed), over services that refuse depth (saying how
+/// deep, or not) and lie about their count: every download completes,
+/// each entry once. Each seed's order is the same on every run.
+#[tokio::test(start_paused = true)]
+async fn no_order_of_answers_stalls_a_download() {
+    let range = Window {
+        start: at("2024-01-01T00:00:00Z"),
+        end: at("2024-01-05T00:00:00Z"),
+    };
+    for seed in 0..240_u64 {
+        let window = [(300, true), (300, false), (10_000, true)][seed as usize % 3];
+        let cap = [u64::MAX, 120, 0][seed as usize / 3 % 3];
+        let concurrency = 1 + seed as usize % 6;
+        let script = Script::new(range, &[740, 0, 90, 1_300])
+            .result_window(window.0, window.1)
+            .total_cap(cap)
+            .latency(move |request| {
+                let mut hasher = DefaultHasher::new();
+                (seed, request.window.start, request.offset, request.limit).hash(&mut hasher);
+                Duration::from_millis(1 + hasher.finish() % 12)
+            })
+            .start();
+        let case = format!("seed {seed}: window {window:?}, cap {cap}, concurrency {concurrency}");
+        let sent = download(&script, range, concurrency)
+            .await
+            .unwrap_or_else(|error| panic!("{case}: {error}"));
+        assert_sent_once(&script, &sent, &case);
     }
 }
