@@ -44,9 +44,22 @@ struct Service {
 }
 
 impl Script {
+    fn uuids(&self) -> Vec<String> {
+        (0..self.inner.entries.len())
+            .map(|n| format!("e-{n}"))
+            .collect()
+    }
+
+    fn refusals(&self) -> usize {
+        let answered = self.inner.answered.lock().unwrap();
+        answered.iter().filter(|(_, refused)| *refused).count()
+    }
+}
+
+impl Service {
     /// From the start of `range`, day after day, each day's entries
     /// evenly spread over it; pages to 10,000, exact counts, 5 ms a request.
-    fn new(range: Window, per_day: &[u32]) -> Service {
+    fn new(range: Window, per_day: &[u32]) -> Self {
         let mut entries = Vec::new();
         for (day, &count) in per_day.iter().enumerate() {
             let start = range.start + TimeDelta::days(day as i64);
@@ -70,19 +83,6 @@ impl Script {
         }
     }
 
-    fn uuids(&self) -> Vec<String> {
-        (0..self.inner.entries.len())
-            .map(|n| format!("e-{n}"))
-            .collect()
-    }
-
-    fn refusals(&self) -> usize {
-        let answered = self.inner.answered.lock().unwrap();
-        answered.iter().filter(|(_, refused)| *refused).count()
-    }
-}
-
-impl Service {
     fn result_window(mut self, window: u64, stated: bool) -> Self {
         (self.result_window, self.states_window) = (window, stated);
         self
@@ -213,7 +213,7 @@ async fn a_window_paged_to_a_depth_learned_later_is_split_not_stalled() {
     };
     for states_window in [true, false] {
         // First pages of the first day take 7 ms, every other request 5 ms.
-        let script = Script::new(range, &[740, 740])
+        let script = Service::new(range, &[740, 740])
             .result_window(300, states_window)
             .latency(|request| {
                 let first_day = request.window.end <= at("2024-01-02T00:00:00Z");
@@ -258,7 +258,7 @@ async fn no_order_of_answers_stalls_a_download() {
         let window = [(300, true), (300, false), (10_000, true)][seed as usize % 3];
         let cap = [u64::MAX, 120, 0][seed as usize / 3 % 3];
         let concurrency = 1 + seed as usize % 6;
-        let script = Script::new(range, &[740, 0, 90, 1_300])
+        let script = Service::new(range, &[740, 0, 90, 1_300])
             .result_window(window.0, window.1)
             .total_cap(cap)
             .latency(move |request| {
