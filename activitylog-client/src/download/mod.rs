@@ -10,6 +10,7 @@ mod engine;
 mod follow;
 mod learned;
 pub(crate) mod page;
+mod parts;
 mod window;
 
 use std::future::Future;
