@@ -51,8 +51,9 @@ mod tests {
         assert_eq!(parts(49_320, 10_000, 1_000), 6);
         assert_eq!(pages(49_320, 6, 1_000), 54);
         assert_eq!(pages(49_320, 7, 1_000), 56);
-        // 5 parts of 9,864 would ask 50, but leave no room for an uneven spread.
-        assert!(49_320 / 5 > 10_000 * FILL / 100);
+        // 5 parts of 9,864 would ask 50, but leave no room for an uneven
+        // spread: more than 90% of the window each.
+        assert_eq!(pages(49_320, 5, 1_000), 50);
         assert_eq!(parts(46_580, 10_000, 1_000), 6);
     }
 
