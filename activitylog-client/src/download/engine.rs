@@ -15,8 +15,7 @@
 //!   within the concurrency budget, so empty stretches cost no round trips of
 //!   their own.
 //! - A window whose count reaches the result window is split by time (k-way,
-//!   at whole seconds, into as many parts as ask the fewest pages: see
-//!   `parts.rs`) at once. Any other window is a *leaf*: its pages are
+//!   at whole seconds) at once. Any other window is a *leaf*: its pages are
 //!   requested concurrently up to the count, and further while full pages
 //!   keep coming (the count may be capped, at any value). A leaf paged to the
 //!   depth of the result window without its end in sight holds more than the
@@ -64,7 +63,6 @@ pub(crate) use tokio_util::task::AbortOnDropHandle as AbortOnDrop;
 
 use super::learned::{self, Learned};
 use super::page::{self, Page, PageRequest};
-use super::parts;
 use super::window::Window;
 use crate::error::{Error, Result};
 use crate::event::RawEvent;
@@ -552,8 +550,8 @@ impl<S: Source> Engine<S> {
     fn split(&mut self, position: usize, count: u64, at_least: bool) -> Result<()> {
         let result_window = self.plan.result_window;
         let window = self.slots[position].window;
-        let page = self.plan.page_size.min(result_window);
-        let mut parts = parts::parts(count, result_window, page);
+        let target = (result_window.saturating_mul(3) / 4).max(1);
+        let mut parts = count.div_ceil(target).clamp(2, 64);
         if at_least || count >= result_window {
             parts = parts.max(4); // the count may be capped: the real one is larger
         }

@@ -10,7 +10,6 @@ mod engine;
 mod follow;
 mod learned;
 pub(crate) mod page;
-mod parts;
 mod window;
 
 use std::future::Future;
