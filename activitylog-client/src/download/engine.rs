@@ -40,7 +40,9 @@
 //! - A page refused as deeper than the result window (a 400 saying "Result
 //!   window is too large … [N]") teaches the engine the service's window: it
 //!   goes on with N (half the refused depth when no N is given), splitting
-//!   the window being read, and the client keeps N for later downloads.
+//!   the window being read and any other already paged to N without its
+//!   end in sight (it could ask nothing deeper), and the client keeps N for
+//!   later downloads.
 //! - Events are deduplicated on `@uuid` (or their bytes) within a leaf and
 //!   against the previous leaf, so boundaries never yield an event twice;
 //!   the parts of a split window know what the whole had already sent.
@@ -94,15 +96,29 @@ pub(crate) struct Plan {
     pub learned: Arc<Learned>,
 }
 
+/// Where the engine's pages come from: the service, through a [`Client`]
+/// (tests script a service of their own).
+pub(crate) trait Source: Clone + Send + Sync + 'static {
+    /// One page, retried under the source's policy.
+    fn page(&self, request: PageRequest) -> impl Future<Output = Result<Page>> + Send + 'static;
+}
+
+impl Source for Client {
+    fn page(&self, request: PageRequest) -> impl Future<Output = Result<Page>> + Send + 'static {
+        let client = self.clone();
+        async move { page::fetch(&client, request).await }
+    }
+}
+
 /// Starts the engine on its own task; batches arrive on the receiver.
 /// Dropping the receiver (and the returned guard) stops it.
 pub(crate) fn spawn(
-    client: Client,
+    source: impl Source,
     plan: Plan,
 ) -> (mpsc::Receiver<Result<Batch>>, AbortOnDrop<()>) {
     let (sender, receiver) = mpsc::channel(2);
     let task = tokio::spawn(async move {
-        let mut engine = Engine::new(client, plan, sender.clone());
+        let mut engine = Engine::new(source, plan, sender.clone());
         match engine.run().await {
             Ok(()) => {
                 let _ = sender.send(Ok(Batch::Finished)).await;
@@ -237,6 +253,10 @@ struct Leaf {
     /// Pages are requested while their offset is at most this: the count,
     /// then further whenever a full page reaches past it.
     frontier: u64,
+    /// The deepest `offset + entries` of a page that came back without
+    /// showing the end: at the result window, the leaf holds more than it
+    /// can page through.
+    reached: u64,
     /// The offset of the first page that came back showing the end.
     end_at: Option<u64>,
     /// Pages requested and not yet consumed, in order: offset and limit.
@@ -273,8 +293,8 @@ impl Leaf {
 /// A page on its way back: which slot, which offset, and what came.
 type Fetched = (u64, u64, Result<Page>);
 
-struct Engine {
-    client: Client,
+struct Engine<S> {
+    source: S,
     plan: Plan,
     sender: mpsc::Sender<Result<Batch>>,
     /// The windows still to be sent, in time order.
@@ -293,11 +313,11 @@ enum Flow {
     ReaderGone,
 }
 
-impl Engine {
-    fn new(client: Client, mut plan: Plan, sender: mpsc::Sender<Result<Batch>>) -> Self {
+impl<S: Source> Engine<S> {
+    fn new(source: S, mut plan: Plan, sender: mpsc::Sender<Result<Batch>>) -> Self {
         plan.result_window = plan.learned.result_window(plan.result_window).max(1);
         let mut engine = Engine {
-            client,
+            source,
             plan,
             sender,
             slots: VecDeque::new(),
@@ -404,10 +424,10 @@ impl Engine {
                     continue;
                 }
             };
-            let (client, id) = (self.client.clone(), slot.id);
+            let (page, id) = (self.source.page(request), slot.id);
             self.in_flight
                 .push(AbortOnDrop::new(tokio::spawn(async move {
-                    (id, request.offset, page::fetch(&client, request).await)
+                    (id, request.offset, page.await)
                 })));
         }
     }
@@ -489,6 +509,7 @@ impl Engine {
                 page_limit,
                 next_offset: page_limit,
                 frontier: page.total,
+                reached: 0,
                 end_at: None,
                 outstanding: VecDeque::from([(0, asked)]),
                 arrived: HashMap::new(),
@@ -505,15 +526,19 @@ impl Engine {
         let reach = offset.saturating_add(received);
         if shows_end {
             leaf.end_at = Some(leaf.end_at.map_or(offset, |end| end.min(offset)));
-        } else if reach >= result_window {
-            // Full to the deepest offset the service pages to.
-            return self.overflow(position);
-        } else if reach > leaf.hint {
-            // More than the count said: keep a budget's worth of pages ahead.
-            let ahead = leaf
-                .page_limit
-                .saturating_mul(concurrency.saturating_sub(1));
-            leaf.frontier = leaf.frontier.max(reach.saturating_add(ahead));
+        } else {
+            leaf.reached = leaf.reached.max(reach);
+            if reach >= result_window {
+                // Full to the deepest offset the service pages to.
+                return self.overflow(position);
+            }
+            if reach > leaf.hint {
+                // More than the count said: keep a budget's worth of pages ahead.
+                let ahead = leaf
+                    .page_limit
+                    .saturating_mul(concurrency.saturating_sub(1));
+                leaf.frontier = leaf.frontier.max(reach.saturating_add(ahead));
+            }
         }
         leaf.arrived.insert(offset, Arrived { page, shows_end });
         Ok(())
@@ -577,6 +602,7 @@ impl Engine {
     /// window. Lowers the window assumed (to the one it states, or half the
     /// depth refused) unless the refusal was of an older, deeper one, and
     /// reads the window again: in parts if it was paged past its first page.
+    /// A lowered window binds every other leaf too.
     fn refused(
         &mut self,
         position: usize,
@@ -602,15 +628,45 @@ impl Engine {
         let slot = &self.slots[position];
         if offset > 0 && slot.window.split(2).len() > 1 {
             let at_least = self.plan.result_window;
-            return self.split(position, at_least, true);
+            self.split(position, at_least, true)?;
+        } else {
+            let (window, read) = (slot.window, slot.read);
+            let prior = slot.prior;
+            let seen = std::mem::take(&mut self.slots[position].seen);
+            let mut again = self.slot(window, seen, read);
+            again.prior = prior;
+            self.slots[position] = again;
         }
-        let (window, read) = (slot.window, slot.read);
-        let prior = slot.prior;
-        let seen = std::mem::take(&mut self.slots[position].seen);
-        let mut again = self.slot(window, seen, read);
-        again.prior = prior;
-        self.slots[position] = again;
+        if self.plan.result_window < assumed {
+            self.hold_leaves_to_the_window();
+        }
         Ok(())
+    }
+
+    /// Holds every leaf to a result window just lowered: one whose pages
+    /// already reach it, its end not in sight, is split as if its last page
+    /// had just come back. It can ask nothing deeper, so it would otherwise
+    /// wait for ever for the page that shows its end. A single second that
+    /// does so fails (when it reaches the front, like any failed window).
+    fn hold_leaves_to_the_window(&mut self) {
+        let result_window = self.plan.result_window;
+        let over: Vec<u64> = self
+            .slots
+            .iter()
+            .filter(|slot| match &slot.state {
+                State::Leaf(leaf) => leaf.end_at.is_none() && leaf.reached >= result_window,
+                _ => false,
+            })
+            .map(|slot| slot.id)
+            .collect();
+        for id in over {
+            let Some(position) = self.slots.iter().position(|slot| slot.id == id) else {
+                continue;
+            };
+            if let Err(error) = self.overflow(position) {
+                self.slots[position].state = State::Failed(error);
+            }
+        }
     }
 
     /// Sends what the front window has ready; finishes it when it is read
@@ -811,6 +867,9 @@ fn not_fetched(missing: String, cause: Error) -> Error {
 }
 
 #[cfg(test)]
+mod scripted;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::hooks::Hooks;
@@ -855,6 +914,7 @@ mod tests {
             page_limit,
             next_offset: total,
             frontier: total,
+            reached: 0,
             end_at: None,
             outstanding: VecDeque::new(),
             arrived: HashMap::new(),
@@ -874,7 +934,10 @@ mod tests {
 
     /// An engine for a server nobody answers on: enough to watch its
     /// planning, fed pages by hand. Pages of 100, a result window of 10,000.
-    fn engine(range: Window, concurrency: usize) -> (Engine, mpsc::Receiver<Result<Batch>>) {
+    fn engine(
+        range: Window,
+        concurrency: usize,
+    ) -> (Engine<Client>, mpsc::Receiver<Result<Batch>>) {
         engine_with(range, concurrency, 10_000)
     }
 
@@ -882,7 +945,7 @@ mod tests {
         range: Window,
         concurrency: usize,
         result_window: u64,
-    ) -> (Engine, mpsc::Receiver<Result<Batch>>) {
+    ) -> (Engine<Client>, mpsc::Receiver<Result<Batch>>) {
         let hooks = Hooks::new(
             &crate::Credentials::token("t"),
             crate::RetryPolicy::default(),
@@ -904,14 +967,14 @@ mod tests {
         (Engine::new(client, plan, sender), receiver)
     }
 
-    fn the_leaf(engine: &Engine, position: usize) -> &Leaf {
+    fn the_leaf(engine: &Engine<Client>, position: usize) -> &Leaf {
         match &engine.slots[position].state {
             State::Leaf(leaf) => leaf,
             other => panic!("not a leaf: {other:?}"),
         }
     }
 
-    fn requested(engine: &Engine, position: usize) -> Vec<(u64, u64)> {
+    fn requested(engine: &Engine<Client>, position: usize) -> Vec<(u64, u64)> {
         the_leaf(engine, position)
             .outstanding
             .iter()
@@ -1409,7 +1472,7 @@ mod tests {
         let (sender, _later) = mpsc::channel(1);
         let mut stale = plan.clone();
         stale.result_window = 10_000;
-        let later = Engine::new(engine.client.clone(), stale, sender);
+        let later = Engine::new(engine.source.clone(), stale, sender);
         assert_eq!(later.plan.result_window, 250);
     }
 
