@@ -47,12 +47,9 @@ impl ParquetWriter {
 
     /// Moves the bytes the writer has ready to `out`.
     fn pass_on(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        let ready = self.writer()?.get_mut();
-        if !ready.is_empty() {
-            out.write_all(ready)?;
-            ready.clear();
-        }
-        Ok(())
+        // Taken, not cleared: a row group's bytes are not kept allocated.
+        let ready = std::mem::take(self.writer()?.get_mut());
+        out.write_all(&ready)
     }
 }
 
