@@ -29,7 +29,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::Error;
-use crate::row::{self, RAW, Rows, UUID};
+use crate::row::{self, RAW, Rows, TIME, UUID};
 
 /// The length of the magic that starts a Parquet file (`PAR1`).
 const MAGIC: u64 = 4;
@@ -49,11 +49,11 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Row groups of at most 16 MiB in memory or 128 Ki entries, encoded
+    /// Row groups of at most 8 MiB in memory or 128 Ki entries, encoded
     /// 1024 entries (or 4 MiB of JSON) at a time.
     fn default() -> Self {
         Limits {
-            row_group_bytes: 16 << 20,
+            row_group_bytes: 8 << 20,
             row_group_rows: 128 << 10,
             batch_rows: 1024,
             batch_bytes: 4 << 20,
@@ -66,9 +66,8 @@ impl Default for Limits {
 ///
 /// Bytes reach `W` a row group at a time; `W` holds the whole file once
 /// [`finish`](Self::finish) returns it.
-pub struct EntryWriter<W: Write> {
-    out: W,
-    arrow: ArrowWriter<Sink>,
+pub struct EntryWriter<W: Write + Send> {
+    arrow: ArrowWriter<Sink<W>>,
     rows: Rows,
     /// The row groups written before a [`resume`](Self::resume).
     earlier: Vec<RowGroupMetaData>,
@@ -77,7 +76,7 @@ pub struct EntryWriter<W: Write> {
     entries: u64,
 }
 
-impl<W: Write> std::fmt::Debug for EntryWriter<W> {
+impl<W: Write + Send> std::fmt::Debug for EntryWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EntryWriter")
             .field("entries", &self.entries)
@@ -86,7 +85,7 @@ impl<W: Write> std::fmt::Debug for EntryWriter<W> {
     }
 }
 
-impl<W: Write> EntryWriter<W> {
+impl<W: Write + Send> EntryWriter<W> {
     /// A new file written to `out`, with the default [`Limits`].
     pub fn new(out: W) -> Result<Self, Error> {
         Self::with_limits(out, Limits::default())
@@ -108,7 +107,7 @@ impl<W: Write> EntryWriter<W> {
         let mut arrow = ArrowWriter::try_new_with_options(
             Sink {
                 skip: state.bytes,
-                buf: Vec::new(),
+                out: Some(out),
             },
             row::schema(),
             row::options().with_properties(properties(limits)),
@@ -125,7 +124,6 @@ impl<W: Write> EntryWriter<W> {
         }
         let entries = state.row_groups.iter().map(|g| g.num_rows() as u64).sum();
         let mut writer = EntryWriter {
-            out,
             arrow,
             rows: Rows::default(),
             earlier: state.row_groups.clone(),
@@ -174,8 +172,12 @@ impl<W: Write> EntryWriter<W> {
     }
 
     /// The output, to take what reached it so far (a row group at a time).
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.out
+    pub fn get_mut(&mut self) -> Result<&mut W, Error> {
+        self.arrow
+            .inner_mut()
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::Resume("the output is gone".into()))
     }
 
     /// Ends the current row group and writes it out, and says how to
@@ -193,11 +195,12 @@ impl<W: Write> EntryWriter<W> {
     /// Writes the last row group and the footer; the output, complete.
     pub fn finish(mut self) -> Result<W, Error> {
         self.end_row_group()?;
+        // The footer of this writer's row groups alone is dropped: the
+        // file gets one of all its row groups.
+        let Some(mut out) = self.arrow.inner_mut().out.take() else {
+            return Err(Error::Resume("the output is gone".into()));
+        };
         let metadata = self.arrow.finish()?;
-        // The footer of this writer's row groups alone is replaced by one
-        // of the whole file's.
-        self.arrow.sync()?;
-        self.arrow.inner_mut().buf.clear();
         let mut row_groups = std::mem::take(&mut self.earlier);
         row_groups.extend(metadata.row_groups().iter().cloned());
         let row_groups = numbered(row_groups)?;
@@ -207,8 +210,8 @@ impl<W: Write> EntryWriter<W> {
             .set_column_index(None)
             .set_offset_index(None)
             .build();
-        ParquetMetaDataWriter::new(&mut self.out, &whole).finish()?;
-        Ok(self.out)
+        ParquetMetaDataWriter::new(&mut out, &whole).finish()?;
+        Ok(out)
     }
 
     /// Encodes the entries gathered into the current row group.
@@ -227,13 +230,9 @@ impl<W: Write> EntryWriter<W> {
         self.deliver()
     }
 
-    /// Moves what the Parquet writer wrote to the output.
+    /// Passes what the Parquet writer buffers on to the output.
     fn deliver(&mut self) -> Result<(), Error> {
-        self.arrow.sync()?;
-        // Taken, not cleared: a row group's bytes are not kept allocated.
-        let ready = std::mem::take(&mut self.arrow.inner_mut().buf);
-        self.out.write_all(&ready)?;
-        Ok(())
+        Ok(self.arrow.sync()?)
     }
 }
 
@@ -263,29 +262,37 @@ fn properties(limits: Limits) -> WriterProperties {
         .set_column_statistics_enabled(column(RAW), EnabledStatistics::None)
         .set_column_dictionary_enabled(column(RAW), false)
         .set_column_dictionary_enabled(column(UUID), false)
+        .set_column_dictionary_enabled(column(TIME), false)
         .set_column_dictionary_enabled(column("request_id"), false)
         .build()
 }
 
-/// Where the Parquet writer writes: drops the first `skip` bytes (a resumed
-/// file's, already written), keeps the rest until delivered.
-struct Sink {
+/// Where the Parquet writer writes: the output, but for the first `skip`
+/// bytes (a resumed file's, already written) and, once the output is taken
+/// back (`None`), its own footer.
+struct Sink<W> {
     skip: u64,
-    buf: Vec<u8>,
+    out: Option<W>,
 }
 
-impl Write for Sink {
+impl<W: Write> Write for Sink<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(out) = &mut self.out else {
+            return Ok(buf.len());
+        };
         let dropped = buf
             .len()
             .min(usize::try_from(self.skip).unwrap_or(usize::MAX));
         self.skip -= dropped as u64;
-        self.buf.extend_from_slice(&buf[dropped..]);
+        out.write_all(&buf[dropped..])?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        match &mut self.out {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -430,7 +437,7 @@ mod tests {
         for i in 10..13 {
             writer.write(&entry(i)).unwrap(); // lost in the crash
         }
-        let mut file = writer.get_mut().clone();
+        let mut file = writer.get_mut().unwrap().clone();
         file.extend_from_slice(b"half a row group");
         drop(writer);
 

@@ -48,7 +48,7 @@ impl ParquetWriter {
     /// Moves the bytes the writer has ready to `out`.
     fn pass_on(&mut self, out: &mut dyn Write) -> io::Result<()> {
         // Taken, not cleared: a row group's bytes are not kept allocated.
-        let ready = std::mem::take(self.writer()?.get_mut());
+        let ready = std::mem::take(self.writer()?.get_mut().map_err(failed)?);
         out.write_all(&ready)
     }
 }
