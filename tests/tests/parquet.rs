@@ -238,8 +238,11 @@ async fn a_killed_parquet_export_resumed_has_every_entry_once() {
         "250",
         "--concurrency",
         "1",
+        // A stretch completes every ~7,500 entries here: with row groups of
+        // 20,000, the first stretch's checkpoint must wait for half a row
+        // group (the next stretch's), as a row group ends only there.
         "--row-group-size",
-        "400",
+        "20000",
         "--out",
         out.to_str().unwrap(),
         "--resume",
@@ -308,7 +311,7 @@ async fn a_killed_parquet_export_resumed_has_every_entry_once() {
     let uuids: HashSet<String> = answers[1].iter().map(|row| text(&row[0])).collect();
     assert_eq!(uuids, uuids_of(expected.iter().map(String::as_str)));
     assert!(
-        answers[2][0][0].as_u64().unwrap() > 2,
+        answers[2][0][0].as_u64().unwrap() >= 2,
         "row groups of both runs: {:?}",
         answers[2]
     );
