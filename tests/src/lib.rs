@@ -370,3 +370,5 @@ pub mod cli {
 }
 
 pub mod postgres;
+
+pub mod lake;
