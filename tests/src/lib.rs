@@ -369,4 +369,5 @@ pub mod cli {
     }
 }
 
+pub mod garage;
 pub mod postgres;
