@@ -3,10 +3,8 @@
 
 use std::borrow::Cow;
 
-use activitylog_client::RawEvent;
-use activitylog_client::types::Activity;
+use activitylog_client::{Columns, RawEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
 
 /// One entry as the archive stores it; owns its data, so that a page's rows
 /// can be prepared while the page before is being written.
@@ -41,172 +39,41 @@ pub(crate) struct Resource {
     pub action: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Entry<'a> {
-    #[serde(rename = "@uuid", borrow)]
-    uuid: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    meta: Meta<'a>,
-    #[serde(borrow)]
-    principal: Principal<'a>,
-    #[serde(borrow)]
-    event: Event<'a>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Meta<'a> {
-    #[serde(borrow)]
-    time: Option<Cow<'a, str>>,
-    #[serde(rename = "requestId", borrow)]
-    request_id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Principal<'a> {
-    #[serde(rename = "sourceIP", borrow)]
-    source_ip: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    identity: Identity<'a>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Identity<'a> {
-    #[serde(borrow)]
-    username: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Event<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    param: Param<'a>,
-    #[serde(borrow)]
-    resources: Option<Vec<EventResource<'a>>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Param<'a> {
-    #[serde(borrow)]
-    action: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct EventResource<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    action: Option<Vec<Cow<'a, str>>>,
-}
-
 /// Prefix of the key of an entry without a string `@uuid`.
 const KEYLESS: &str = "json:";
 
 impl Row {
-    /// The row of `event`: its columns are what the SDK decodes of it, so
-    /// that a read narrowed by them keeps every entry a filter on the
-    /// decoded entry keeps. An entry the SDK cannot decode is marked so, and
-    /// its columns read leniently (fields of an unexpected shape left
-    /// empty); the JSON is kept whole either way.
+    /// The row of `event`: its columns are what the SDK reads of it
+    /// ([`Columns::of`]: the decoded entry, or a lenient reading of one
+    /// that does not decode); the JSON is kept whole either way.
     pub fn of(event: &RawEvent) -> Row {
-        match event.decode() {
-            Ok(activity) => Row::decoded(event, activity),
-            Err(_) => Row::lenient(event),
-        }
-    }
-
-    fn decoded(event: &RawEvent, activity: Activity) -> Row {
-        let json = event.json();
-        let Activity {
-            uuid,
-            meta,
-            principal,
-            event: details,
-            ..
-        } = activity;
-        let key = match uuid {
+        let columns = Columns::of(event);
+        let key = match columns.uuid {
             Some(uuid) => column(Cow::Owned(uuid)),
-            None => format!("{KEYLESS}{json}"),
-        };
-        let (time, request_id) = meta.map_or((None, None), |m| (m.time, m.request_id));
-        let (source_ip, identity) = principal.map_or((None, None), |p| (p.source_ip, p.identity));
-        let user = identity.and_then(|i| i.username);
-        let mut resources = Vec::new();
-        let (mut kind, mut status, mut method) = (None, None, None);
-        if let Some(details) = details {
-            kind = details.type_;
-            status = details.status.map(|s| s.as_str().into_owned());
-            method = details
-                .param
-                .and_then(|p| p.action)
-                .map(|a| a.as_str().into_owned());
-            for resource in details.resources.unwrap_or_default() {
-                let kind = resource.type_.map(owned);
-                let id = resource.id.map(owned);
-                push_actions(
-                    &mut resources,
-                    kind,
-                    id,
-                    resource.action.unwrap_or_default().into_iter().map(owned),
-                );
-            }
-        }
-        Row {
-            key,
-            time: parse_time(time.as_deref()),
-            user: user.map(owned),
-            kind: kind.map(owned),
-            status: status.map(owned),
-            method: method.map(owned),
-            source_ip: source_ip.map(owned),
-            request_id: request_id.map(owned),
-            undecodable: false,
-            event: event.clone(),
-            resources,
-        }
-    }
-
-    fn lenient(event: &RawEvent) -> Row {
-        let json = event.json();
-        let entry: Entry<'_> = serde_json::from_str(json)
-            .or_else(|_| lenient(json))
-            .unwrap_or_default();
-        let key = match entry.uuid {
-            Some(uuid) => column(uuid),
             // Deterministic, so that a rerun finds the same row.
-            None => format!("{KEYLESS}{json}"),
+            None => format!("{KEYLESS}{}", event.json()),
         };
-        let time = parse_time(entry.meta.time.as_deref());
-        let mut resources = Vec::new();
-        for resource in entry.event.resources.unwrap_or_default() {
-            let kind = resource.kind.map(column);
-            let id = resource.id.map(column);
-            let actions = resource.action.unwrap_or_default();
-            push_actions(&mut resources, kind, id, actions.into_iter().map(column));
-        }
+        let text = |value: Option<String>| value.map(owned);
         Row {
             key,
-            time,
-            user: entry.principal.identity.username.map(column),
-            kind: entry.event.kind.map(column),
-            status: entry.event.status.map(column),
-            method: entry.event.param.action.map(column),
-            source_ip: entry.principal.source_ip.map(column),
-            request_id: entry.meta.request_id.map(column),
-            undecodable: true,
+            time: columns.time,
+            user: text(columns.user),
+            kind: text(columns.kind),
+            status: text(columns.status),
+            method: text(columns.method),
+            source_ip: text(columns.source_ip),
+            request_id: text(columns.request_id),
+            undecodable: columns.undecodable,
             event: event.clone(),
-            resources,
+            resources: columns
+                .resources
+                .into_iter()
+                .map(|r| Resource {
+                    kind: text(r.kind),
+                    id: text(r.id),
+                    action: text(r.action),
+                })
+                .collect(),
         }
     }
 }
@@ -278,36 +145,6 @@ pub(crate) fn stale_columns(json: &str) -> String {
     )
 }
 
-/// `meta.time`, when it is an RFC 3339 instant.
-fn parse_time(time: Option<&str>) -> Option<DateTime<Utc>> {
-    time.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// One row per action of a resource, or one without an action when it has none.
-fn push_actions(
-    resources: &mut Vec<Resource>,
-    kind: Option<String>,
-    id: Option<String>,
-    actions: impl Iterator<Item = String>,
-) {
-    let before = resources.len();
-    for action in actions {
-        resources.push(Resource {
-            kind: kind.clone(),
-            id: id.clone(),
-            action: Some(action),
-        });
-    }
-    if resources.len() == before {
-        resources.push(Resource {
-            kind,
-            id,
-            action: None,
-        });
-    }
-}
-
 /// [`column`] of an owned string.
 fn owned(text: String) -> String {
     column(Cow::Owned(text))
@@ -322,23 +159,6 @@ fn column(text: Cow<'_, str>) -> String {
     } else {
         text.into_owned()
     }
-}
-
-/// An entry whose fields have unexpected types: only `@uuid` and the time, if they are strings.
-fn lenient(json: &str) -> serde_json::Result<Entry<'_>> {
-    let value: serde_json::Value = serde_json::from_str(json)?;
-    let text = |v: Option<&serde_json::Value>| {
-        v.and_then(serde_json::Value::as_str)
-            .map(|s| Cow::Owned(s.to_string()))
-    };
-    Ok(Entry {
-        uuid: text(value.get("@uuid")),
-        meta: Meta {
-            time: text(value.get("meta").and_then(|m| m.get("time"))),
-            request_id: text(value.get("meta").and_then(|m| m.get("requestId"))),
-        },
-        ..Entry::default()
-    })
 }
 
 /// The text form of an instant in SQLite: fixed width, so that text order is time order.

@@ -65,6 +65,7 @@
 mod auth;
 mod client;
 mod clock;
+mod columns;
 mod config;
 mod dates;
 mod download;
@@ -82,6 +83,7 @@ mod yaml;
 
 pub use auth::Credentials;
 pub use client::ActivityLog;
+pub use columns::{Columns, ResourceAction};
 pub use config::{
     Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_CONTRACT_NUMBER, ENV_PASSWORD,
     ENV_TOKEN, ENV_USERNAME, Overrides, Settings, Source,
