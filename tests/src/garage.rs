@@ -133,7 +133,10 @@ impl Garage {
     fn wait_for_node(&mut self) -> String {
         let start = Instant::now();
         loop {
-            let output = self.command(&["node", "id", "-q"]).output().expect("garage runs");
+            let output = self
+                .command(&["node", "id", "-q"])
+                .output()
+                .expect("garage runs");
             if output.status.success() {
                 let id = String::from_utf8_lossy(&output.stdout);
                 return id.trim().split('@').next().unwrap_or_default().to_string();
