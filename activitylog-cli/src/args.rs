@@ -277,6 +277,12 @@ pub struct SyncArgs {
     /// How it downloads.
     #[command(flatten)]
     pub download: DownloadArgs,
+
+    /// With a lake: entries held before each commit (what memory holds, and what a killed sync
+    /// downloads again) [default: 100000]
+    #[cfg(feature = "lake")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub commit_every: Option<u64>,
 }
 
 /// `activitylog entries`.

@@ -18,6 +18,7 @@ pub const REGION: &str = "garage";
 
 /// A running Garage with one bucket.
 pub struct Garage {
+    binary: &'static Path,
     child: Child,
     dir: PathBuf,
     config: PathBuf,
@@ -32,11 +33,12 @@ pub struct Garage {
 
 static STARTED: AtomicUsize = AtomicUsize::new(0);
 
-/// The garage binary, installed once per test process (tests/lake/garage.sh).
-pub fn binary() -> &'static Path {
+/// The garage binary in `tools/garage` (a test passes `target/lake-tools`),
+/// installed there once per test process when missing (tests/lake/garage.sh).
+pub fn binary(tools: &Path) -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../lake-tools/garage");
+        let dir = tools.join("garage");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/lake/garage.sh");
         let status = Command::new("bash")
             .arg(script)
@@ -53,8 +55,9 @@ pub fn binary() -> &'static Path {
 }
 
 impl Garage {
-    /// Starts a server with the bucket `lake`, or panics saying why it could not.
-    pub fn start() -> Garage {
+    /// Starts a server with the bucket `lake` (Garage installed in
+    /// `tools`, see [`binary`]), or panics saying why it could not.
+    pub fn start(tools: &Path) -> Garage {
         let dir = std::env::temp_dir().join(format!(
             "activitylog-garage-{}-{}",
             std::process::id(),
@@ -78,7 +81,7 @@ impl Garage {
         )
         .expect("write garage.toml");
         let log = std::fs::File::create(dir.join("server.log")).expect("create the log");
-        let child = Command::new(binary())
+        let child = Command::new(binary(tools))
             .arg("-c")
             .arg(&config)
             .arg("server")
@@ -88,6 +91,7 @@ impl Garage {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start garage: {e}"));
         let mut garage = Garage {
+            binary: binary(tools),
             child,
             dir,
             config,
@@ -167,7 +171,7 @@ impl Garage {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binary());
+        let mut command = Command::new(self.binary);
         command
             .arg("-c")
             .arg(&self.config)

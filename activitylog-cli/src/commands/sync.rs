@@ -99,6 +99,9 @@ mod lake {
         let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
         for &contract in &contracts {
             let mut run = args.download.lake_sync(&lake, log, contract);
+            if let Some(entries) = args.commit_every {
+                run = run.batch(usize::try_from(entries).unwrap_or(usize::MAX));
+            }
             if let Some(since) = since {
                 run = run.since(since);
             }

@@ -1,0 +1,449 @@
+//! `activitylog sync` into a lake (`file://` and `s3://` on a real Garage
+//! server, see [`activitylog_tests::garage`]), read back by real engines
+//! (DuckDB and Apache Spark from PyPI, tests/lake/install.sh) and by
+//! `entries --db`, against a sandbox over real HTTP: what every reader sees
+//! equals the API's export of the range, each entry once, through faults, a
+//! `kill -9`, the two crash points of a commit, incremental syncs of a log
+//! with late entries; no object is ever rewritten; `verify` names every
+//! change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use activitylog_sandbox::{Faults, MAIN_CONTRACT, Sandbox, SandboxBuilder};
+use activitylog_tests::cli::{self, Run};
+use activitylog_tests::garage::Garage;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_activitylog-under-test"))
+}
+
+/// The CLI pointed at `sandbox`.
+fn at(sandbox: &Sandbox) -> Command {
+    cli::against(binary(), &cli::empty_home(), sandbox)
+}
+
+fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn end() -> DateTime<Utc> {
+    "2025-01-01T00:00:00Z".parse().unwrap()
+}
+
+fn start() -> DateTime<Utc> {
+    end() - TimeDelta::days(30)
+}
+
+/// A sandbox to build whose entries lie in the 30 days before [`end`].
+fn in_span() -> SandboxBuilder {
+    Sandbox::builder().end(end()).span(TimeDelta::days(30))
+}
+
+/// A lake directory for one test, removed at the end.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir =
+            std::env::temp_dir().join(format!("activitylog-lake-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Dir(dir)
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.0.display())
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `target/lake-tools`, with DuckDB and PySpark installed once per run of
+/// this test binary (tests/lake/install.sh; idempotent across runs).
+fn tools() -> &'static PathBuf {
+    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../lake-tools");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/lake/install.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .arg(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+        assert!(
+            status.success(),
+            "{script} could not install DuckDB and PySpark into {} (python3 with venv, PyPI)",
+            dir.display()
+        );
+        dir
+    })
+}
+
+fn python() -> PathBuf {
+    tools().join("venv/bin/python")
+}
+
+/// Runs `script` (in tests/lake) with `args`, `input` on stdin; its stdout as JSON.
+fn run_python(script: &str, args: &[&str], input: &str, env: &[(&str, String)]) -> Value {
+    use std::io::Write;
+    let path = format!("{}/lake/{script}", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(python())
+        .arg(&path)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {path}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON from the engine")
+}
+
+/// What a reader saw: every `@uuid` (a repeat counts twice) and the count per user.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    count: u64,
+    uuids: BTreeSet<String>,
+    users: BTreeMap<String, u64>,
+}
+
+impl Seen {
+    /// Asserts that the reader saw exactly `want`, each entry once.
+    fn assert_equals(&self, want: &Seen, reader: &str) {
+        assert_eq!(
+            self.count,
+            self.uuids.len() as u64,
+            "{reader} saw an entry twice ({} rows, {} @uuids)",
+            self.count,
+            self.uuids.len()
+        );
+        let missing: Vec<_> = want.uuids.difference(&self.uuids).take(3).collect();
+        let extra: Vec<_> = self.uuids.difference(&want.uuids).take(3).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{reader} saw {} of {}: missing {missing:?}, extra {extra:?}",
+            self.uuids.len(),
+            want.uuids.len()
+        );
+        assert_eq!(self.users, want.users, "{reader}: GROUP BY user");
+    }
+}
+
+/// The glob a user gives DuckDB for the lake at `root`.
+fn glob(root: &str) -> String {
+    format!("read_parquet('{root}/**/*.parquet', hive_partitioning = true)")
+}
+
+/// DuckDB's view of the lake at `root` (a directory, or `s3://…` with
+/// `setup` naming the S3 endpoint), rows with a time in `[since, until)`.
+fn duckdb(root: &str, setup: &[String], since: DateTime<Utc>, until: DateTime<Utc>) -> Seen {
+    let lake = glob(root);
+    let range = format!(
+        "time >= TIMESTAMPTZ '{}' AND time < TIMESTAMPTZ '{}'",
+        rfc3339(since),
+        rfc3339(until)
+    );
+    let mut queries: Vec<String> = setup.to_vec();
+    queries.extend([
+        format!("SELECT count(*) FROM {lake} WHERE {range}"),
+        format!("SELECT uuid FROM {lake} WHERE {range}"),
+        format!("SELECT \"user\", count(*) FROM {lake} WHERE {range} GROUP BY \"user\""),
+    ]);
+    let answers = run_python("duckdb_query.py", &[], &json!(queries).to_string(), &[]);
+    let answers = &answers.as_array().unwrap()[setup.len()..];
+    Seen {
+        count: answers[0][0][0].as_u64().unwrap(),
+        uuids: answers[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row[0].as_str().unwrap().to_string())
+            .collect(),
+        users: answers[2]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row[0].as_str().unwrap().to_string(),
+                    row[1].as_u64().unwrap(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Spark's view of the lake directory (`spark.read.parquet(DIR)`, all of it).
+fn spark(dir: &Path) -> Seen {
+    let answer = run_python("spark_query.py", &[dir.to_str().unwrap()], "", &[]);
+    Seen {
+        count: answer["count"].as_u64().unwrap(),
+        uuids: answer["uuids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap().to_string())
+            .collect(),
+        users: answer["users"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(user, n)| (user.clone(), n.as_u64().unwrap()))
+            .collect(),
+    }
+}
+
+/// The entries of `[since, until)` as `entries --format ndjson` prints them
+/// from `source` (the API, or `--db` a lake).
+async fn exported(
+    command: Command,
+    db: Option<&str>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Seen {
+    let contract = MAIN_CONTRACT.to_string();
+    let (since, until) = (rfc3339(since), rfc3339(until));
+    let mut args = vec!["entries", &contract, "--since", &since, "--until", &until];
+    args.extend(["--format", "ndjson"]);
+    if let Some(db) = db {
+        args.extend(["--db", db]);
+    }
+    let run = cli::run(command, &args).await;
+    assert_eq!(run.code, Some(0), "entries: {}", run.stderr);
+    let mut seen = Seen {
+        count: 0,
+        uuids: BTreeSet::new(),
+        users: BTreeMap::new(),
+    };
+    for line in run.stdout.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        seen.count += 1;
+        seen.uuids
+            .insert(entry["@uuid"].as_str().unwrap().to_string());
+        let user = entry["principal"]["identity"]["username"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        *seen.users.entry(user).or_default() += 1;
+    }
+    seen
+}
+
+/// `sync` of the main contract into `url` over `[start, end)`, with `extra` arguments.
+async fn sync(sandbox: &Sandbox, url: &str, extra: &[&str], env: &[(&'static str, String)]) -> Run {
+    let mut command = at(sandbox);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let contract = MAIN_CONTRACT.to_string();
+    let (since, until) = (rfc3339(start()), rfc3339(end()));
+    let mut args = vec![
+        "sync", &contract, "--db", url, "--since", &since, "--until", &until,
+    ];
+    args.extend(extra);
+    cli::run(command, &args).await
+}
+
+/// `verify --db url`.
+async fn verify(url: &str, env: &[(&'static str, String)]) -> Run {
+    let mut command = cli::isolated(binary(), &cli::empty_home());
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    cli::run(command, &["verify", "--db", url]).await
+}
+
+/// Every file of the lake directory with what changes when it is
+/// rewritten (size, modification time, inode).
+fn objects(dir: &Path) -> BTreeMap<String, (u64, std::time::SystemTime, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                let key = entry.path().display().to_string();
+                found.insert(key, (meta.len(), meta.modified().unwrap(), meta.ino()));
+            }
+        }
+    }
+    found
+}
+
+/// The data objects (`*.parquet` under the partitions) of `objects`.
+fn parquet(objects: &BTreeMap<String, (u64, std::time::SystemTime, u64)>) -> Vec<String> {
+    objects
+        .keys()
+        .filter(|k| k.ends_with(".parquet") && !k.contains("/_"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_lake_reads_in_duckdb_spark_and_entries_as_the_api_exports_it() {
+    let sandbox = in_span().events(3000).start().await.unwrap();
+    let lake = Dir::new("read");
+    let run = sync(&sandbox, &lake.url(), &[], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("3000 new"), "{}", run.stderr);
+
+    let want = exported(at(&sandbox), None, start(), end()).await;
+    assert_eq!(want.count, 3000);
+    let root = lake.0.display().to_string();
+    duckdb(&root, &[], start(), end()).assert_equals(&want, "DuckDB");
+    spark(&lake.0).assert_equals(&want, "Spark");
+    let offline = cli::isolated(binary(), &cli::empty_home());
+    exported(offline, Some(&lake.url()), start(), end())
+        .await
+        .assert_equals(&want, "entries --db");
+
+    // Partition pruning: DuckDB reads one day's directory alone.
+    let day = (start() + TimeDelta::days(3)).date_naive();
+    let one_day = format!("{root}/contract={MAIN_CONTRACT}/day={day}");
+    let since = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let of_day = exported(at(&sandbox), None, since, since + TimeDelta::days(1)).await;
+    assert!(of_day.count > 0);
+    duckdb(&one_day, &[], since, since + TimeDelta::days(1)).assert_equals(&of_day, "one day");
+
+    let verified = verify(&lake.url(), &[]).await;
+    assert_eq!(verified.code, Some(0), "{}", verified.stderr);
+    assert!(verified.stdout.contains("intact"), "{}", verified.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_s3_lake_on_garage_reads_in_duckdb_and_entries_and_verifies() {
+    let garage = Garage::start(tools());
+    let sandbox = in_span()
+        .events(2000)
+        .faults(Faults::rate(0.2))
+        .start()
+        .await
+        .unwrap();
+    let url = format!("s3://{}/audit", garage.bucket);
+    let endpoint = garage.endpoint();
+    let s3 = ["--s3-endpoint", endpoint.as_str()];
+    let env = garage.env();
+    let run = sync(
+        &sandbox,
+        &url,
+        &[&s3[..], &["--commit-every", "500"]].concat(),
+        &env,
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(sandbox.fault_counts().total() > 0, "no fault was injected");
+
+    let want = exported(at(&sandbox), None, start(), end()).await;
+    assert_eq!(want.count, 2000);
+    // DuckDB reads the bucket itself (httpfs, path-style, plain HTTP).
+    duckdb(&url, &s3_setup(&garage), start(), end()).assert_equals(&want, "DuckDB on S3");
+    let mut offline = cli::isolated(binary(), &cli::empty_home());
+    offline.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    offline.env("AWS_ENDPOINT_URL", &endpoint);
+    exported(offline, Some(&url), start(), end())
+        .await
+        .assert_equals(&want, "entries --db s3://");
+
+    // A second sync adds nothing, and rewrites nothing (ETags and keys).
+    let before = garage_objects(&garage, &url);
+    let again = sync(&sandbox, &url, &s3, &env).await;
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(again.stderr.contains(", 0 new"), "{}", again.stderr);
+    let after = garage_objects(&garage, &url);
+    for (key, etag) in &before {
+        assert_eq!(after.get(key), Some(etag), "{key} was rewritten or removed");
+    }
+    let mut verify_env = env.clone();
+    verify_env.push(("AWS_ENDPOINT_URL", endpoint.clone()));
+    let verified = verify(&url, &verify_env).await;
+    assert_eq!(
+        verified.code,
+        Some(0),
+        "{}{}",
+        verified.stdout,
+        verified.stderr
+    );
+    assert!(
+        verified.stdout.contains("2000 entries"),
+        "{}",
+        verified.stdout
+    );
+}
+
+/// The httpfs extension as PyPI's `duckdb-ext-httpfs` installs it.
+fn httpfs() -> PathBuf {
+    let lib = tools().join("venv/lib");
+    let python = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .expect("the venv's lib/pythonX.Y");
+    let extensions = python.path().join("site-packages/duckdb_ext/extensions");
+    let version = std::fs::read_dir(&extensions)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    let platform = std::fs::read_dir(version.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    platform.path().join("httpfs.duckdb_extension")
+}
+
+/// DuckDB's statements that reach Garage: httpfs, and the key as a secret.
+fn s3_setup(garage: &Garage) -> Vec<String> {
+    vec![
+        format!("LOAD '{}'", httpfs().display()),
+        format!(
+            "CREATE SECRET garage (TYPE s3, KEY_ID '{}', SECRET '{}', REGION '{}', \
+             ENDPOINT '{}', URL_STYLE 'path', USE_SSL false)",
+            garage.key_id,
+            garage.secret,
+            activitylog_tests::garage::REGION,
+            garage.endpoint().trim_start_matches("http://")
+        ),
+    ]
+}
+
+/// Every object under `root` in Garage with its MD5 and modification time,
+/// as DuckDB's `read_blob` lists them (not through the code under test).
+fn garage_objects(garage: &Garage, root: &str) -> BTreeMap<String, String> {
+    let mut queries = s3_setup(garage);
+    queries.push(format!(
+        "SELECT filename, md5(content) || ' ' || last_modified FROM read_blob('{root}/**')"
+    ));
+    let answers = run_python("duckdb_query.py", &[], &json!(queries).to_string(), &[]);
+    answers[queries.len() - 1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_string(),
+                row[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
