@@ -447,3 +447,274 @@ fn garage_objects(garage: &Garage, root: &str) -> BTreeMap<String, String> {
         })
         .collect()
 }
+
+/// The entries of `[start, end)` that DuckDB sees in the lake directory.
+fn duckdb_dir(dir: &Path) -> Seen {
+    duckdb(&dir.display().to_string(), &[], start(), end())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_mid_sync_then_resync_is_seen_exactly_once() {
+    let sandbox = in_span()
+        .events(6000)
+        .latency(Duration::from_millis(40))
+        .start()
+        .await
+        .unwrap();
+    let lake = Dir::new("kill");
+    let mut command = at(&sandbox);
+    command
+        .args(["sync", &MAIN_CONTRACT.to_string(), "--db", &lake.url()])
+        .args(["--since", &rfc3339(start()), "--until", &rfc3339(end())])
+        .args([
+            "--page-size",
+            "200",
+            "--concurrency",
+            "1",
+            "--commit-every",
+            "500",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    // Killed once a commit is in and objects are staged for the next.
+    let manifest = lake.0.join("_manifest");
+    let mut midway = false;
+    for _ in 0..1200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let commits = std::fs::read_dir(&manifest).map_or(0, |d| d.count());
+        if commits >= 2 {
+            midway = true;
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(
+        status.code().is_none() && midway,
+        "the sync ended before the kill"
+    );
+    let partial = duckdb_dir(&lake.0);
+    assert!(
+        partial.count > 0 && partial.count < 6000,
+        "{} seen",
+        partial.count
+    );
+    assert_eq!(
+        partial.count,
+        partial.uuids.len() as u64,
+        "an entry seen twice"
+    );
+
+    let run = sync(&sandbox, &lake.url(), &[], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let want = exported(at(&sandbox), None, start(), end()).await;
+    duckdb_dir(&lake.0).assert_equals(&want, "DuckDB after the resync");
+    assert_eq!(verify(&lake.url(), &[]).await.code, Some(0));
+}
+
+/// The two points a kill can stop a commit at, set up as they are left:
+/// (1) objects staged, no manifest names them; (2) the manifest written,
+/// an object not yet copied out of `_staging/`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_cut_before_or_after_its_manifest_is_never_seen_twice() {
+    let sandbox = in_span().events(3000).start().await.unwrap();
+    let lake = Dir::new("cut");
+    let run = sync(&sandbox, &lake.url(), &["--commit-every", "1000"], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let want = exported(at(&sandbox), None, start(), end()).await;
+    let committed = parquet(&objects(&lake.0));
+    // (2): a committed object back in staging, as before its copy.
+    let unpublished = &committed[0];
+    let relative = unpublished
+        .strip_prefix(&format!("{}/", lake.0.display()))
+        .unwrap();
+    let staged = lake
+        .0
+        .join("_staging")
+        .join(relative.replace(".parquet", ".pending"));
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::rename(unpublished, &staged).unwrap();
+    // (1): an uncommitted copy of another object, staged under a new name.
+    let orphan = lake
+        .0
+        .join("_staging")
+        .join(relative.replace(".parquet", "-orphan.pending"));
+    std::fs::copy(&committed[1], &orphan).unwrap();
+
+    let seen = duckdb_dir(&lake.0);
+    assert_eq!(seen.count, seen.uuids.len() as u64, "an entry seen twice");
+    assert!(seen.count < 3000, "the unpublished object is visible");
+    let spark_seen = spark(&lake.0);
+    assert_eq!(spark_seen.count, seen.count, "Spark reads staged objects");
+    // entries --db reads the committed object from staging meanwhile.
+    let offline = cli::isolated(binary(), &cli::empty_home());
+    exported(offline, Some(&lake.url()), start(), end())
+        .await
+        .assert_equals(&want, "entries --db");
+
+    // The next sync publishes what was committed, and nothing else.
+    let run = sync(&sandbox, &lake.url(), &[], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains(", 0 new"), "{}", run.stderr);
+    duckdb_dir(&lake.0).assert_equals(&want, "DuckDB after the next sync");
+    spark(&lake.0).assert_equals(&want, "Spark after the next sync");
+    assert!(Path::new(unpublished).exists());
+    assert!(orphan.exists(), "an uncommitted object was published");
+}
+
+/// Incremental syncs of a live log whose entries show up to 2 s late: each
+/// sync re-reads the overlap before the lake's mark, writes what is new
+/// into new objects, and never rewrites one; readers see each entry once.
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_syncs_catch_late_entries_in_new_objects_only() {
+    let sandbox = Sandbox::builder()
+        .events(300)
+        .live(Duration::from_millis(20))
+        .ingestion_lag(Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let lake = Dir::new("live");
+    let url = lake.url();
+    let contract = MAIN_CONTRACT.to_string();
+    let mut seen_objects = BTreeMap::new();
+    let mut late = 0;
+    for round in 0..4 {
+        let mut args = vec!["sync", &contract, "--db", &url, "--settle", "500ms"];
+        if round == 0 {
+            args.extend(["--since", "100d"]);
+        }
+        let run = cli::run(at(&sandbox), &args).await;
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        if round > 0 && !run.stderr.contains(" 0 new") {
+            late += 1;
+        }
+        let now = objects(&lake.0);
+        for (key, version) in &seen_objects {
+            assert_eq!(
+                now.get(key),
+                Some(version),
+                "{key} was rewritten or removed"
+            );
+        }
+        seen_objects = now;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+    }
+    assert!(late > 0, "no sync found entries past the previous mark");
+    // Past the lag, one more sync; then the lake holds what the log holds
+    // before its mark, each once.
+    let lake_mark = || async {
+        let lake = activitylog_lake::Lake::open(&url, &Default::default()).unwrap();
+        lake.through(MAIN_CONTRACT).await.unwrap().unwrap()
+    };
+    let before = lake_mark().await;
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let run = cli::run(
+        at(&sandbox),
+        &["sync", &contract, "--db", &url, "--settle", "500ms"],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(lake_mark().await > before, "the mark did not move");
+    // Entries before the previous mark are all visible by now (to the
+    // millisecond, as the query's bound is written).
+    let mark = chrono::DurationRound::duration_trunc(before, TimeDelta::milliseconds(1)).unwrap();
+    let since = DateTime::<Utc>::UNIX_EPOCH;
+    let uuids: BTreeSet<String> = sandbox
+        .event_uuids(MAIN_CONTRACT, since, mark)
+        .into_iter()
+        .collect();
+    assert!(
+        uuids.len() > 350,
+        "the live log was too quiet: {}",
+        uuids.len()
+    );
+    let seen = duckdb(&lake.0.display().to_string(), &[], since, mark);
+    let missing: Vec<_> = uuids.difference(&seen.uuids).take(3).collect();
+    let extra: Vec<_> = seen.uuids.difference(&uuids).take(3).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "the lake has {} of {} before its mark {mark}: missing {missing:?}, extra {extra:?}",
+        seen.uuids.len(),
+        uuids.len()
+    );
+    assert_eq!(seen.count, seen.uuids.len() as u64, "an entry seen twice");
+    for (key, version) in &seen_objects {
+        assert_eq!(
+            objects(&lake.0).get(key),
+            Some(version),
+            "{key} was rewritten"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_names_a_flipped_byte_a_deleted_an_extra_object_and_a_rewritten_record() {
+    let sandbox = in_span().events(2000).start().await.unwrap();
+    let lake = Dir::new("verify");
+    for until in [end() - TimeDelta::days(10), end()] {
+        let mut command = at(&sandbox);
+        let (since, until) = (rfc3339(start()), rfc3339(until));
+        command.args(["sync", &MAIN_CONTRACT.to_string(), "--db", &lake.url()]);
+        command.args(["--since", &since, "--until", &until]);
+        let run = cli::run(command, &[]).await;
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+    }
+    let intact = verify(&lake.url(), &[]).await;
+    assert_eq!(intact.code, Some(0), "{}{}", intact.stdout, intact.stderr);
+    assert!(
+        intact.stdout.contains("2 commits") && intact.stdout.contains("2000 entries"),
+        "{}",
+        intact.stdout
+    );
+
+    let files = parquet(&objects(&lake.0));
+    let root = format!("{}/", lake.0.display());
+    let key = |path: &str| path.strip_prefix(&root).unwrap().to_string();
+    // A flipped byte in one object.
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&files[0], bytes).unwrap();
+    // A deleted object.
+    std::fs::remove_file(&files[1]).unwrap();
+    // An extra object (a copy of another, in a partition).
+    let extra = files[2].replace(".parquet", "-extra.parquet");
+    std::fs::copy(&files[2], &extra).unwrap();
+    let run = verify(&lake.url(), &[]).await;
+    assert_eq!(run.code, Some(1), "{}{}", run.stdout, run.stderr);
+    for (name, what) in [
+        (&files[0], "changed"),
+        (&files[1], "missing"),
+        (&extra, "not in the chain"),
+    ] {
+        let line = format!("{}: {what}", key(name));
+        assert!(run.stdout.contains(&line), "no `{line}` in {}", run.stdout);
+    }
+    assert!(run.stderr.contains("3 problems"), "{}", run.stderr);
+
+    // A rewritten manifest record: the first commit's first object says
+    // another entry count (as one would to hide a removed entry).
+    let first = lake.0.join("_manifest/000000000001.ndjson");
+    let text = std::fs::read_to_string(&first).unwrap();
+    let rewritten = text.replacen("\"entries\":", "\"entries\":1", 1);
+    assert_ne!(rewritten, text);
+    std::fs::write(&first, rewritten).unwrap();
+    let run = verify(&lake.url(), &[]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stdout
+            .contains("_manifest/000000000001.ndjson line 2: the record before it was rewritten"),
+        "{}",
+        run.stdout
+    );
+    // A sync refuses to add to a lake that fails verification.
+    let refused = sync(&sandbox, &lake.url(), &[], &[]).await;
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("fails verification"),
+        "{}",
+        refused.stderr
+    );
+}
