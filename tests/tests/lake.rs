@@ -718,3 +718,68 @@ async fn verify_names_a_flipped_byte_a_deleted_an_extra_object_and_a_rewritten_r
         refused.stderr
     );
 }
+
+/// The README's DuckDB and Spark queries, as written there, on a lake
+/// synced here: both count per user what the API exports.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_queries_run_on_a_synced_lake() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let sandbox = in_span().events(1500).start().await.unwrap();
+    let lake = Dir::new("readme");
+    let run = sync(&sandbox, &lake.url(), &[], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let want = exported(at(&sandbox), None, start(), end()).await.users;
+    let here = lake.0.display().to_string();
+
+    let duckdb_line = readme
+        .lines()
+        .find_map(|l| l.strip_prefix("duckdb -c \""))
+        .expect("the README's DuckDB query");
+    let query = duckdb_line
+        .strip_suffix('"')
+        .unwrap()
+        .replace("\\\"", "\"")
+        .replace("/srv/audit-lake", &here);
+    let answer = run_python("duckdb_query.py", &[], &json!([query]).to_string(), &[]);
+    let users: BTreeMap<String, u64> = answer[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_string(),
+                row[1].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(users, want, "the README's DuckDB query");
+
+    let spark_line = readme
+        .lines()
+        .find_map(|l| l.split_once("# then: ").map(|(_, code)| code))
+        .expect("the README's Spark query");
+    let expression = spark_line
+        .strip_suffix(".show()")
+        .unwrap()
+        .replace("/srv/audit-lake", &here);
+    let script = format!(
+        "import json\nfrom pyspark.sql import SparkSession\n\
+         spark = SparkSession.builder.master('local[1]').config('spark.ui.enabled', 'false').getOrCreate()\n\
+         spark.sparkContext.setLogLevel('ERROR')\n\
+         rows = {expression}.collect()\n\
+         print(json.dumps({{row['user']: row['count'] for row in rows}}))\n"
+    );
+    let output = Command::new(python())
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let users: BTreeMap<String, u64> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(users, want, "the README's Spark query");
+}
