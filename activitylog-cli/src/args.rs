@@ -164,7 +164,7 @@ pub enum Command {
     /// Count a contract's entries in a time range by user, action, day, ...
     #[command(long_about = SUMMARY_LONG_ABOUT)]
     Summary(SummaryArgs),
-    /// Archive contracts' entries into a database (SQLite or PostgreSQL), incrementally.
+    /// Archive contracts' entries into a database (SQLite, PostgreSQL) or a lake, incrementally.
     #[command(long_about = SYNC_LONG_ABOUT)]
     Sync(SyncArgs),
     /// Check a lake against its manifest chain: every object as committed, none missing, none added.
