@@ -11,8 +11,9 @@ use futures::{StreamExt, TryStreamExt};
 use crate::args::ArchiveArgs;
 use crate::error::Failure;
 
-/// Where synced entries are read from.
+/// Where synced entries are read from (one per run: its size does not matter).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Stored {
     /// An archive in SQLite or PostgreSQL.
     Archive(Archive),
@@ -59,6 +60,7 @@ impl Stored {
     }
 
     /// How many entries of `contract` it holds.
+    #[cfg(feature = "mcp")]
     pub async fn count(&self, contract: u64) -> Result<u64, Failure> {
         match self {
             Stored::Archive(archive) => Ok(archive.count(contract).await?),

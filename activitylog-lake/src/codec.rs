@@ -12,12 +12,12 @@ pub fn encode(events: &[RawEvent]) -> Result<Vec<u8>> {
     for event in events {
         writer.write(event)?;
     }
-    Ok(writer.finish()?)
+    writer.finish()
 }
 
 /// The entries of a Parquet file, as received.
 pub fn events(file: Bytes) -> Result<Vec<RawEvent>> {
-    Ok(read_entries(file)?.collect::<Result<Vec<_>, _>>()?)
+    read_entries(file)?.collect()
 }
 
 /// What tells the entries of a file apart: the `@uuid`, or for an entry

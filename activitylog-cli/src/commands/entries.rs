@@ -248,7 +248,7 @@ async fn read(
                 }
                 Reader::Archive(archive) => {
                     reader::archived_updates(archive, contract, from, end, !since_given, &query)
-                        .map_err(|e| Stop::Archive(Failure::from(e)))
+                        .map_err(Stop::Archive)
                         .boxed()
                 }
             };
