@@ -208,6 +208,12 @@ impl Manifest {
             text.push_str(&line);
             text.push('\n');
         }
+        // A store that ignores `If-None-Match` (Garage 2.5) would replace
+        // a commit another sync made since this one read the manifest:
+        // looked for first (a race inside this gap remains there).
+        if store.get(&key).await?.is_some() {
+            return Err(Error::Concurrent { commit: key });
+        }
         match store.create(&key, Bytes::from(text)).await? {
             crate::objects::Created::New => {}
             crate::objects::Created::Exists => return Err(Error::Concurrent { commit: key }),

@@ -134,7 +134,7 @@ impl<'a> LakeSync<'a> {
     /// the entries downloaded before it are committed too.
     pub async fn run(self) -> Result<Synced> {
         let lake = self.lake;
-        let mut manifest = lake.recovered().await?;
+        let manifest = lake.recovered().await?;
         let settle = self.settle.unwrap_or(self.log.config().settle_time());
         let now = self.log.now().await;
         let mark = manifest.mark(self.contract);
@@ -164,26 +164,28 @@ impl<'a> LakeSync<'a> {
             .since(DateBound::Instant(plan.since()))
             .until(DateBound::Instant(plan.until()))
             .updates();
+        let seen = committed_uuids(lake, &manifest, self.contract, plan.since()).await?;
         let mut batch = Batch {
             contract: self.contract,
-            seen: committed_uuids(lake, &manifest, self.contract, plan.since()).await?,
+            seen,
             days: BTreeMap::new(),
             held: 0,
             mark: None,
+            committer: Committer {
+                lake: lake.clone(),
+                contract: self.contract,
+                manifest: Some(manifest),
+                failed: false,
+                in_flight: None,
+            },
         };
-        let downloaded = download(
-            updates,
-            &mut batch,
-            plan,
-            self.batch,
-            lake,
-            &mut manifest,
-            &mut synced,
-        )
-        .await;
+        let downloaded = download(updates, &mut batch, plan, self.batch, &mut synced).await;
         // Entries downloaded before an error are committed too (with the
         // mark of the last window completed, if any).
-        let committed = batch.commit(lake, &mut manifest, &mut synced).await;
+        let committed = match batch.commit(&mut synced).await {
+            Ok(()) => batch.committer.finish(&mut synced).await,
+            Err(error) => Err(error),
+        };
         downloaded?;
         committed?;
         Ok(synced)
@@ -197,8 +199,6 @@ async fn download(
     batch: &mut Batch,
     mut plan: SyncPlan,
     size: usize,
-    lake: &Lake,
-    manifest: &mut Manifest,
     synced: &mut Synced,
 ) -> Result<()> {
     while let Some(update) = updates.next().await {
@@ -207,7 +207,7 @@ async fn download(
                 synced.fetched += events.len() as u64;
                 batch.add(events);
                 if batch.held >= size {
-                    batch.commit(lake, manifest, synced).await?;
+                    batch.commit(synced).await?;
                 }
             }
             Update::Completed { through } => {
@@ -215,7 +215,7 @@ async fn download(
                     batch.mark = Some(mark);
                 }
                 if batch.held >= size {
-                    batch.commit(lake, manifest, synced).await?;
+                    batch.commit(synced).await?;
                 }
             }
             _ => {}
@@ -233,6 +233,7 @@ struct Batch {
     held: usize,
     /// The mark the held entries complete.
     mark: Option<DateTime<Utc>>,
+    committer: Committer,
 }
 
 impl Batch {
@@ -247,48 +248,13 @@ impl Batch {
         }
     }
 
-    /// Commits the held entries, one object a day, with the mark.
-    async fn commit(
-        &mut self,
-        lake: &Lake,
-        manifest: &mut Manifest,
-        synced: &mut Synced,
-    ) -> Result<()> {
+    /// Hands the held entries and the mark to the committer (which commits
+    /// them while the download goes on).
+    async fn commit(&mut self, synced: &mut Synced) -> Result<()> {
         if self.held == 0 && self.mark.is_none() {
             return Ok(());
         }
-        let seq = manifest.next_seq;
-        let name = format!("{seq:012}-{:016x}", fastrand::u64(..));
         let days = std::mem::take(&mut self.days);
-        let mut objects = Vec::with_capacity(days.len());
-        let encoded = tokio::task::spawn_blocking({
-            move || {
-                days.into_iter()
-                    .map(|(day, events)| {
-                        let bytes = codec::encode(&events)?;
-                        Ok((day, events.len() as u64, Bytes::from(bytes)))
-                    })
-                    .collect::<Result<Vec<_>>>()
-            }
-        })
-        .await
-        .map_err(|e| Error::Encoding(e.to_string()))??;
-        for (day, entries, bytes) in encoded {
-            let key = layout::object_key(self.contract, day, &name);
-            let committed = Committed {
-                key: key.clone(),
-                contract: self.contract,
-                day,
-                entries,
-                size: bytes.len() as u64,
-                sha256: sha256(&bytes),
-            };
-            let staged = layout::staged_key(&key);
-            if lake.store.create(&staged, bytes).await? == Created::Exists {
-                return Err(Error::Concurrent { commit: staged });
-            }
-            objects.push(committed);
-        }
         let marks: Vec<Mark> = self
             .mark
             .take()
@@ -298,24 +264,122 @@ impl Batch {
             })
             .into_iter()
             .collect();
-        let through = marks.first().map(|m| m.through);
-        let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
-        let added: u64 = objects.iter().map(|o| o.entries).sum();
-        if let Err(error) = manifest.commit(&lake.store, objects, marks).await {
-            for key in &keys {
-                let _ = lake.store.delete(&layout::staged_key(key)).await;
-            }
-            return Err(error);
-        }
-        for key in &keys {
-            lake.publish(&layout::staged_key(key), key).await?;
-        }
-        synced.added += added;
-        synced.objects += keys.len() as u64;
-        synced.through = through.or(synced.through);
         self.held = 0;
+        self.committer.submit(days, marks, synced).await
+    }
+}
+
+/// What one commit added.
+struct Done {
+    added: u64,
+    objects: u64,
+    through: Option<DateTime<Utc>>,
+}
+
+/// Commits in order, one at a time, each while the next batch downloads.
+struct Committer {
+    lake: Lake,
+    contract: u64,
+    /// The manifest, while no commit is in flight.
+    manifest: Option<Manifest>,
+    /// Whether a commit failed: no later one may then move the mark past
+    /// the entries it lost.
+    failed: bool,
+    in_flight: Option<tokio::task::JoinHandle<(Manifest, Result<Done>)>>,
+}
+
+impl Committer {
+    /// Waits for the commit in flight, then starts committing `days` with `marks`.
+    async fn submit(
+        &mut self,
+        days: BTreeMap<Option<NaiveDate>, Vec<RawEvent>>,
+        marks: Vec<Mark>,
+        synced: &mut Synced,
+    ) -> Result<()> {
+        self.finish(synced).await?;
+        let Some(mut manifest) = self.manifest.take().filter(|_| !self.failed) else {
+            return Err(Error::Encoding("a commit before this one failed".into()));
+        };
+        let (lake, contract) = (self.lake.clone(), self.contract);
+        self.in_flight = Some(tokio::spawn(async move {
+            let done = commit(&lake, &mut manifest, contract, days, marks).await;
+            (manifest, done)
+        }));
         Ok(())
     }
+
+    /// Waits for the commit in flight and counts what it added.
+    async fn finish(&mut self, synced: &mut Synced) -> Result<()> {
+        let Some(task) = self.in_flight.take() else {
+            return Ok(());
+        };
+        self.failed = true; // until it is seen to succeed
+        let (manifest, done) = task.await.map_err(|e| Error::Encoding(e.to_string()))?;
+        self.manifest = Some(manifest);
+        let done = done?;
+        self.failed = false;
+        synced.added += done.added;
+        synced.objects += done.objects;
+        synced.through = done.through.or(synced.through);
+        Ok(())
+    }
+}
+
+/// One commit: each day's entries as one Parquet object staged, the
+/// manifest object naming them and `marks`, then the objects published.
+async fn commit(
+    lake: &Lake,
+    manifest: &mut Manifest,
+    contract: u64,
+    days: BTreeMap<Option<NaiveDate>, Vec<RawEvent>>,
+    marks: Vec<Mark>,
+) -> Result<Done> {
+    let seq = manifest.next_seq;
+    let name = format!("{seq:012}-{:016x}", fastrand::u64(..));
+    let encoded = tokio::task::spawn_blocking(move || {
+        days.into_iter()
+            .map(|(day, events)| {
+                let bytes = codec::encode(&events)?;
+                Ok((day, events.len() as u64, Bytes::from(bytes)))
+            })
+            .collect::<Result<Vec<_>>>()
+    })
+    .await
+    .map_err(|e| Error::Encoding(e.to_string()))??;
+    let mut objects = Vec::with_capacity(encoded.len());
+    for (day, entries, bytes) in encoded {
+        let key = layout::object_key(contract, day, &name);
+        let committed = Committed {
+            key: key.clone(),
+            contract,
+            day,
+            entries,
+            size: bytes.len() as u64,
+            sha256: sha256(&bytes),
+        };
+        let staged = layout::staged_key(&key);
+        if lake.store.create(&staged, bytes).await? == Created::Exists {
+            return Err(Error::Concurrent { commit: staged });
+        }
+        objects.push(committed);
+    }
+    let through = marks.first().map(|m| m.through);
+    let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+    let added: u64 = objects.iter().map(|o| o.entries).sum();
+    if let Err(error) = manifest.commit(&lake.store, objects, marks).await {
+        for key in &keys {
+            let _ = lake.store.delete(&layout::staged_key(key)).await;
+        }
+        return Err(error);
+    }
+    for key in &keys {
+        lake.publish(&layout::staged_key(key), key).await?;
+    }
+    Ok(Done {
+        added,
+        objects: keys.len() as u64,
+        through,
+    })
 }
 
 /// The `@uuid`s committed for `contract` on the days from `since`'s on

@@ -317,6 +317,18 @@ async fn a_directory_lake_reads_in_duckdb_spark_and_entries_as_the_api_exports_i
         .await
         .assert_equals(&want, "entries --db");
 
+    // summary --db reads the lake as summary reads the API.
+    let (since, until) = (rfc3339(start()), rfc3339(end()));
+    let contract = MAIN_CONTRACT.to_string();
+    let args = [
+        "summary", &contract, "--since", &since, "--until", &until, "--by", "user",
+    ];
+    let from_api = cli::run(at(&sandbox), &args).await;
+    let offline = cli::isolated(binary(), &cli::empty_home());
+    let from_lake = cli::run(offline, &[&args[..], &["--db", &lake.url()]].concat()).await;
+    assert_eq!(from_lake.code, Some(0), "{}", from_lake.stderr);
+    assert_eq!(from_lake.stdout, from_api.stdout, "summary --db");
+
     // Partition pruning: DuckDB reads one day's directory alone.
     let day = (start() + TimeDelta::days(3)).date_naive();
     let one_day = format!("{root}/contract={MAIN_CONTRACT}/day={day}");
