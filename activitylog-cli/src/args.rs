@@ -279,7 +279,7 @@ pub struct SyncArgs {
     pub download: DownloadArgs,
 
     /// With a lake: entries held before each commit (what memory holds, and what a killed sync
-    /// downloads again) [default: 100000]
+    /// downloads again) [default: 50000]
     #[cfg(feature = "lake")]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub commit_every: Option<u64>,

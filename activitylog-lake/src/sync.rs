@@ -29,7 +29,7 @@ use crate::{Error, Result, codec, layout};
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 
 /// Entries a sync holds before it commits them [default].
-pub const DEFAULT_BATCH: usize = 100_000;
+pub const DEFAULT_BATCH: usize = 50_000;
 
 /// A sync of one contract into a [`Lake`]; see [`Lake::sync`].
 #[derive(Debug)]
@@ -336,18 +336,20 @@ async fn commit(
 ) -> Result<Done> {
     let seq = manifest.next_seq;
     let name = format!("{seq:012}-{:016x}", fastrand::u64(..));
-    let encoded = tokio::task::spawn_blocking(move || {
-        days.into_iter()
-            .map(|(day, events)| {
+    // Each day's object on a thread of its own (as many at once as the
+    // runtime's blocking pool allows).
+    let encoding: Vec<_> = days
+        .into_iter()
+        .map(|(day, events)| {
+            tokio::task::spawn_blocking(move || {
                 let bytes = codec::encode(&events)?;
-                Ok((day, events.len() as u64, Bytes::from(bytes)))
+                Ok::<_, Error>((day, events.len() as u64, Bytes::from(bytes)))
             })
-            .collect::<Result<Vec<_>>>()
-    })
-    .await
-    .map_err(|e| Error::Encoding(e.to_string()))??;
-    let mut objects = Vec::with_capacity(encoded.len());
-    for (day, entries, bytes) in encoded {
+        })
+        .collect();
+    let mut objects = Vec::with_capacity(encoding.len());
+    for task in encoding {
+        let (day, entries, bytes) = task.await.map_err(|e| Error::Encoding(e.to_string()))??;
         let key = layout::object_key(contract, day, &name);
         let committed = Committed {
             key: key.clone(),

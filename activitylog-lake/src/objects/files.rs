@@ -33,9 +33,8 @@ impl Files {
         }
     }
 
-    pub(crate) async fn create(&self, key: &str, body: &[u8]) -> Result<Created> {
+    pub(crate) async fn create(&self, key: &str, body: Bytes) -> Result<Created> {
         let path = self.path(key);
-        let body = body.to_vec();
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || create(&root, &path, &body))
             .await

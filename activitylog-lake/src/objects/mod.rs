@@ -66,7 +66,7 @@ impl Store {
     /// Creates `key` holding `body` unless it exists (then leaves it alone).
     pub async fn create(&self, key: &str, body: Bytes) -> Result<Created> {
         match self {
-            Store::Files(files) => files.create(key, &body).await,
+            Store::Files(files) => files.create(key, body).await,
             Store::S3(s3) => s3.create(key, body).await,
         }
     }
