@@ -329,6 +329,11 @@ pub struct EntriesArgs {
     #[arg(long, requires = "out")]
     pub resume: bool,
 
+    /// Parquet: at most N entries per row group [default: 65536] (a row group
+    /// also ends at 16 MiB in memory; --resume checkpoints where one ends).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub row_group_size: Option<u64>,
+
     /// Stop after writing N entries (after filtering), fetching no more; not with --resume.
     #[arg(short = 'n', long, value_name = "N", conflicts_with = "resume",
           value_parser = clap::value_parser!(u64).range(1..))]

@@ -55,6 +55,7 @@ use crate::commands::{
     completions, config, contracts, entries, follow, info, sandbox, summary, sync,
 };
 use crate::error::Failure;
+use crate::output::Format;
 use crate::signals::Signals;
 
 /// Runs `activitylog` with the process's arguments; the exit code says how it went.
@@ -198,6 +199,12 @@ fn log_level_filter(
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     let global = &cli.global;
+    // `entries` checks the format it resolves (see `Format::refusal`).
+    if global.format == Some(Format::Parquet) && !matches!(cli.command, Command::Entries(_)) {
+        return Err(Failure::usage(
+            "--format parquet is a file of entries: use it with `activitylog entries --out FILE.parquet`",
+        ));
+    }
     // Caught before anything is created, so that nothing is left behind.
     let signals = match &cli.command {
         Command::Completions { .. } | Command::Sandbox(_) | Command::Config => Signals::none(),

@@ -230,9 +230,9 @@ impl<W: Write> EntryWriter<W> {
     /// Moves what the Parquet writer wrote to the output.
     fn deliver(&mut self) -> Result<(), Error> {
         self.arrow.sync()?;
-        let sink = self.arrow.inner_mut();
-        self.out.write_all(&sink.buf)?;
-        sink.buf.clear();
+        // Taken, not cleared: a row group's bytes are not kept allocated.
+        let ready = std::mem::take(&mut self.arrow.inner_mut().buf);
+        self.out.write_all(&ready)?;
         Ok(())
     }
 }

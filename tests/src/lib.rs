@@ -371,3 +371,5 @@ pub mod cli {
 
 pub mod garage;
 pub mod postgres;
+
+pub mod lake;

@@ -20,7 +20,7 @@ use crate::args::{EntriesArgs, Global};
 use crate::error::{EXIT_USAGE, Failure};
 use crate::export::{Export, Halt, Job, JobSource, JobView, Opened, Plan};
 use crate::output::table::Table;
-use crate::output::{EventWriter, Format};
+use crate::output::{self, Format};
 use crate::reader::{self, Reader};
 use crate::signals::{Caught, Signals};
 use crate::text::{list, rfc3339};
@@ -122,6 +122,15 @@ async fn read(
     };
     let args = request.args;
     let format = Format::choose(format, args.out.as_deref(), std::io::stdout().is_terminal());
+    if let Some(refusal) = format.refusal(args.out.as_deref(), false) {
+        return Err(Failure::usage(refusal));
+    }
+    if format != Format::Parquet && args.row_group_size.is_some() {
+        return Err(Failure::usage(format!(
+            "--row-group-size is for Parquet, and the output is {}: add --format parquet",
+            format.name()
+        )));
+    }
     let mut view = args.view.to_view();
     view.contract = contracts.len() > 1;
     if view.columns.is_some() && !format.needs_decoding() {
@@ -190,7 +199,12 @@ async fn read(
         },
         since: range.since(),
         until: range.until(),
-        encoder: Box::new(EventWriter::new(format, Table::terminal_width(), view)),
+        encoder: output::encoder(
+            format,
+            Table::terminal_width(),
+            view,
+            args.row_group_size.unwrap_or(output::ROW_GROUP),
+        ),
         filter,
         limit: args.limit,
         progress: true,

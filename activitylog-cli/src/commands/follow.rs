@@ -112,6 +112,9 @@ async fn follow(
     signals: &Signals,
 ) -> Result<(), Failure> {
     let format = Format::choose(format, args.out.as_deref(), io::stdout().is_terminal());
+    if let Some(refusal) = format.refusal(args.out.as_deref(), true) {
+        return Err(Failure::usage(refusal));
+    }
     let filter = args.filters.to_filter();
     let view = args.view.to_view();
     let plan = Plan {

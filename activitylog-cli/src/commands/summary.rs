@@ -346,6 +346,9 @@ fn write_groups(
             }
             out.write_all(if groups.is_empty() { b"]\n" } else { b"\n]\n" })
         }
+        Format::Parquet => Err(io::Error::other(
+            "parquet is a format of entries (`entries --out FILE.parquet`)",
+        )),
     }
 }
 

@@ -248,6 +248,11 @@ pub struct Checkpoint {
     /// renamed to FILE.
     #[serde(default)]
     pub finished: bool,
+    /// What the format needs to continue `FILE.part` after `bytes` (a
+    /// Parquet file's row groups, [`crate::output::Settled`]); absent for
+    /// the formats that need nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<String>,
 }
 
 impl Checkpoint {
@@ -270,6 +275,7 @@ impl Checkpoint {
             started: Some(started),
             omitted: Omitted::default(),
             finished: false,
+            encoder: None,
         }
     }
 }

@@ -265,6 +265,7 @@ impl Output {
         since: DateTime<Utc>,
         events: u64,
         omitted: &Omitted,
+        encoder: Option<String>,
     ) -> Result<(), Failure> {
         if let Output::File(FileOutput {
             resume: Some(resume),
@@ -273,17 +274,19 @@ impl Output {
         {
             resume.state.contract = Some(contract);
         }
-        self.checkpoint(since, events, omitted)
+        self.checkpoint(since, events, omitted, encoder)
     }
 
     /// Records that every entry before `through` is written (`events` in
-    /// all, `omitted` left out): with `--resume`, flushes, fsyncs and writes
-    /// the checkpoint; otherwise nothing.
+    /// all, `omitted` left out, `encoder` what the format needs to continue):
+    /// with `--resume`, flushes, fsyncs and writes the checkpoint; otherwise
+    /// nothing.
     pub fn checkpoint(
         &mut self,
         through: DateTime<Utc>,
         events: u64,
         omitted: &Omitted,
+        encoder: Option<String>,
     ) -> Result<(), Failure> {
         let Output::File(file) = self else {
             return Ok(());
@@ -299,6 +302,7 @@ impl Output {
         resume.state.bytes = file.out.count;
         resume.state.events = events;
         resume.state.omitted = omitted.clone();
+        resume.state.encoder = encoder;
         checkpoint::write(&resume.checkpoint, &resume.state)
     }
 
@@ -333,6 +337,7 @@ impl Output {
                 events,
                 omitted: omitted.clone(),
                 finished: true,
+                encoder: None,
                 ..state.clone()
             };
             checkpoint::write(checkpoint, &finished)?;
@@ -616,7 +621,7 @@ pub(crate) mod tests {
         let mut omitted = Omitted::default();
         omitted.add(Some("bad-1"));
         output
-            .checkpoint(instant("2024-01-10T00:00:00Z"), 2, &omitted)
+            .checkpoint(instant("2024-01-10T00:00:00Z"), 2, &omitted, None)
             .unwrap();
         output.write_all(b"half-written").unwrap();
         output.flush().unwrap();
@@ -705,7 +710,9 @@ pub(crate) mod tests {
         let path = dir.join("out.ndjson");
         let (since, until) = range();
         let (mut output, _) = ready(open(&path, true).unwrap());
-        output.checkpoint(since, 0, &Omitted::default()).unwrap();
+        output
+            .checkpoint(since, 0, &Omitted::default(), None)
+            .unwrap();
         drop(output);
         let other = Job {
             format: Format::Csv,
@@ -724,7 +731,9 @@ pub(crate) mod tests {
         let path = dir.join("out.ndjson");
         let (since, until) = range();
         let (mut output, _) = ready(open(&path, true).unwrap());
-        output.checkpoint(since, 0, &Omitted::default()).unwrap();
+        output
+            .checkpoint(since, 0, &Omitted::default(), None)
+            .unwrap();
         drop(output);
         let text = std::fs::read_to_string(sibling(&path, ".checkpoint")).unwrap();
         assert!(
@@ -751,7 +760,9 @@ pub(crate) mod tests {
         let other = temp_dir("source-archive").join("out.ndjson");
         let sqlite = archive("sqlite:a.sqlite");
         let (mut output, _) = ready(Output::file(&other, true, &sqlite, since, until).unwrap());
-        output.checkpoint(since, 0, &Omitted::default()).unwrap();
+        output
+            .checkpoint(since, 0, &Omitted::default(), None)
+            .unwrap();
         drop(output);
         for refused in [job(), archive("sqlite:b.sqlite")] {
             let error = Output::file(&other, true, &refused, since, until).unwrap_err();
@@ -769,7 +780,9 @@ pub(crate) mod tests {
         let (since, _) = range();
         let (mut output, _) = ready(open(&path, true).unwrap());
         output.write_all(b"abc\n").unwrap();
-        output.checkpoint(since, 1, &Omitted::default()).unwrap();
+        output
+            .checkpoint(since, 1, &Omitted::default(), None)
+            .unwrap();
         drop(output);
         fs::write(sibling(&path, ".part"), b"ab").unwrap();
         let error = open(&path, true).unwrap_err();

@@ -40,7 +40,7 @@ pub use writer::{Halt, Writer};
 use crate::error::Failure;
 use crate::filter::Filter;
 use crate::omitted::Omitted;
-use crate::output::{Encode, Format};
+use crate::output::{Encode, Format, Settled};
 use crate::progress;
 use crate::signals::Signals;
 use crate::text::{list, rfc3339};
@@ -151,11 +151,23 @@ impl Export {
         // Rows and the progress bar share the terminal.
         let shared = (plan.progress && output.is_stdout() && std::io::stdout().is_terminal())
             .then(|| bar.clone());
+        let mut encoder = plan.encoder;
+        if let (Some(checkpoint), Some(path)) = (&resumed, plan.out) {
+            encoder
+                .resume(checkpoint.bytes, checkpoint.encoder.as_deref())
+                .map_err(|e| {
+                    Failure::other(format!(
+                        "cannot resume: {e}; delete {} and {} to start over",
+                        paths::sibling(path, ".checkpoint").display(),
+                        paths::sibling(path, ".part").display()
+                    ))
+                })?;
+        }
         let out = Writer::start(output, shared, signals);
         if let (Some(checkpoint), Some(path)) = (&resumed, plan.out) {
             eprintln!("{}", resuming(checkpoint, path));
         }
-        let decode = plan.encoder.needs_decoding() || !plan.filter.is_empty();
+        let decode = encoder.needs_decoding() || !plan.filter.is_empty();
         let export = match resumed {
             Some(checkpoint) => Export {
                 since: checkpoint.since,
@@ -169,7 +181,7 @@ impl Export {
                     omitted: checkpoint.omitted,
                 },
                 out,
-                encoder: plan.encoder,
+                encoder,
                 filter: plan.filter,
                 decode,
                 limit: plan.limit,
@@ -187,7 +199,7 @@ impl Export {
                     omitted: Omitted::default(),
                 },
                 out,
-                encoder: plan.encoder,
+                encoder,
                 filter: plan.filter,
                 decode,
                 limit: plan.limit,
@@ -207,9 +219,20 @@ impl Export {
         self.encoder.begin(&mut self.out).map_err(|e| {
             Halt::Failed(Failure::other(format!("could not write the header: {e}")))
         })?;
+        let Settled::Here(state) = self.settle(true)? else {
+            return Ok(());
+        };
         self.out
-            .checkpoint(self.progress.through, 0, &self.progress.omitted)
+            .checkpoint(self.progress.through, 0, &self.progress.omitted, state)
             .await
+    }
+
+    /// Asks the encoder whether a checkpoint can be taken now (`force`: it
+    /// must be), writing what it holds back first.
+    fn settle(&mut self, force: bool) -> Result<Settled, Halt> {
+        self.encoder
+            .settle(&mut self.out, force)
+            .map_err(|e| Halt::Failed(Failure::other(format!("could not write an entry: {e}"))))
     }
 
     /// How far the export got.
@@ -253,12 +276,16 @@ impl Export {
     /// `contract` is read next, from the start of the range.
     pub async fn next_contract(&mut self, contract: u64) -> Result<(), Halt> {
         self.progress.through = self.since;
+        let Settled::Here(state) = self.settle(true)? else {
+            return Ok(());
+        };
         self.out
             .next_contract(
                 contract,
                 self.since,
                 self.progress.written,
                 &self.progress.omitted,
+                state,
             )
             .await
     }
@@ -324,12 +351,25 @@ impl Export {
         self.out.send().await
     }
 
-    /// Records that every entry before `through` is written: a checkpoint.
+    /// Records that every entry before `through` is written: a checkpoint,
+    /// unless the encoder holds entries back (then the one before stays).
     async fn completed(&mut self, through: DateTime<Utc>) -> Result<(), Halt> {
-        self.out
-            .checkpoint(through, self.progress.written, &self.progress.omitted)
-            .await?;
-        tracing::debug!(%through, written = self.progress.written, "checkpoint");
+        match self.settle(false)? {
+            Settled::Here(state) => {
+                self.out
+                    .checkpoint(
+                        through,
+                        self.progress.written,
+                        &self.progress.omitted,
+                        state,
+                    )
+                    .await?;
+                tracing::debug!(%through, written = self.progress.written, "checkpoint");
+            }
+            Settled::Later => {
+                tracing::debug!(%through, "no checkpoint: the encoder holds entries back");
+            }
+        }
         self.progress.through = through;
         Ok(())
     }

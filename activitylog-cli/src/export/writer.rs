@@ -70,6 +70,7 @@ enum Order {
         through: DateTime<Utc>,
         events: u64,
         omitted: Omitted,
+        encoder: Option<String>,
     },
     /// [`Output::commit`]: the last order.
     Commit { events: u64, omitted: Omitted },
@@ -160,6 +161,7 @@ impl Writer {
         through: DateTime<Utc>,
         events: u64,
         omitted: &Omitted,
+        encoder: Option<String>,
     ) -> Result<(), Halt> {
         self.send().await?;
         if self.stdout {
@@ -171,6 +173,7 @@ impl Writer {
             through,
             events,
             omitted,
+            encoder,
         })
         .await
     }
@@ -182,6 +185,7 @@ impl Writer {
         since: DateTime<Utc>,
         events: u64,
         omitted: &Omitted,
+        encoder: Option<String>,
     ) -> Result<(), Halt> {
         self.send().await?;
         if self.stdout {
@@ -193,6 +197,7 @@ impl Writer {
             through: since,
             events,
             omitted,
+            encoder,
         })
         .await
     }
@@ -370,10 +375,13 @@ fn carry_out(
                 through,
                 events,
                 omitted,
+                encoder,
             } => {
                 let done = match contract {
-                    Some(contract) => output.next_contract(contract, through, events, &omitted),
-                    None => output.checkpoint(through, events, &omitted),
+                    Some(contract) => {
+                        output.next_contract(contract, through, events, &omitted, encoder)
+                    }
+                    None => output.checkpoint(through, events, &omitted, encoder),
                 };
                 if let Err(failure) = done {
                     return failed(output, failure);

@@ -2,7 +2,7 @@
 //!
 //! One module per format: [`table`] for people, [`csv`] for spreadsheets,
 //! [`ndjson`] for `ndjson` and [`json_array`] for `json` (the raw events,
-//! every field kept).
+//! every field kept), and `parquet` (the `lake` feature) for `--out FILE.parquet`.
 
 pub mod chart;
 pub mod columns;
@@ -10,6 +10,8 @@ pub mod csv;
 pub mod fields;
 pub mod json_array;
 pub mod ndjson;
+#[cfg(feature = "lake")]
+pub mod parquet;
 pub mod records;
 pub mod table;
 pub mod zone;
@@ -33,12 +35,15 @@ pub enum Format {
     Ndjson,
     /// Columns listed in `activitylog entries --help` (--columns picks some).
     Csv,
+    /// A Parquet file (`entries --out FILE.parquet`): a column per field
+    /// filters use, and each event as received.
+    Parquet,
 }
 
 impl Format {
     /// The format to use: the one asked for; else the one `--out`'s
-    /// extension names (`.csv`, `.json`, `.ndjson`/`.jsonl`); else `table` on
-    /// a terminal and `ndjson` otherwise.
+    /// extension names (`.csv`, `.json`, `.ndjson`/`.jsonl`, `.parquet`); else
+    /// `table` on a terminal and `ndjson` otherwise.
     pub fn choose(asked: Option<Format>, out: Option<&Path>, stdout_is_terminal: bool) -> Format {
         if let Some(format) = asked {
             return format;
@@ -51,6 +56,7 @@ impl Format {
             return match extension.as_deref() {
                 Some("csv") => Format::Csv,
                 Some("json") => Format::Json,
+                Some("parquet") => Format::Parquet,
                 _ => Format::Ndjson,
             };
         }
@@ -73,8 +79,48 @@ impl Format {
             Format::Json => "json",
             Format::Ndjson => "ndjson",
             Format::Csv => "csv",
+            Format::Parquet => "parquet",
         }
     }
+
+    /// Why this format cannot be written where asked (`None`: it can):
+    /// Parquet needs a file (its footer comes last) and an end (not
+    /// `--follow`), and this build to have the `lake` feature.
+    pub fn refusal(self, out: Option<&Path>, follow: bool) -> Option<String> {
+        if self != Format::Parquet {
+            return None;
+        }
+        if !cfg!(feature = "lake") {
+            return Some(
+                "this activitylog was built without Parquet: install it with \
+                 `cargo install activitylog-cli --features lake`"
+                    .into(),
+            );
+        }
+        if follow {
+            return Some(
+                "--format parquet writes a file that is complete only at its end, and --follow \
+                 never ends: use --format ndjson"
+                    .into(),
+            );
+        }
+        if out.is_none() {
+            return Some("--format parquet writes a file: add --out FILE.parquet".into());
+        }
+        None
+    }
+}
+
+/// Where an export may take a checkpoint ([`Encode::settle`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Here: every event written so far is in the bytes out, and this is
+    /// what the encoder needs to continue after them (`None`: nothing).
+    Here(Option<String>),
+    /// Not yet: the encoder holds events back (a Parquet row group not full
+    /// yet); the checkpoint before stays the one to resume from.
+    #[cfg_attr(not(feature = "lake"), allow(dead_code))]
+    Later,
 }
 
 /// How the table and CSV show events (`--columns`, `--tz`/`--local`);
@@ -112,9 +158,37 @@ pub trait Encode {
 
     /// Writes what comes after the last event (`]`).
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()>;
+
+    /// Says whether a checkpoint can be taken now, writing what it needs
+    /// first; `force` when one must (a new contract, the start). Formats
+    /// that hold nothing back are always [`Settled::Here`].
+    fn settle(&mut self, _out: &mut dyn Write, _force: bool) -> io::Result<Settled> {
+        Ok(Settled::Here(None))
+    }
+
+    /// Continues an output cut back to a checkpoint: `bytes` long, with the
+    /// `state` [`settle`](Self::settle) gave then. Called instead of
+    /// [`begin`](Self::begin) by a resumed export.
+    fn resume(&mut self, _bytes: u64, _state: Option<&str>) -> io::Result<()> {
+        Ok(())
+    }
 }
 
-/// The encoder of the four `--format`s: [`begin`](Encode::begin) once per
+/// Entries per Parquet row group unless `--row-group-size` says otherwise.
+pub const ROW_GROUP: u64 = 65536;
+
+/// The encoder of `format` (tables fitted to `width`, table and CSV rows
+/// shown as `view` says, Parquet row groups of at most `row_group` entries).
+pub fn encoder(format: Format, width: usize, view: View, row_group: u64) -> Box<dyn Encode> {
+    #[cfg(feature = "lake")]
+    if format == Format::Parquet {
+        return Box::new(parquet::ParquetWriter::new(row_group));
+    }
+    let _ = row_group;
+    Box::new(EventWriter::new(format, width, view))
+}
+
+/// The encoder of the four text `--format`s: [`begin`](Encode::begin) once per
 /// file, [`write`](Encode::write) per event, [`finish`](Encode::finish) at the end.
 #[derive(Debug)]
 pub struct EventWriter {
@@ -148,7 +222,7 @@ impl Encode for EventWriter {
                 None => csv::write_header(&mut out),
             },
             Format::Json => json_array::write_start(&mut out),
-            Format::Ndjson => Ok(()),
+            Format::Ndjson | Format::Parquet => Ok(()),
         }
     }
 
@@ -170,6 +244,9 @@ impl Encode for EventWriter {
             }
             (Format::Table | Format::Csv, None) => Err(io::Error::other(
                 "internal: this format needs the decoded event",
+            )),
+            (Format::Parquet, _) => Err(io::Error::other(
+                "internal: Parquet is written by its own encoder",
             )),
         }
     }
@@ -195,6 +272,10 @@ mod tests {
         assert_eq!(Format::choose(None, path("a.json"), true), Format::Json);
         assert_eq!(Format::choose(None, path("a.jsonl"), true), Format::Ndjson);
         assert_eq!(Format::choose(None, path("a"), true), Format::Ndjson);
+        assert_eq!(
+            Format::choose(None, path("a.Parquet"), false),
+            Format::Parquet
+        );
         assert_eq!(
             Format::choose(Some(Format::Csv), path("a.json"), true),
             Format::Csv

@@ -56,6 +56,9 @@ impl Records {
                 let text = serde_json::to_string_pretty(&value).map_err(io::Error::other)?;
                 writeln!(out, "{text}")
             }
+            Format::Parquet => Err(io::Error::other(
+                "parquet is a format of entries (`entries --out FILE.parquet`)",
+            )),
         }
     }
 
