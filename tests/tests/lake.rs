@@ -10,14 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+
 use std::time::Duration;
 
 use activitylog_sandbox::{Faults, MAIN_CONTRACT, Sandbox, SandboxBuilder};
 use activitylog_tests::cli::{self, Run};
 use activitylog_tests::garage::Garage;
+use activitylog_tests::lake;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_activitylog-under-test"))
@@ -67,51 +68,20 @@ impl Drop for Dir {
     }
 }
 
-/// `target/lake-tools`, with DuckDB and PySpark installed once per run of
-/// this test binary (tests/lake/install.sh; idempotent across runs).
-fn tools() -> &'static PathBuf {
-    static TOOLS: OnceLock<PathBuf> = OnceLock::new();
-    TOOLS.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../lake-tools");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/lake/install.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .arg(&dir)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-        assert!(
-            status.success(),
-            "{script} could not install DuckDB and PySpark into {} (python3 with venv, PyPI)",
-            dir.display()
-        );
-        dir
-    })
+/// `target/lake-tools`, where Garage is installed (tests/lake/garage.sh).
+fn tools() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/lake-tools")
 }
 
-fn python() -> PathBuf {
-    tools().join("venv/bin/python")
-}
-
-/// Runs `script` (in tests/lake) with `args`, `input` on stdin; its stdout as JSON.
-fn run_python(script: &str, args: &[&str], input: &str, env: &[(&str, String)]) -> Value {
-    use std::io::Write;
+/// Runs `script` (in tests/lake) with `args`; its stdout as JSON.
+fn run_python(script: &str, args: &[&str]) -> Value {
     let path = format!("{}/lake/{script}", env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(python())
+    let output = Command::new(lake::python())
         .arg(&path)
         .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stdin(Stdio::null())
+        .output()
         .unwrap_or_else(|e| panic!("cannot run {path}: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
         "{script} failed: {}",
@@ -158,7 +128,7 @@ fn glob(root: &str) -> String {
 /// DuckDB's view of the lake at `root` (a directory, or `s3://…` with
 /// `setup` naming the S3 endpoint), rows with a time in `[since, until)`.
 fn duckdb(root: &str, setup: &[String], since: DateTime<Utc>, until: DateTime<Utc>) -> Seen {
-    let lake = glob(root);
+    let from = glob(root);
     let range = format!(
         "time >= TIMESTAMPTZ '{}' AND time < TIMESTAMPTZ '{}'",
         rfc3339(since),
@@ -166,37 +136,26 @@ fn duckdb(root: &str, setup: &[String], since: DateTime<Utc>, until: DateTime<Ut
     );
     let mut queries: Vec<String> = setup.to_vec();
     queries.extend([
-        format!("SELECT count(*) FROM {lake} WHERE {range}"),
-        format!("SELECT uuid FROM {lake} WHERE {range}"),
-        format!("SELECT \"user\", count(*) FROM {lake} WHERE {range} GROUP BY \"user\""),
+        format!("SELECT count(*) FROM {from} WHERE {range}"),
+        format!("SELECT uuid FROM {from} WHERE {range}"),
+        format!("SELECT \"user\", count(*) FROM {from} WHERE {range} GROUP BY \"user\""),
     ]);
-    let answers = run_python("duckdb_query.py", &[], &json!(queries).to_string(), &[]);
-    let answers = &answers.as_array().unwrap()[setup.len()..];
+    let answers = lake::duckdb(&queries);
+    let answers = &answers[setup.len()..];
+    let text = |value: &Value| value.as_str().unwrap().to_string();
     Seen {
         count: answers[0][0][0].as_u64().unwrap(),
-        uuids: answers[1]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| row[0].as_str().unwrap().to_string())
-            .collect(),
+        uuids: answers[1].iter().map(|row| text(&row[0])).collect(),
         users: answers[2]
-            .as_array()
-            .unwrap()
             .iter()
-            .map(|row| {
-                (
-                    row[0].as_str().unwrap().to_string(),
-                    row[1].as_u64().unwrap(),
-                )
-            })
+            .map(|row| (text(&row[0]), row[1].as_u64().unwrap()))
             .collect(),
     }
 }
 
 /// Spark's view of the lake directory (`spark.read.parquet(DIR)`, all of it).
 fn spark(dir: &Path) -> Seen {
-    let answer = run_python("spark_query.py", &[dir.to_str().unwrap()], "", &[]);
+    let answer = run_python("spark_query.py", &[dir.to_str().unwrap()]);
     Seen {
         count: answer["count"].as_u64().unwrap(),
         uuids: answer["uuids"]
@@ -344,7 +303,7 @@ async fn a_directory_lake_reads_in_duckdb_spark_and_entries_as_the_api_exports_i
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_s3_lake_on_garage_reads_in_duckdb_and_entries_and_verifies() {
-    let garage = Garage::start(tools());
+    let garage = Garage::start(&tools());
     let sandbox = in_span()
         .events(2000)
         .faults(Faults::rate(0.2))
@@ -402,32 +361,30 @@ async fn an_s3_lake_on_garage_reads_in_duckdb_and_entries_and_verifies() {
     );
 }
 
-/// The httpfs extension as PyPI's `duckdb-ext-httpfs` installs it.
-fn httpfs() -> PathBuf {
-    let lib = tools().join("venv/lib");
-    let python = std::fs::read_dir(&lib)
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("python"))
-        .expect("the venv's lib/pythonX.Y");
-    let extensions = python.path().join("site-packages/duckdb_ext/extensions");
-    let version = std::fs::read_dir(&extensions)
-        .unwrap()
-        .flatten()
-        .next()
+/// The httpfs extension as PyPI's `duckdb-ext-httpfs` installs it (asked
+/// of the Python that has it).
+fn httpfs() -> String {
+    let script = "import duckdb, duckdb_ext, glob, os\n\
+                  root = list(duckdb_ext.__path__)[0]\n\
+                  print(glob.glob(os.path.join(root, 'extensions', 'v' + duckdb.__version__, \
+                  '*', 'httpfs.duckdb_extension'))[0])";
+    let output = Command::new(lake::python())
+        .arg("-c")
+        .arg(script)
+        .output()
         .unwrap();
-    let platform = std::fs::read_dir(version.path())
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap();
-    platform.path().join("httpfs.duckdb_extension")
+    assert!(
+        output.status.success(),
+        "no httpfs extension (PyPI duckdb-ext-httpfs): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// DuckDB's statements that reach Garage: httpfs, and the key as a secret.
 fn s3_setup(garage: &Garage) -> Vec<String> {
     vec![
-        format!("LOAD '{}'", httpfs().display()),
+        format!("LOAD '{}'", httpfs()),
         format!(
             "CREATE SECRET garage (TYPE s3, KEY_ID '{}', SECRET '{}', REGION '{}', \
              ENDPOINT '{}', URL_STYLE 'path', USE_SSL false)",
@@ -446,10 +403,8 @@ fn garage_objects(garage: &Garage, root: &str) -> BTreeMap<String, String> {
     queries.push(format!(
         "SELECT filename, md5(content) || ' ' || last_modified FROM read_blob('{root}/**')"
     ));
-    let answers = run_python("duckdb_query.py", &[], &json!(queries).to_string(), &[]);
+    let answers = lake::duckdb(&queries);
     answers[queries.len() - 1]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|row| {
             (
@@ -753,10 +708,8 @@ async fn the_readme_queries_run_on_a_synced_lake() {
         .unwrap()
         .replace("\\\"", "\"")
         .replace("/srv/audit-lake", &here);
-    let answer = run_python("duckdb_query.py", &[], &json!([query]).to_string(), &[]);
+    let answer = lake::duckdb(&[query]);
     let users: BTreeMap<String, u64> = answer[0]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|row| {
             (
@@ -782,7 +735,7 @@ async fn the_readme_queries_run_on_a_synced_lake() {
          rows = {expression}.collect()\n\
          print(json.dumps({{row['user']: row['count'] for row in rows}}))\n"
     );
-    let output = Command::new(python())
+    let output = Command::new(lake::python())
         .arg("-c")
         .arg(&script)
         .output()
