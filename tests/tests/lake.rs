@@ -701,6 +701,7 @@ async fn the_readme_queries_run_on_a_synced_lake() {
 
     let duckdb_line = readme
         .lines()
+        .filter(|l| l.contains("/srv/audit-lake"))
         .find_map(|l| l.strip_prefix("duckdb -c \""))
         .expect("the README's DuckDB query");
     let query = duckdb_line
