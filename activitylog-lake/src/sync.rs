@@ -28,7 +28,7 @@ use crate::{Error, Result, codec, layout};
 /// late entries are caught (default; as the archive's).
 pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 
-/// Entries a sync holds before it commits them [default].
+/// Entries a sync holds before it commits them, by default.
 pub const DEFAULT_BATCH: usize = 50_000;
 
 /// A sync of one contract into a [`Lake`]; see [`Lake::sync`].
