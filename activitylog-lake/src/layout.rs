@@ -11,9 +11,11 @@ use chrono::NaiveDate;
 pub const MANIFEST: &str = "_manifest/";
 /// The prefix of objects written but not committed yet.
 pub const STAGING: &str = "_staging/";
-/// Hive's name for a partition without a value: entries without a readable
-/// time (Spark and DuckDB read it as NULL).
-pub const NO_DAY: &str = "__HIVE_DEFAULT_PARTITION__";
+/// The day partition of entries without a readable time (their `time` is
+/// NULL). A date, not Hive's `__HIVE_DEFAULT_PARTITION__`: DuckDB 1.4 reads
+/// that as text, which makes `day` a text column for the whole lake and
+/// refuses `day >= DATE '…'`.
+pub const NO_DAY: &str = "1970-01-01";
 
 /// The key of the data object `name` of `contract` and `day`.
 pub fn object_key(contract: u64, day: Option<NaiveDate>, name: &str) -> String {
@@ -50,19 +52,6 @@ pub fn day_text(day: Option<NaiveDate>) -> String {
     day.map_or_else(|| NO_DAY.to_string(), |d| d.format("%Y-%m-%d").to_string())
 }
 
-/// The contract and day of a data key, if it is laid out as this crate lays them out.
-pub fn partition(key: &str) -> Option<(u64, Option<NaiveDate>)> {
-    let mut parts = key.split('/');
-    let contract = parts.next()?.strip_prefix("contract=")?.parse().ok()?;
-    let day = parts.next()?.strip_prefix("day=")?;
-    let day = if day == NO_DAY {
-        None
-    } else {
-        Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?)
-    };
-    Some((contract, day))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,7 +64,6 @@ mod tests {
             key,
             "contract=31721060/day=2024-05-01/000000000001-ab.parquet"
         );
-        assert_eq!(partition(&key), Some((31721060, day)));
         let staged = staged_key(&key);
         assert!(
             staged.starts_with('_') && !staged.ends_with(".parquet"),
@@ -83,6 +71,7 @@ mod tests {
         );
         assert!(is_data(&key) && !is_data(&staged) && !is_data(&manifest_key(1)));
         assert_eq!(manifest_seq(&manifest_key(42)), Some(42));
-        assert_eq!(partition(&object_key(7, None, "x")), Some((7, None)));
+        let untimed = object_key(7, None, "x");
+        assert_eq!(untimed, "contract=7/day=1970-01-01/x.parquet", "a date engines parse");
     }
 }
