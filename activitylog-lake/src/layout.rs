@@ -72,6 +72,9 @@ mod tests {
         assert!(is_data(&key) && !is_data(&staged) && !is_data(&manifest_key(1)));
         assert_eq!(manifest_seq(&manifest_key(42)), Some(42));
         let untimed = object_key(7, None, "x");
-        assert_eq!(untimed, "contract=7/day=1970-01-01/x.parquet", "a date engines parse");
+        assert_eq!(
+            untimed, "contract=7/day=1970-01-01/x.parquet",
+            "a date engines parse"
+        );
     }
 }
