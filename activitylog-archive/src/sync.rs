@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use activitylog_client::{ActivityLog, DateBound, RangeError, RangeRule, Update, Updates};
-use chrono::{DateTime, TimeDelta, Utc};
+use activitylog_client::{ActivityLog, DateBound, SyncPlan, Update, Updates};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::row::Row;
@@ -71,7 +71,7 @@ impl<'a> SyncRun<'a> {
     }
 
     /// End, exclusive [default: `now − settle`, by the service's clock,
-    /// see [`RangeRule`]]. The progress mark never passes `now − settle`,
+    /// see [`RangeRule`](activitylog_client::RangeRule)]. The progress mark never passes `now − settle`,
     /// whatever the end.
     pub fn until(mut self, end: impl Into<DateBound>) -> Self {
         self.until = Some(end.into());
@@ -120,22 +120,9 @@ impl<'a> SyncRun<'a> {
         // By the service's clock: a machine clock ahead of it must not
         // move the mark over time the service has not finished.
         let now = self.log.now().await;
-        let rule = RangeRule::new(settle);
-        let settled = rule
-            .open_end(now)
-            .map_err(activitylog_client::Error::from)?;
         let mark = archive.through(self.contract).await?;
-        let since = self
-            .since
-            .or_else(|| mark.map(|mark| DateBound::Instant(before(mark, self.overlap))));
-        let range = rule.resolve(since, self.until, now);
-        let (since, until) = match range {
-            Ok(range) => (range.since(), range.until()),
-            // Nothing to do: the start is not before the end.
-            Err(RangeError::Reversed { since, until }) => (since.instant(), until.instant()),
-            Err(RangeError::NotSettled { since, end, .. }) => (since.instant(), end),
-            Err(error) => return Err(activitylog_client::Error::from(error).into()),
-        };
+        let plan = SyncPlan::new(mark, self.since, self.until, self.overlap, settle, now)?;
+        let (since, until) = (plan.since(), plan.until());
         let mut synced = Synced {
             contract: self.contract,
             since,
@@ -144,13 +131,9 @@ impl<'a> SyncRun<'a> {
             added: 0,
             through: mark,
         };
-        if since >= until {
+        if plan.is_empty() {
             return Ok(synced);
         }
-        // The mark moves only over time this sync joins to what the
-        // archive holds: a range after a gap leaves it (the next
-        // incremental sync fills the gap).
-        let joined = mark.is_none_or(|mark| since <= mark);
         tracing::info!(contract = self.contract, %since, %until, "syncing");
         let updates = entries
             .since(DateBound::Instant(since))
@@ -166,7 +149,7 @@ impl<'a> SyncRun<'a> {
             archive.db.build_indexes().await.map_err(failed)?;
         }
         let mut writer = Writer::start(&archive.db, contract);
-        let downloaded = download(updates, &mut writer, &mut synced, joined, settled).await;
+        let downloaded = download(updates, &mut writer, &mut synced, plan).await;
         // Windows handed over before an error are still committed.
         let written = writer.finish().await;
         let indexed = if deferred {
@@ -192,8 +175,7 @@ async fn download(
     mut updates: Updates,
     writer: &mut Writer,
     synced: &mut Synced,
-    joined: bool,
-    settled: DateTime<Utc>,
+    mut plan: SyncPlan,
 ) -> Result<()> {
     while let Some(update) = updates.next().await {
         match update? {
@@ -205,10 +187,8 @@ async fn download(
                 }
             }
             Update::Completed { through } => {
-                let through = through.min(settled);
-                let mark =
-                    (joined && synced.through.is_none_or(|mark| through > mark)).then_some(through);
-                synced.through = mark.or(synced.through);
+                let mark = plan.advance(through);
+                synced.through = plan.mark();
                 if writer.commit(mark).await.is_err() {
                     break;
                 }
@@ -217,12 +197,4 @@ async fn download(
         }
     }
     Ok(())
-}
-
-/// `duration` before `instant`, or the first instant chrono knows (never a panic).
-fn before(instant: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
-    TimeDelta::from_std(duration)
-        .ok()
-        .and_then(|delta| instant.checked_sub_signed(delta))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }

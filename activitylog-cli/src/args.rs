@@ -164,9 +164,12 @@ pub enum Command {
     /// Count a contract's entries in a time range by user, action, day, ...
     #[command(long_about = SUMMARY_LONG_ABOUT)]
     Summary(SummaryArgs),
-    /// Archive contracts' entries into a database (SQLite or PostgreSQL), incrementally.
+    /// Archive contracts' entries into a database (SQLite, PostgreSQL) or a lake, incrementally.
     #[command(long_about = SYNC_LONG_ABOUT)]
     Sync(SyncArgs),
+    /// Check a lake against its manifest chain: every object as committed, none missing, none added.
+    #[cfg(feature = "lake")]
+    Verify(VerifyArgs),
     /// Serve the sandbox (a local fake of the API) until Ctrl-C.
     #[command(
         long_about = "Serve the sandbox, a local fake of the Activity Log API with generated \
@@ -201,7 +204,13 @@ Each contract's archive records the instant it is complete up to (never later th
 before now); the next sync starts there, one hour earlier to catch late entries. The first sync
 takes the last 90 days unless --since says otherwise. An entry is stored once however often it is
 fetched, and every download window commits together with its progress: an interrupted sync
-(Ctrl-C, a crash, a lost network) keeps what it committed, and the next one goes on from there.";
+(Ctrl-C, a crash, a lost network) keeps what it committed, and the next one goes on from there.
+
+A lake (file:///DIR or s3://BUCKET/PREFIX; built with --features lake) is Parquet under
+contract=N/day=YYYY-MM-DD/ that DuckDB and Spark read as it is. Every commit writes new objects
+only, recorded in a hash chain under _manifest/ (`activitylog verify --db LAKE` checks it); an
+object is visible to readers only once committed, so each entry is seen once, even after a
+crash.";
 
 #[cfg(feature = "mcp")]
 const MCP_LONG_ABOUT: &str = "\
@@ -228,12 +237,24 @@ pub struct McpArgs {
     pub max_answer_bytes: u32,
 }
 
+/// `activitylog verify`.
+#[cfg(feature = "lake")]
+#[derive(Debug, Args)]
+#[command(mut_arg("db", |arg| arg.required(true).help(
+    "The lake: file:///DIR or s3://BUCKET/PREFIX"
+)))]
+pub struct VerifyArgs {
+    /// The lake: file:///DIR or s3://BUCKET/PREFIX.
+    #[command(flatten)]
+    pub archive: ArchiveArgs,
+}
+
 /// `activitylog sync`.
 #[derive(Debug, Args)]
 #[command(
     mut_arg("db", |arg| arg.help(
-        "The archive: sqlite:PATH or postgres://... [default: archive.sqlite in the user's data \
-         directory]"
+        "The archive: sqlite:PATH or postgres://..., or a lake: file:///DIR or \
+         s3://BUCKET/PREFIX [default: archive.sqlite in the user's data directory]"
     )),
     mut_arg("since", |arg| arg.help(
         "Start of the range, inclusive [default: where the archive is complete up to, minus an \
@@ -256,6 +277,12 @@ pub struct SyncArgs {
     /// How it downloads.
     #[command(flatten)]
     pub download: DownloadArgs,
+
+    /// With a lake: entries held before each commit (what memory holds, and what a killed sync
+    /// downloads again) [default: 50000]
+    #[cfg(feature = "lake")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub commit_every: Option<u64>,
 }
 
 /// `activitylog entries`.
@@ -511,6 +538,25 @@ impl DownloadArgs {
         entries
     }
 
+    /// The sync of `contract` into `lake` these flags configure, its range
+    /// still to set.
+    #[cfg(feature = "lake")]
+    pub fn lake_sync<'a>(
+        &self,
+        lake: &'a activitylog_lake::Lake,
+        log: &'a ActivityLog,
+        contract: u64,
+    ) -> activitylog_lake::LakeSync<'a> {
+        let mut run = lake.sync(log, contract).settle(self.settle);
+        if let Some(size) = self.page_size {
+            run = run.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            run = run.concurrency(usize::from(pages));
+        }
+        run
+    }
+
     /// The sync of `contract` into `archive` these flags configure, its
     /// range still to set.
     pub fn sync<'a>(
@@ -540,12 +586,45 @@ fn parse_settle(text: &str) -> Result<Duration, String> {
 /// `entries` and `summary` read it).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ArchiveArgs {
-    /// Read the entries from an archive (sqlite:PATH or postgres://..., see `activitylog sync`)
-    /// instead of the API: offline, any range up to where the archive is complete (without
+    /// Read the entries from an archive (sqlite:PATH or postgres://...) or a lake (file:///DIR or
+    /// s3://BUCKET/PREFIX), see `activitylog sync`, instead of the API: offline, any range up to where the archive is complete (without
     /// --since, everything archived, entries without a readable time last; without --until, up
     /// to where it is complete).
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
+
+    /// How an `s3://` lake is reached.
+    #[cfg(feature = "lake")]
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// Where an `s3://` lake's endpoint is; the credentials come from
+/// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` or an `AWS_PROFILE`.
+#[cfg(feature = "lake")]
+#[derive(Debug, Args, Clone, Default)]
+pub struct S3Args {
+    /// The S3 endpoint of an s3:// lake (e.g. http://127.0.0.1:3900) [default: $AWS_ENDPOINT_URL,
+    /// else IONOS Object Storage in --s3-region]
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// The S3 region: signs the requests and names the IONOS endpoint (eu-central-1 is
+    /// https://s3.eu-central-1.ionoscloud.com; also eu-central-2, eu-central-3, eu-south-2)
+    /// [default: $AWS_REGION, else eu-central-1]
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+}
+
+#[cfg(feature = "lake")]
+impl S3Args {
+    /// The lake's S3 options.
+    pub fn options(&self) -> activitylog_lake::S3Options {
+        activitylog_lake::S3Options {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+        }
+    }
 }
 
 /// The contracts a command reads: CONTRACT arguments or `--all-contracts`;

@@ -8,9 +8,9 @@
 //!
 //! - dispatch: this file parses the command line and calls one command.
 //! - `commands`: one module per command, each a leaf.
-//! - reading and writing: `reader` (the API or an archive, for `entries`,
+//! - reading and writing: `reader` (the API or what `sync` stored, for `entries`,
 //!   `summary` and `mcp`), `which_contracts` (the contracts a command reads),
-//!   `connect` (credentials, the config file, `--sandbox`), `export` (the
+//!   `stored` (an archive or a lake), `connect` (credentials, the config file, `--sandbox`), `export` (the
 //!   one path from events to bytes: stdout or `--out FILE`, checkpoints,
 //!   locks), `report` (`summary`'s SVG and HTML files), `counting` (the
 //!   filter-and-count loop of `summary` and the MCP server's `summarize`).
@@ -34,6 +34,7 @@ mod progress;
 mod reader;
 mod report;
 mod signals;
+mod stored;
 mod text;
 /// The `WHEN` parser of `--since`/`--until`; public for the fuzz target `when`.
 #[doc(hidden)]
@@ -48,6 +49,8 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::args::{Cli, Command};
 #[cfg(feature = "mcp")]
 use crate::commands::mcp;
+#[cfg(feature = "lake")]
+use crate::commands::verify;
 use crate::commands::{
     completions, config, contracts, entries, follow, info, sandbox, summary, sync,
 };
@@ -219,6 +222,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         #[cfg(feature = "mcp")]
         Command::Mcp(args) => signals.or_stop(mcp::serve(global, args)).await,
         Command::Sync(args) => sync::run(global, args, &signals).await,
+        #[cfg(feature = "lake")]
+        Command::Verify(args) => verify::run(args, &signals).await,
     }
 }
 

@@ -1,14 +1,16 @@
 //! Where `entries` and `summary` read from: the API (connected as
-//! configured) or an archive (`--db`, offline), and which contracts.
+//! configured) or what `sync` stored (`--db`, offline: an archive or a
+//! lake), and which contracts.
 
-use activitylog_archive::{Archive, Query};
+use activitylog_archive::Query;
 use activitylog_client::{DateBound, DateRange, RawEvent, Update};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
 
-use crate::args::{ContractArgs, Global};
+use crate::args::{ArchiveArgs, ContractArgs, Global};
 use crate::connect::{self, Connection};
 use crate::error::Failure;
+use crate::stored::Stored;
 use crate::text::{list, rfc3339};
 use crate::which_contracts;
 
@@ -18,21 +20,21 @@ use crate::which_contracts;
 pub enum Reader {
     /// The API, with what connecting made (a `--sandbox` included).
     Api(Connection),
-    /// An archive written by `activitylog sync`.
-    Archive(Archive),
+    /// An archive or a lake written by `activitylog sync`.
+    Archive(Stored),
 }
 
 impl Reader {
-    /// Opens the archive `db` names, else connects to the API; then picks
-    /// the contracts `asked` names from those it holds or can read.
+    /// Opens the archive or lake `--db` names, else connects to the API;
+    /// then picks the contracts `asked` names from those it holds or can read.
     pub async fn open(
         global: &Global,
-        db: Option<&str>,
+        db: &ArchiveArgs,
         asked: &ContractArgs,
     ) -> Result<(Reader, Vec<u64>), Failure> {
-        match db {
+        match db.db.as_deref() {
             Some(url) => {
-                let archive = Archive::open(url).await?;
+                let archive = Stored::open(url, db).await?;
                 let chosen = which_contracts::in_archive(asked, &archive).await?;
                 Ok((Reader::Archive(archive), chosen))
             }
@@ -50,13 +52,13 @@ impl Reader {
 /// time, in `@uuid` order, then the whole range complete. The archive
 /// skips what `query` rules out; the caller's filter still runs on the rest.
 pub fn archived_updates<'a>(
-    archive: &'a Archive,
+    archive: &'a Stored,
     contract: u64,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     untimed: bool,
     query: &Query,
-) -> impl Stream<Item = Result<Update, activitylog_archive::Error>> + 'a {
+) -> impl Stream<Item = Result<Update, Failure>> + 'a {
     let untimed = if untimed {
         archive.untimed_where(contract, query).boxed()
     } else {
@@ -74,7 +76,7 @@ pub fn archived_updates<'a>(
 /// An archive's entries of `range`, one at a time, then (with `untimed`)
 /// the entries without a readable time; narrowed by `query` as above.
 pub fn archived_events<'a>(
-    archive: &'a Archive,
+    archive: &'a Stored,
     contract: u64,
     range: &DateRange,
     untimed: bool,
@@ -90,9 +92,10 @@ pub fn archived_events<'a>(
         futures::stream::empty().boxed()
     };
     archive
-        .entries_where(contract, range.since(), range.until(), query)
+        .pages_where(contract, range.since(), range.until(), query)
+        .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
+        .try_flatten()
         .chain(untimed)
-        .map_err(Failure::from)
 }
 
 /// An archive read of `contracts` as asked (`start`, and `until`: given
@@ -108,7 +111,7 @@ pub fn archived_events<'a>(
 /// - A contract no sync completed a window of (no mark): exits 1, or with
 ///   `partial` is read as asked.
 pub async fn archive_range(
-    archive: &Archive,
+    archive: &Stored,
     contracts: &[u64],
     start: DateTime<Utc>,
     until: DateTime<Utc>,
@@ -203,7 +206,7 @@ pub async fn archive_range(
 /// Says on stderr how many entries of `contracts` without a readable time
 /// a range read leaves out (they are in no range; a read without --since
 /// has them).
-pub async fn untimed_left_out(archive: &Archive, contracts: &[u64]) -> Result<(), Failure> {
+pub async fn untimed_left_out(archive: &Stored, contracts: &[u64]) -> Result<(), Failure> {
     let location = archive.location();
     for &contract in contracts {
         let count = archive.untimed_count(contract).await?;

@@ -7,12 +7,12 @@
 //! contract the credentials cannot read fails the run before anything is
 //! written. One contract given is not checked: its first request says.
 
-use activitylog_archive::Archive;
 use activitylog_client::{ActivityLog, ENV_CONTRACT_NUMBER, Error};
 
 use crate::args::ContractArgs;
 use crate::connect::Connection;
 use crate::error::Failure;
+use crate::stored::Stored;
 use crate::text::list;
 
 /// The contracts `args` ask for, in the order they are read: as given, or
@@ -80,7 +80,7 @@ pub async fn readable_by(
 /// [`readable_by`] chooses from the API, with the archive's contracts in place
 /// of the readable ones: a contract the archive does not hold fails naming
 /// the `sync` that would fill it in.
-pub async fn in_archive(args: &ContractArgs, archive: &Archive) -> Result<Vec<u64>, Failure> {
+pub async fn in_archive(args: &ContractArgs, archive: &Stored) -> Result<Vec<u64>, Failure> {
     once_each(args)?;
     let held = archive.contracts().await?;
     let location = archive.location();

@@ -73,6 +73,7 @@ mod error;
 mod event;
 mod generated;
 mod hooks;
+mod incremental;
 mod profile;
 mod proxy;
 mod requests;
@@ -94,6 +95,7 @@ pub use error::{Error, Result};
 pub use event::RawEvent;
 pub use generated::{Client, types};
 pub use hooks::Hooks;
+pub use incremental::SyncPlan;
 pub use profile::{
     ConfigFile, ENV_CONFIG_FILE, ENV_CURRENT_PROFILE, Endpoint, Environment, FileCredentials,
     PRODUCT, Product, Profile,

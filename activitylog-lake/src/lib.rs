@@ -10,6 +10,22 @@
 //!   continue later in the same file ([`Resumable`]).
 //! - [`reader`]: [`read_entries`] gives back the entries as received.
 //!
+//! And a **lake** of them: [`Lake`] at `file:///DIR` or `s3://BUCKET/PREFIX`
+//! (any S3-compatible store, path-style), partitioned as
+//! `contract=31721060/day=2024-05-01/…parquet` so that engines prune by
+//! contract and day.
+//!
+//! - [`Lake::sync`] downloads a contract's new entries and commits them as
+//!   new objects, never rewriting one; the completeness mark lives in the
+//!   lake, so any machine continues the sync.
+//! - Exactly once as readers see it: objects are written under
+//!   `_staging/` (no glob of `**/*.parquet` and no Spark reader sees it), a
+//!   new manifest object commits them, and only then are they copied into
+//!   their partition; a sync skips the `@uuid`s already committed for the
+//!   days it reads again. See [`sync`](LakeSync) for the crash cases.
+//! - [`Lake::verify`] recomputes the manifest's hash chain and every
+//!   object's SHA-256.
+//!
 //! ```
 //! use activitylog_client::RawEvent;
 //! use activitylog_lake::{EntryWriter, read_entries};
@@ -27,11 +43,27 @@
 
 #![warn(missing_docs)]
 
+mod codec;
 mod error;
+mod lake;
+pub mod layout;
+pub mod manifest;
+mod objects;
+mod read;
 pub mod reader;
 pub mod row;
+mod sync;
+mod verify;
 pub mod writer;
 
 pub use error::Error;
+pub use lake::{Lake, is_lake_url};
+pub use manifest::Manifest;
+pub use objects::S3Options;
 pub use reader::read_entries;
+pub use sync::{DEFAULT_BATCH, DEFAULT_OVERLAP, LakeSync, Synced};
+pub use verify::Verified;
 pub use writer::{EntryWriter, Limits, Resumable};
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -369,6 +369,7 @@ pub mod cli {
     }
 }
 
+pub mod garage;
 pub mod postgres;
 
 pub mod lake;

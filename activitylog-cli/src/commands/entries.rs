@@ -100,11 +100,7 @@ fn prepare_at(args: &EntriesArgs, now: DateTime<Utc>) -> Result<Request<'_>, Fai
 pub async fn run(global: &Global, args: &EntriesArgs, signals: &Signals) -> Result<(), Failure> {
     let request = prepare(args)?;
     let (reader, contracts) = signals
-        .or_stop(Reader::open(
-            global,
-            args.archive.db.as_deref(),
-            &args.contracts,
-        ))
+        .or_stop(Reader::open(global, &args.archive, &args.contracts))
         .await?;
     read(&reader, request, &contracts, global.format, signals).await
 }
@@ -266,7 +262,7 @@ async fn read(
                 }
                 Reader::Archive(archive) => {
                     reader::archived_updates(archive, contract, from, end, !since_given, &query)
-                        .map_err(|e| Stop::Archive(Failure::from(e)))
+                        .map_err(Stop::Archive)
                         .boxed()
                 }
             };

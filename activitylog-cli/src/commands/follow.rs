@@ -62,11 +62,7 @@ pub async fn run(global: &Global, args: &EntriesArgs, signals: &Signals) -> Resu
     // Usage errors first, by this machine's clock, before any connection.
     first_range(args, Utc::now().trunc_subsecs(0))?;
     let (reader, contracts) = signals
-        .or_stop(Reader::open(
-            global,
-            args.archive.db.as_deref(),
-            &args.contracts,
-        ))
+        .or_stop(Reader::open(global, &args.archive, &args.contracts))
         .await?;
     let Some(&contract) = contracts.first() else {
         return Err(Failure::usage("no contract to read: name one"));

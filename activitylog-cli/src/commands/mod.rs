@@ -13,3 +13,5 @@ pub mod mcp;
 pub mod sandbox;
 pub mod summary;
 pub mod sync;
+#[cfg(feature = "lake")]
+pub mod verify;

@@ -114,11 +114,7 @@ impl Tallies {
 pub async fn run(global: &Global, args: &SummaryArgs, signals: &Signals) -> Result<(), Failure> {
     let request = prepare(args)?;
     let (reader, contracts) = signals
-        .or_stop(Reader::open(
-            global,
-            args.archive.db.as_deref(),
-            &args.contracts,
-        ))
+        .or_stop(Reader::open(global, &args.archive, &args.contracts))
         .await?;
     count_all(&reader, request, &contracts, global.format, signals).await
 }

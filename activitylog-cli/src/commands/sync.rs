@@ -17,6 +17,9 @@ use crate::which_contracts;
 /// connects, and syncs the contracts asked for.
 pub async fn run(global: &Global, args: &SyncArgs, signals: &Signals) -> Result<(), Failure> {
     let url = archive_url(args.archive.db.as_deref())?;
+    if crate::stored::is_lake(&url) {
+        return signals.or_stop(lake::run(global, args, &url)).await;
+    }
     signals
         .or_stop(async {
             let archive = Archive::open(&url).await?;
@@ -72,6 +75,102 @@ fn default_path() -> Option<PathBuf> {
     Some(base.join("activitylog").join("archive.sqlite"))
 }
 
+/// Syncing into a lake.
+#[cfg(feature = "lake")]
+mod lake {
+    use activitylog_lake::{Lake, Synced};
+
+    use super::{bounds, kept, rfc3339};
+    use crate::args::{Global, SyncArgs};
+    use crate::connect;
+    use crate::error::Failure;
+    use crate::stored::lake_failure;
+    use crate::which_contracts;
+
+    /// Opens the lake, connects, and syncs each contract in turn; stops at
+    /// the first that fails (what it committed stays).
+    pub async fn run(global: &Global, args: &SyncArgs, url: &str) -> Result<(), Failure> {
+        let lake = Lake::open(url, &args.archive.s3.options()).map_err(lake_failure)?;
+        let connection = connect::connect(global).await?;
+        let log = &connection.log;
+        let contracts = which_contracts::readable_by(&args.contracts, &connection).await?;
+        let machine_now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+        bounds(args, machine_now)?;
+        let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
+        for &contract in &contracts {
+            let mut run = args.download.lake_sync(&lake, log, contract);
+            if let Some(entries) = args.commit_every {
+                run = run.batch(usize::try_from(entries).unwrap_or(usize::MAX));
+            }
+            if let Some(since) = since {
+                run = run.since(since);
+            }
+            if let Some(until) = until {
+                run = run.until(until);
+            }
+            match run.run().await {
+                Ok(synced) => eprintln!("{}", report(&synced, &lake)),
+                Err(error) => {
+                    let through = lake.through(contract).await.ok().flatten();
+                    return Err(kept(contract, lake_failure(error), through, "lake"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One line per contract synced.
+    fn report(synced: &Synced, lake: &Lake) -> String {
+        let through = match synced.through {
+            Some(t) => format!("complete up to {}", rfc3339(t)),
+            None => "not complete over any range yet".to_string(),
+        };
+        format!(
+            "contract {}: fetched {} entries from {} to {}, {} new in {} objects; {} is {through}",
+            synced.contract,
+            synced.fetched,
+            rfc3339(synced.since),
+            rfc3339(synced.until),
+            synced.added,
+            synced.objects,
+            lake.location(),
+        )
+    }
+}
+
+/// Without lakes: one line saying how to build them.
+#[cfg(not(feature = "lake"))]
+mod lake {
+    use crate::args::{Global, SyncArgs};
+    use crate::error::Failure;
+
+    pub async fn run(_: &Global, _: &SyncArgs, url: &str) -> Result<(), Failure> {
+        Err(crate::stored::lake_not_built(url))
+    }
+}
+
+/// The failure of a sync of `contract`, saying what the store kept.
+fn kept(
+    contract: u64,
+    failure: Failure,
+    through: Option<chrono::DateTime<chrono::Utc>>,
+    store: &str,
+) -> Failure {
+    let kept = match through {
+        Some(t) => format!("the {store} stays complete up to {}", rfc3339(t)),
+        None => "what was committed stays".to_string(),
+    };
+    let message = format!(
+        "contract {contract}: {}; {kept}: run the same sync again to go on",
+        failure.message()
+    );
+    if failure.code() == EXIT_USAGE {
+        Failure::usage(message)
+    } else {
+        Failure::other(message)
+    }
+}
+
 /// Syncs each contract in turn; stops at the first that fails (what it
 /// committed stays).
 async fn sync(
@@ -98,20 +197,7 @@ async fn sync(
             Ok(synced) => eprintln!("{}", report(&synced, archive)),
             Err(error) => {
                 let through = archive.through(contract).await.ok().flatten();
-                let kept = match through {
-                    Some(t) => format!("the archive stays complete up to {}", rfc3339(t)),
-                    None => "what was committed stays".to_string(),
-                };
-                let failure = Failure::from(error);
-                let message = format!(
-                    "contract {contract}: {}; {kept}: run the same sync again to go on",
-                    failure.message()
-                );
-                return Err(if failure.code() == EXIT_USAGE {
-                    Failure::usage(message)
-                } else {
-                    Failure::other(message)
-                });
+                return Err(kept(contract, Failure::from(error), through, "archive"));
             }
         }
     }

@@ -51,7 +51,11 @@ pub async fn serve(global: &Global, args: &McpArgs) -> Result<(), Failure> {
         numbers: Vec::new(),
         all_contracts: true,
     };
-    let (reader, contracts) = Reader::open(global, args.db.as_deref(), &every).await?;
+    let db = crate::args::ArchiveArgs {
+        db: args.db.clone(),
+        ..Default::default()
+    };
+    let (reader, contracts) = Reader::open(global, &db, &every).await?;
     let server = server::Server::new(reader, contracts, args.max_answer_bytes as usize);
     match args.listen {
         None => transport::stdio(server).await,

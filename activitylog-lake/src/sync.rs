@@ -1,0 +1,409 @@
+//! Syncing one contract into a lake: download what is new, drop what the
+//! lake holds already, and commit new objects with the mark they complete.
+//!
+//! A commit: (1) each day's entries become one Parquet object, written
+//! under `_staging/` (no reader sees it); (2) one new manifest object
+//! records them and the mark, created only if no other commit took its
+//! number: this is the commit; (3) each staged object is copied to its
+//! partition and the staged copy removed. A sync killed before (2) leaves
+//! staged objects no reader sees and no manifest names; one killed after
+//! (2) is completed by the next sync, which copies what (3) had not. So a
+//! reader that globs the partitions sees committed entries only, and each
+//! once: a later sync skips the `@uuid`s committed for the days it reads.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use activitylog_client::{ActivityLog, DateBound, RawEvent, SyncPlan, Update};
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::StreamExt;
+
+use crate::lake::Lake;
+use crate::manifest::{Committed, Manifest, Mark, sha256};
+use crate::objects::Created;
+use crate::{Error, Result, codec, layout};
+
+/// How far before its mark the next sync of a contract starts, so that
+/// late entries are caught (default; as the archive's).
+pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
+
+/// Entries a sync holds before it commits them, by default.
+pub const DEFAULT_BATCH: usize = 50_000;
+
+/// A sync of one contract into a [`Lake`]; see [`Lake::sync`].
+#[derive(Debug)]
+#[must_use = "a sync does nothing until run"]
+pub struct LakeSync<'a> {
+    lake: &'a Lake,
+    log: &'a ActivityLog,
+    contract: u64,
+    since: Option<DateBound>,
+    until: Option<DateBound>,
+    settle: Option<Duration>,
+    overlap: Duration,
+    page_size: Option<u32>,
+    concurrency: Option<usize>,
+    batch: usize,
+}
+
+/// What a sync did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Synced {
+    /// The contract.
+    pub contract: u64,
+    /// The range downloaded: start, inclusive.
+    pub since: DateTime<Utc>,
+    /// The range downloaded: end, exclusive.
+    pub until: DateTime<Utc>,
+    /// Entries downloaded (some may have been in the lake already).
+    pub fetched: u64,
+    /// Entries the lake did not hold yet, now committed.
+    pub added: u64,
+    /// Objects committed.
+    pub objects: u64,
+    /// The instant the lake is now complete up to for this contract.
+    pub through: Option<DateTime<Utc>>,
+}
+
+impl Lake {
+    /// A sync of `contract` from `log` into this lake; see [`LakeSync`].
+    pub fn sync<'a>(&'a self, log: &'a ActivityLog, contract: u64) -> LakeSync<'a> {
+        LakeSync {
+            lake: self,
+            log,
+            contract,
+            since: None,
+            until: None,
+            settle: None,
+            overlap: DEFAULT_OVERLAP,
+            page_size: None,
+            concurrency: None,
+            batch: DEFAULT_BATCH,
+        }
+    }
+}
+
+impl<'a> LakeSync<'a> {
+    /// Start, inclusive [default: the mark minus the overlap; on the first
+    /// sync, 90 days before the end].
+    pub fn since(mut self, start: impl Into<DateBound>) -> Self {
+        self.since = Some(start.into());
+        self
+    }
+
+    /// End, exclusive [default: `now − settle` by the service's clock].
+    pub fn until(mut self, end: impl Into<DateBound>) -> Self {
+        self.until = Some(end.into());
+        self
+    }
+
+    /// How long entries take to become visible [default: the client's].
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = Some(settle);
+        self
+    }
+
+    /// How far before the mark an incremental sync starts [default: [`DEFAULT_OVERLAP`]].
+    pub fn overlap(mut self, overlap: Duration) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// Entries per page asked of the API.
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// Pages in flight at once.
+    pub fn concurrency(mut self, pages: usize) -> Self {
+        self.concurrency = Some(pages);
+        self
+    }
+
+    /// Entries held before a commit [default: [`DEFAULT_BATCH`]]: a kill
+    /// loses at most these (the next sync downloads them again).
+    pub fn batch(mut self, entries: usize) -> Self {
+        self.batch = entries.max(1);
+        self
+    }
+
+    /// Downloads and commits; on an error, what was committed stays and
+    /// the entries downloaded before it are committed too.
+    pub async fn run(self) -> Result<Synced> {
+        let lake = self.lake;
+        let manifest = lake.recovered().await?;
+        let settle = self.settle.unwrap_or(self.log.config().settle_time());
+        let now = self.log.now().await;
+        let mark = manifest.mark(self.contract);
+        let plan = SyncPlan::new(mark, self.since, self.until, self.overlap, settle, now)
+            .map_err(Error::Download)?;
+        let mut synced = Synced {
+            contract: self.contract,
+            since: plan.since(),
+            until: plan.until(),
+            fetched: 0,
+            added: 0,
+            objects: 0,
+            through: mark,
+        };
+        if plan.is_empty() {
+            return Ok(synced);
+        }
+        tracing::info!(contract = self.contract, since = %plan.since(), until = %plan.until(), "syncing into a lake");
+        let mut entries = self.log.entries(self.contract).settle(settle);
+        if let Some(size) = self.page_size {
+            entries = entries.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            entries = entries.concurrency(pages);
+        }
+        let updates = entries
+            .since(DateBound::Instant(plan.since()))
+            .until(DateBound::Instant(plan.until()))
+            .updates();
+        let seen = committed_uuids(lake, &manifest, self.contract, plan.since()).await?;
+        let mut batch = Batch {
+            contract: self.contract,
+            seen,
+            days: BTreeMap::new(),
+            held: 0,
+            mark: None,
+            committer: Committer {
+                lake: lake.clone(),
+                contract: self.contract,
+                manifest: Some(manifest),
+                failed: false,
+                in_flight: None,
+            },
+        };
+        let downloaded = download(updates, &mut batch, plan, self.batch, &mut synced).await;
+        // Entries downloaded before an error are committed too (with the
+        // mark of the last window completed, if any).
+        let committed = match batch.commit(&mut synced).await {
+            Ok(()) => batch.committer.finish(&mut synced).await,
+            Err(error) => Err(error),
+        };
+        downloaded?;
+        committed?;
+        Ok(synced)
+    }
+}
+
+/// Hands the download's entries to `batch`, committing every `size`
+/// entries at the end of a window.
+async fn download(
+    mut updates: activitylog_client::Updates,
+    batch: &mut Batch,
+    mut plan: SyncPlan,
+    size: usize,
+    synced: &mut Synced,
+) -> Result<()> {
+    while let Some(update) = updates.next().await {
+        match update.map_err(Error::Download)? {
+            Update::Events(events) => {
+                synced.fetched += events.len() as u64;
+                batch.add(events);
+                if batch.held >= size {
+                    batch.commit(synced).await?;
+                }
+            }
+            Update::Completed { through } => {
+                if let Some(mark) = plan.advance(through) {
+                    batch.mark = Some(mark);
+                }
+                if batch.held >= size {
+                    batch.commit(synced).await?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Entries downloaded and not committed yet, by day.
+struct Batch {
+    contract: u64,
+    /// The `@uuid`s committed or held (of the days the sync reads).
+    seen: HashSet<String>,
+    days: BTreeMap<Option<NaiveDate>, Vec<RawEvent>>,
+    held: usize,
+    /// The mark the held entries complete.
+    mark: Option<DateTime<Utc>>,
+    committer: Committer,
+}
+
+impl Batch {
+    /// Holds the entries the lake does not have yet.
+    fn add(&mut self, events: Vec<RawEvent>) {
+        for event in events {
+            if self.seen.insert(codec::identity(&event)) {
+                let day = event.time().map(|t| t.date_naive());
+                self.days.entry(day).or_default().push(event);
+                self.held += 1;
+            }
+        }
+    }
+
+    /// Hands the held entries and the mark to the committer (which commits
+    /// them while the download goes on).
+    async fn commit(&mut self, synced: &mut Synced) -> Result<()> {
+        if self.held == 0 && self.mark.is_none() {
+            return Ok(());
+        }
+        let days = std::mem::take(&mut self.days);
+        let marks: Vec<Mark> = self
+            .mark
+            .take()
+            .map(|through| Mark {
+                contract: self.contract,
+                through,
+            })
+            .into_iter()
+            .collect();
+        self.held = 0;
+        self.committer.submit(days, marks, synced).await
+    }
+}
+
+/// What one commit added.
+struct Done {
+    added: u64,
+    objects: u64,
+    through: Option<DateTime<Utc>>,
+}
+
+/// Commits in order, one at a time, each while the next batch downloads.
+struct Committer {
+    lake: Lake,
+    contract: u64,
+    /// The manifest, while no commit is in flight.
+    manifest: Option<Manifest>,
+    /// Whether a commit failed: no later one may then move the mark past
+    /// the entries it lost.
+    failed: bool,
+    in_flight: Option<tokio::task::JoinHandle<(Manifest, Result<Done>)>>,
+}
+
+impl Committer {
+    /// Waits for the commit in flight, then starts committing `days` with `marks`.
+    async fn submit(
+        &mut self,
+        days: BTreeMap<Option<NaiveDate>, Vec<RawEvent>>,
+        marks: Vec<Mark>,
+        synced: &mut Synced,
+    ) -> Result<()> {
+        self.finish(synced).await?;
+        let Some(mut manifest) = self.manifest.take().filter(|_| !self.failed) else {
+            return Err(Error::Encoding("a commit before this one failed".into()));
+        };
+        let (lake, contract) = (self.lake.clone(), self.contract);
+        self.in_flight = Some(tokio::spawn(async move {
+            let done = commit(&lake, &mut manifest, contract, days, marks).await;
+            (manifest, done)
+        }));
+        Ok(())
+    }
+
+    /// Waits for the commit in flight and counts what it added.
+    async fn finish(&mut self, synced: &mut Synced) -> Result<()> {
+        let Some(task) = self.in_flight.take() else {
+            return Ok(());
+        };
+        self.failed = true; // until it is seen to succeed
+        let (manifest, done) = task.await.map_err(|e| Error::Encoding(e.to_string()))?;
+        self.manifest = Some(manifest);
+        let done = done?;
+        self.failed = false;
+        synced.added += done.added;
+        synced.objects += done.objects;
+        synced.through = done.through.or(synced.through);
+        Ok(())
+    }
+}
+
+/// One commit: each day's entries as one Parquet object staged, the
+/// manifest object naming them and `marks`, then the objects published.
+async fn commit(
+    lake: &Lake,
+    manifest: &mut Manifest,
+    contract: u64,
+    days: BTreeMap<Option<NaiveDate>, Vec<RawEvent>>,
+    marks: Vec<Mark>,
+) -> Result<Done> {
+    let seq = manifest.next_seq;
+    let name = format!("{seq:012}-{:016x}", fastrand::u64(..));
+    // Each day's object on a thread of its own (as many at once as the
+    // runtime's blocking pool allows).
+    let encoding: Vec<_> = days
+        .into_iter()
+        .map(|(day, events)| {
+            tokio::task::spawn_blocking(move || {
+                let bytes = codec::encode(&events)?;
+                Ok::<_, Error>((day, events.len() as u64, Bytes::from(bytes)))
+            })
+        })
+        .collect();
+    let mut objects = Vec::with_capacity(encoding.len());
+    for task in encoding {
+        let (day, entries, bytes) = task.await.map_err(|e| Error::Encoding(e.to_string()))??;
+        let key = layout::object_key(contract, day, &name);
+        let committed = Committed {
+            key: key.clone(),
+            contract,
+            day,
+            entries,
+            size: bytes.len() as u64,
+            sha256: sha256(&bytes),
+        };
+        let staged = layout::staged_key(&key);
+        if lake.store.create(&staged, bytes).await? == Created::Exists {
+            return Err(Error::Concurrent { commit: staged });
+        }
+        objects.push(committed);
+    }
+    let through = marks.first().map(|m| m.through);
+    let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+    let added: u64 = objects.iter().map(|o| o.entries).sum();
+    if let Err(error) = manifest.commit(&lake.store, objects, marks).await {
+        for key in &keys {
+            let _ = lake.store.delete(&layout::staged_key(key)).await;
+        }
+        return Err(error);
+    }
+    for key in &keys {
+        lake.publish(&layout::staged_key(key), key).await?;
+    }
+    Ok(Done {
+        added,
+        objects: keys.len() as u64,
+        through,
+    })
+}
+
+/// The `@uuid`s committed for `contract` on the days from `since`'s on
+/// (and of entries without a time): what a sync from `since` may download again.
+async fn committed_uuids(
+    lake: &Lake,
+    manifest: &Manifest,
+    contract: u64,
+    since: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    let first = since.date_naive();
+    let mut seen = HashSet::new();
+    for object in &manifest.objects {
+        if object.contract != contract || object.day.is_some_and(|day| day < first) {
+            continue;
+        }
+        let bytes = lake
+            .store
+            .get(&object.key)
+            .await?
+            .ok_or_else(|| Error::Missing(object.key.clone()))?;
+        seen.extend(codec::identities(bytes)?);
+    }
+    Ok(seen)
+}
