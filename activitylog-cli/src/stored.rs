@@ -111,6 +111,40 @@ impl Stored {
         }
     }
 
+    /// The entry of `contract` with this `@uuid`, if the store holds it: by
+    /// the archive's `(contract, @uuid)` key; a lake has no such index and
+    /// reads the contract's objects day by day until it finds it.
+    pub async fn entry(&self, contract: u64, uuid: &str) -> Result<Option<RawEvent>, Failure> {
+        match self {
+            Stored::Archive(archive) => Ok(archive.entry(contract, uuid).await?),
+            #[cfg(feature = "lake")]
+            Stored::Lake(lake, manifest) => {
+                let find = |page: Vec<RawEvent>| {
+                    page.into_iter()
+                        .find(|event| event.uuid().as_deref() == Some(uuid))
+                };
+                let mut pages = lake
+                    .pages(
+                        manifest,
+                        contract,
+                        DateTime::<Utc>::MIN_UTC,
+                        DateTime::<Utc>::MAX_UTC,
+                    )
+                    .boxed();
+                while let Some(page) = pages.try_next().await.map_err(lake_failure)? {
+                    if let Some(event) = find(page) {
+                        return Ok(Some(event));
+                    }
+                }
+                let untimed = lake
+                    .untimed(manifest, contract)
+                    .await
+                    .map_err(lake_failure)?;
+                Ok(find(untimed))
+            }
+        }
+    }
+
     /// The entries of `contract` without a readable time, in `@uuid` order.
     pub fn untimed_where<'a>(
         &'a self,
