@@ -114,6 +114,7 @@ impl Stored {
     /// The entry of `contract` with this `@uuid`, if the store holds it: by
     /// the archive's `(contract, @uuid)` key; a lake has no such index and
     /// reads the contract's objects day by day until it finds it.
+    #[cfg(feature = "mcp")]
     pub async fn entry(&self, contract: u64, uuid: &str) -> Result<Option<RawEvent>, Failure> {
         match self {
             Stored::Archive(archive) => Ok(archive.entry(contract, uuid).await?),
