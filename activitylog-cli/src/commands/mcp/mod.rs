@@ -51,6 +51,7 @@ pub async fn serve(global: &Global, args: &McpArgs) -> Result<(), Failure> {
         numbers: Vec::new(),
         all_contracts: true,
     };
+    #[allow(clippy::needless_update)] // `lake` adds the S3 settings (from AWS_* here)
     let db = crate::args::ArchiveArgs {
         db: args.db.clone(),
         ..Default::default()
