@@ -39,16 +39,10 @@ pub fn binary(tools: &Path) -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         let dir = tools.join("garage");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/lake/garage.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .arg(&dir)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-        assert!(
-            status.success(),
-            "{script} could not install Garage into {} (it needs cargo and crates.io)",
-            dir.display()
+        crate::lake::install(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/lake/garage.sh"),
+            &dir,
+            "Garage (it needs cargo and crates.io)",
         );
         dir.join("bin/garage")
     })

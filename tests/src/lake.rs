@@ -19,17 +19,11 @@ pub fn python() -> String {
     static TOOLS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let dir = TOOLS.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/lake-tools");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/lake/install.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .arg(&dir)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
-        assert!(
-            status.success(),
-            "{script} could not install DuckDB and Spark into {} (it needs python3 with venv \
-             and PyPI reachable); or set ACTIVITYLOG_TEST_LAKE_PYTHON",
-            dir.display()
+        install(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/lake/install.sh"),
+            &dir,
+            "DuckDB and Spark (it needs python3 with venv and PyPI reachable); or set \
+             ACTIVITYLOG_TEST_LAKE_PYTHON",
         );
         dir
     });
@@ -61,4 +55,19 @@ pub fn duckdb(queries: &[String]) -> Vec<Vec<Vec<Value>>> {
 /// `path` as a SQL string literal.
 pub fn sql_text(path: &std::path::Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "''"))
+}
+
+/// Runs the install `script` (one of tests/lake/*.sh) into `dir`, failing
+/// the test with what it installs and needs when it cannot.
+pub(crate) fn install(script: &str, dir: &std::path::Path, what: &str) {
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(dir)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        status.success(),
+        "{script} could not install into {}: {what}",
+        dir.display()
+    );
 }
