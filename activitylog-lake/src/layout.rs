@@ -28,6 +28,19 @@ pub fn staged_key(key: &str) -> String {
     format!("{STAGING}{stem}.pending")
 }
 
+/// The key a staged object is committed under, if `staged` is one.
+pub fn unstaged_key(staged: &str) -> Option<String> {
+    let stem = staged.strip_prefix(STAGING)?.strip_suffix(".pending")?;
+    Some(format!("{stem}.parquet"))
+}
+
+/// The commit number an object's name was written for (its name starts
+/// with the zero-padded number, then `-`).
+pub fn object_seq(key: &str) -> Option<u64> {
+    let name = key.rsplit('/').next()?;
+    name.split('-').next()?.parse().ok()
+}
+
 /// The key of the manifest object number `seq` (zero-padded: keys sort in
 /// commit order).
 pub fn manifest_key(seq: u64) -> String {
@@ -70,6 +83,11 @@ mod tests {
             "{staged}"
         );
         assert!(is_data(&key) && !is_data(&staged) && !is_data(&manifest_key(1)));
+        assert_eq!(unstaged_key(&staged).as_deref(), Some(key.as_str()));
+        assert_eq!(unstaged_key(&key), None, "not a staged key");
+        assert_eq!(object_seq(&staged), Some(1));
+        assert_eq!(object_seq(&key), Some(1));
+        assert_eq!(object_seq("contract=1/day=2024-05-01/x.parquet"), None);
         assert_eq!(manifest_seq(&manifest_key(42)), Some(42));
         let untimed = object_key(7, None, "x");
         assert_eq!(

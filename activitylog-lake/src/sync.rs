@@ -6,8 +6,9 @@
 //! records them and the mark, created only if no other commit took its
 //! number: this is the commit; (3) each staged object is copied to its
 //! partition and the staged copy removed. A sync killed before (2) leaves
-//! staged objects no reader sees and no manifest names; one killed after
-//! (2) is completed by the next sync, which copies what (3) had not. So a
+//! staged objects no reader sees and no manifest names, which the next
+//! sync removes ([`Lake::leftovers`]); one killed after (2) is completed by
+//! the next sync, which copies what (3) had not. So a
 //! reader that globs the partitions sees committed entries only, and each
 //! once: a later sync skips the `@uuid`s committed for the days it reads.
 

@@ -26,6 +26,9 @@ pub struct Verified {
     /// The SHA-256 of the chain's last record: keep it elsewhere to know
     /// the chain's end was not cut or rewritten.
     pub head: String,
+    /// Objects staged for commits that never happened (a sync cut before
+    /// its commit): no reader sees them, and the next sync removes them.
+    pub leftovers: u64,
     /// Everything wrong, one sentence each, naming the object (empty: the
     /// lake is as committed).
     pub problems: Vec<String>,
@@ -89,6 +92,8 @@ impl Lake {
                 ));
             }
         }
+        verified.leftovers =
+            crate::lake::leftovers(&manifest, listed.iter().map(|l| l.key.as_str())).len() as u64;
         for listed in &listed {
             if layout::is_data(&listed.key) && !committed.contains_key(listed.key.as_str()) {
                 verified.problems.push(format!(

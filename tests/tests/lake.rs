@@ -482,7 +482,8 @@ async fn kill_9_mid_sync_then_resync_is_seen_exactly_once() {
 
 /// The two points a kill can stop a commit at, set up as they are left:
 /// (1) objects staged, no manifest names them; (2) the manifest written,
-/// an object not yet copied out of `_staging/`.
+/// an object not yet copied out of `_staging/`. The next sync publishes (2)
+/// and removes (1).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_commit_cut_before_or_after_its_manifest_is_never_seen_twice() {
     let sandbox = in_span().events(3000).start().await.unwrap();
@@ -509,6 +510,14 @@ async fn a_commit_cut_before_or_after_its_manifest_is_never_seen_twice() {
         .join(relative.replace(".parquet", "-orphan.pending"));
     std::fs::copy(&committed[1], &orphan).unwrap();
 
+    let checked = verify(&lake.url(), &[]).await;
+    assert!(
+        checked.stdout.contains("missing (its staged copy is there")
+            && checked
+                .stderr
+                .contains("1 staged object of commits that never happened"),
+        "{checked:?}"
+    );
     let seen = duckdb_dir(&lake.0);
     assert_eq!(seen.count, seen.uuids.len() as u64, "an entry seen twice");
     assert!(seen.count < 3000, "the unpublished object is visible");
@@ -527,7 +536,13 @@ async fn a_commit_cut_before_or_after_its_manifest_is_never_seen_twice() {
     duckdb_dir(&lake.0).assert_equals(&want, "DuckDB after the next sync");
     spark(&lake.0).assert_equals(&want, "Spark after the next sync");
     assert!(Path::new(unpublished).exists());
-    assert!(orphan.exists(), "an uncommitted object was published");
+    // ... and removes the uncommitted object, which no commit can name now.
+    assert!(!orphan.exists(), "a leftover of a cut commit stayed staged");
+    let names: Vec<String> = objects(&lake.0).into_keys().collect();
+    assert!(
+        !names.iter().any(|name| name.contains("orphan")),
+        "an uncommitted object was published: {names:?}"
+    );
 }
 
 /// Incremental syncs of a live log whose entries show up to 2 s late: each

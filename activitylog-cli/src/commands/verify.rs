@@ -30,6 +30,14 @@ pub async fn run(args: &VerifyArgs, signals: &Signals) -> Result<(), Failure> {
         verified.bytes,
         verified.head
     );
+    let checked = match verified.leftovers {
+        0 => checked,
+        n => format!(
+            "{checked}; {n} staged object{} of commits that never happened (readers do not see \
+             them; the next sync removes them)",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
     if verified.is_intact() {
         println!("{url}: intact: {checked}");
         return Ok(());
