@@ -56,7 +56,7 @@ use chrono::{DateTime, Utc};
 
 pub use query::Query;
 pub use read::{ArchivedEntries, ArchivedPages};
-pub use sync::{DEFAULT_OVERLAP, SyncRun, Synced};
+pub use sync::{SyncRun, Synced};
 
 use store::{Db, Opening};
 

@@ -1,19 +1,13 @@
 //! Syncing one contract: download what is new, store each window with its
 //! progress mark in one transaction.
 
-use std::time::Duration;
-
-use activitylog_client::{ActivityLog, DateBound, SyncPlan, Update, Updates};
+use activitylog_client::{ActivityLog, SyncOptions, SyncPlan, Update, Updates};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::row::Row;
 use crate::write::Writer;
 use crate::{Archive, Result, key};
-
-/// How far before its progress mark the next sync of a contract starts, so
-/// that entries that became visible late are caught (default).
-pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 
 /// A sync of one contract into an [`Archive`]; see [`Archive::sync`].
 #[derive(Debug)]
@@ -22,12 +16,7 @@ pub struct SyncRun<'a> {
     archive: &'a Archive,
     log: &'a ActivityLog,
     contract: u64,
-    since: Option<DateBound>,
-    until: Option<DateBound>,
-    settle: Option<Duration>,
-    overlap: Duration,
-    page_size: Option<u32>,
-    concurrency: Option<usize>,
+    options: SyncOptions,
 }
 
 /// What a sync did.
@@ -54,53 +43,14 @@ impl<'a> SyncRun<'a> {
             archive,
             log,
             contract,
-            since: None,
-            until: None,
-            settle: None,
-            overlap: DEFAULT_OVERLAP,
-            page_size: None,
-            concurrency: None,
+            options: SyncOptions::default(),
         }
     }
 
-    /// Start, inclusive [default: the progress mark minus the overlap; on
-    /// the first sync, 90 days before the end].
-    pub fn since(mut self, start: impl Into<DateBound>) -> Self {
-        self.since = Some(start.into());
-        self
-    }
-
-    /// End, exclusive [default: `now − settle`, by the service's clock,
-    /// see [`RangeRule`](activitylog_client::RangeRule)]. The progress mark never passes `now − settle`,
-    /// whatever the end.
-    pub fn until(mut self, end: impl Into<DateBound>) -> Self {
-        self.until = Some(end.into());
-        self
-    }
-
-    /// How long entries take to become visible [default: the client's
-    /// [`Config::settle`](activitylog_client::Config::settle)].
-    pub fn settle(mut self, settle: Duration) -> Self {
-        self.settle = Some(settle);
-        self
-    }
-
-    /// How far before the progress mark an incremental sync starts
-    /// [default: [`DEFAULT_OVERLAP`]].
-    pub fn overlap(mut self, overlap: Duration) -> Self {
-        self.overlap = overlap;
-        self
-    }
-
-    /// Entries per page asked of the API.
-    pub fn page_size(mut self, size: u32) -> Self {
-        self.page_size = Some(size);
-        self
-    }
-
-    /// Pages in flight at once.
-    pub fn concurrency(mut self, pages: usize) -> Self {
-        self.concurrency = Some(pages);
+    /// What the sync is asked: the range, settle time, overlap before the
+    /// archive's progress mark, and paging [default: [`SyncOptions::default`]].
+    pub fn options(mut self, options: SyncOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -109,19 +59,8 @@ impl<'a> SyncRun<'a> {
     pub async fn run(self) -> Result<Synced> {
         let archive = self.archive;
         let contract = key(self.contract);
-        let settle = self.settle.unwrap_or(self.log.config().settle_time());
-        let mut entries = self.log.entries(self.contract).settle(settle);
-        if let Some(size) = self.page_size {
-            entries = entries.page_size(size);
-        }
-        if let Some(pages) = self.concurrency {
-            entries = entries.concurrency(pages);
-        }
-        // By the service's clock: a machine clock ahead of it must not
-        // move the mark over time the service has not finished.
-        let now = self.log.now().await;
         let mark = archive.through(self.contract).await?;
-        let plan = SyncPlan::new(mark, self.since, self.until, self.overlap, settle, now)?;
+        let plan = self.options.plan(self.log, mark).await?;
         let (since, until) = (plan.since(), plan.until());
         let mut synced = Synced {
             contract: self.contract,
@@ -135,10 +74,7 @@ impl<'a> SyncRun<'a> {
             return Ok(synced);
         }
         tracing::info!(contract = self.contract, %since, %until, "syncing");
-        let updates = entries
-            .since(DateBound::Instant(since))
-            .until(DateBound::Instant(until))
-            .updates();
+        let updates = self.options.updates(self.log, self.contract, &plan);
         let failed = |e| archive.failed(e);
         // Into an empty archive, the secondary indexes are built once at the
         // end; otherwise those a killed sync left unbuilt are built now.

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use activitylog_archive::{Archive, SyncRun};
-use activitylog_client::{ActivityLog, DateBound, Entries, RangeError};
+use activitylog_client::{ActivityLog, DateBound, Entries, RangeError, SyncOptions};
 use activitylog_sandbox::TotalForm;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -538,41 +537,17 @@ impl DownloadArgs {
         entries
     }
 
-    /// The sync of `contract` into `lake` these flags configure, its range
-    /// still to set.
-    #[cfg(feature = "lake")]
-    pub fn lake_sync<'a>(
-        &self,
-        lake: &'a activitylog_lake::Lake,
-        log: &'a ActivityLog,
-        contract: u64,
-    ) -> activitylog_lake::LakeSync<'a> {
-        let mut run = lake.sync(log, contract).settle(self.settle);
+    /// What a sync of any store is asked by these flags, its range still
+    /// to set.
+    pub fn sync_options(&self) -> SyncOptions {
+        let mut options = SyncOptions::default().settle(self.settle);
         if let Some(size) = self.page_size {
-            run = run.page_size(size);
+            options = options.page_size(size);
         }
         if let Some(pages) = self.concurrency {
-            run = run.concurrency(usize::from(pages));
+            options = options.concurrency(usize::from(pages));
         }
-        run
-    }
-
-    /// The sync of `contract` into `archive` these flags configure, its
-    /// range still to set.
-    pub fn sync<'a>(
-        &self,
-        archive: &'a Archive,
-        log: &'a ActivityLog,
-        contract: u64,
-    ) -> SyncRun<'a> {
-        let mut run = archive.sync(log, contract).settle(self.settle);
-        if let Some(size) = self.page_size {
-            run = run.page_size(size);
-        }
-        if let Some(pages) = self.concurrency {
-            run = run.concurrency(usize::from(pages));
-        }
-        run
+        options
     }
 }
 

@@ -6,8 +6,135 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::ActivityLog;
 use crate::dates::{DateBound, RangeError, RangeRule};
+use crate::download::Updates;
 use crate::error::{Error, Result};
+
+/// How far before its mark the next sync of a contract starts, so that
+/// entries that became visible late are caught (default).
+pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
+
+/// What a sync of one contract is asked, whatever store it fills: the
+/// range, the settle time, the overlap before the store's mark, and how the
+/// download pages. Every store's sync takes one
+/// (`activitylog_archive::SyncRun::options`, `activitylog_lake::LakeSync::options`).
+///
+/// ```
+/// use std::time::Duration;
+/// use activitylog_client::{DateBound, SyncOptions};
+/// let since: chrono::DateTime<chrono::Utc> = "2024-05-01T00:00:00Z".parse().unwrap();
+/// let options = SyncOptions::default()
+///     .since(since)
+///     .settle(Duration::from_secs(60))
+///     .page_size(500);
+/// assert_eq!(options.range().0, Some(DateBound::Instant(since)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct SyncOptions {
+    since: Option<DateBound>,
+    until: Option<DateBound>,
+    settle: Option<Duration>,
+    overlap: Duration,
+    page_size: Option<u32>,
+    concurrency: Option<usize>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            since: None,
+            until: None,
+            settle: None,
+            overlap: DEFAULT_OVERLAP,
+            page_size: None,
+            concurrency: None,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Start, inclusive [default: the store's mark minus the overlap; on
+    /// the first sync, 90 days before the end].
+    pub fn since(mut self, start: impl Into<DateBound>) -> Self {
+        self.since = Some(start.into());
+        self
+    }
+
+    /// End, exclusive [default: `now − settle`, by the service's clock,
+    /// see [`RangeRule`]]. The mark never passes `now − settle`, whatever
+    /// the end.
+    pub fn until(mut self, end: impl Into<DateBound>) -> Self {
+        self.until = Some(end.into());
+        self
+    }
+
+    /// How long entries take to become visible [default: the client's
+    /// [`Config::settle`](crate::Config::settle)].
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = Some(settle);
+        self
+    }
+
+    /// How far before the store's mark an incremental sync starts
+    /// [default: [`DEFAULT_OVERLAP`]].
+    pub fn overlap(mut self, overlap: Duration) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// Entries per page asked of the API.
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    /// Pages in flight at once.
+    pub fn concurrency(mut self, pages: usize) -> Self {
+        self.concurrency = Some(pages);
+        self
+    }
+
+    /// The range asked: start and end, each `None` for the default.
+    pub fn range(&self) -> (Option<DateBound>, Option<DateBound>) {
+        (self.since, self.until)
+    }
+
+    /// The plan for a store complete up to `mark`, `now` read from the
+    /// service's clock (a machine clock ahead of it must not move the mark
+    /// over time the service has not finished).
+    pub async fn plan(&self, log: &ActivityLog, mark: Option<DateTime<Utc>>) -> Result<SyncPlan> {
+        let now = log.now().await;
+        SyncPlan::new(
+            mark,
+            self.since,
+            self.until,
+            self.overlap,
+            self.settle_of(log),
+            now,
+        )
+    }
+
+    /// The download of `plan`'s range of `contract`, window by window.
+    pub fn updates(&self, log: &ActivityLog, contract: u64, plan: &SyncPlan) -> Updates {
+        let mut entries = log.entries(contract).settle(self.settle_of(log));
+        if let Some(size) = self.page_size {
+            entries = entries.page_size(size);
+        }
+        if let Some(pages) = self.concurrency {
+            entries = entries.concurrency(pages);
+        }
+        entries
+            .since(DateBound::Instant(plan.since()))
+            .until(DateBound::Instant(plan.until()))
+            .updates()
+    }
+
+    fn settle_of(&self, log: &ActivityLog) -> Duration {
+        self.settle.unwrap_or(log.config().settle_time())
+    }
+}
 
 /// What one sync of a contract downloads, and how its mark moves.
 ///

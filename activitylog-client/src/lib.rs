@@ -95,7 +95,7 @@ pub use error::{Error, Result};
 pub use event::RawEvent;
 pub use generated::{Client, types};
 pub use hooks::Hooks;
-pub use incremental::SyncPlan;
+pub use incremental::{DEFAULT_OVERLAP, SyncOptions, SyncPlan};
 pub use profile::{
     ConfigFile, ENV_CONFIG_FILE, ENV_CURRENT_PROFILE, Endpoint, Environment, FileCredentials,
     PRODUCT, Product, Profile,

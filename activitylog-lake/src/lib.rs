@@ -61,7 +61,7 @@ pub use lake::{Lake, is_lake_url};
 pub use manifest::Manifest;
 pub use objects::S3Options;
 pub use reader::read_entries;
-pub use sync::{DEFAULT_BATCH, DEFAULT_OVERLAP, LakeSync, Synced};
+pub use sync::{DEFAULT_BATCH, LakeSync, Synced};
 pub use verify::Verified;
 pub use writer::{EntryWriter, Limits, Resumable};
 

@@ -13,9 +13,8 @@
 //! once: a later sync skips the `@uuid`s committed for the days it reads.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 
-use activitylog_client::{ActivityLog, DateBound, RawEvent, SyncPlan, Update};
+use activitylog_client::{ActivityLog, RawEvent, SyncOptions, SyncPlan, Update};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
@@ -24,10 +23,6 @@ use crate::lake::Lake;
 use crate::manifest::{Committed, Manifest, Mark, sha256};
 use crate::objects::Created;
 use crate::{Error, Result, codec, layout};
-
-/// How far before its mark the next sync of a contract starts, so that
-/// late entries are caught (default; as the archive's).
-pub const DEFAULT_OVERLAP: Duration = Duration::from_secs(3600);
 
 /// Entries a sync holds before it commits them, by default.
 pub const DEFAULT_BATCH: usize = 50_000;
@@ -39,12 +34,7 @@ pub struct LakeSync<'a> {
     lake: &'a Lake,
     log: &'a ActivityLog,
     contract: u64,
-    since: Option<DateBound>,
-    until: Option<DateBound>,
-    settle: Option<Duration>,
-    overlap: Duration,
-    page_size: Option<u32>,
-    concurrency: Option<usize>,
+    options: SyncOptions,
     batch: usize,
 }
 
@@ -75,52 +65,17 @@ impl Lake {
             lake: self,
             log,
             contract,
-            since: None,
-            until: None,
-            settle: None,
-            overlap: DEFAULT_OVERLAP,
-            page_size: None,
-            concurrency: None,
+            options: SyncOptions::default(),
             batch: DEFAULT_BATCH,
         }
     }
 }
 
 impl<'a> LakeSync<'a> {
-    /// Start, inclusive [default: the mark minus the overlap; on the first
-    /// sync, 90 days before the end].
-    pub fn since(mut self, start: impl Into<DateBound>) -> Self {
-        self.since = Some(start.into());
-        self
-    }
-
-    /// End, exclusive [default: `now − settle` by the service's clock].
-    pub fn until(mut self, end: impl Into<DateBound>) -> Self {
-        self.until = Some(end.into());
-        self
-    }
-
-    /// How long entries take to become visible [default: the client's].
-    pub fn settle(mut self, settle: Duration) -> Self {
-        self.settle = Some(settle);
-        self
-    }
-
-    /// How far before the mark an incremental sync starts [default: [`DEFAULT_OVERLAP`]].
-    pub fn overlap(mut self, overlap: Duration) -> Self {
-        self.overlap = overlap;
-        self
-    }
-
-    /// Entries per page asked of the API.
-    pub fn page_size(mut self, size: u32) -> Self {
-        self.page_size = Some(size);
-        self
-    }
-
-    /// Pages in flight at once.
-    pub fn concurrency(mut self, pages: usize) -> Self {
-        self.concurrency = Some(pages);
+    /// What the sync is asked: the range, settle time, overlap before the
+    /// lake's mark, and paging [default: [`SyncOptions::default`]].
+    pub fn options(mut self, options: SyncOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -136,10 +91,11 @@ impl<'a> LakeSync<'a> {
     pub async fn run(self) -> Result<Synced> {
         let lake = self.lake;
         let manifest = lake.recovered().await?;
-        let settle = self.settle.unwrap_or(self.log.config().settle_time());
-        let now = self.log.now().await;
         let mark = manifest.mark(self.contract);
-        let plan = SyncPlan::new(mark, self.since, self.until, self.overlap, settle, now)
+        let plan = self
+            .options
+            .plan(self.log, mark)
+            .await
             .map_err(Error::Download)?;
         let mut synced = Synced {
             contract: self.contract,
@@ -154,17 +110,7 @@ impl<'a> LakeSync<'a> {
             return Ok(synced);
         }
         tracing::info!(contract = self.contract, since = %plan.since(), until = %plan.until(), "syncing into a lake");
-        let mut entries = self.log.entries(self.contract).settle(settle);
-        if let Some(size) = self.page_size {
-            entries = entries.page_size(size);
-        }
-        if let Some(pages) = self.concurrency {
-            entries = entries.concurrency(pages);
-        }
-        let updates = entries
-            .since(DateBound::Instant(plan.since()))
-            .until(DateBound::Instant(plan.until()))
-            .updates();
+        let updates = self.options.updates(self.log, self.contract, &plan);
         let seen = committed_uuids(lake, &manifest, self.contract, plan.since()).await?;
         let mut batch = Batch {
             contract: self.contract,

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use activitylog_archive::Archive;
-use activitylog_client::{ActivityLog, Config, Credentials};
+use activitylog_client::{ActivityLog, Config, Credentials, SyncOptions};
 use activitylog_sandbox::{ContractSpec, Faults, MAIN_CONTRACT, Sandbox, SandboxBuilder};
 use activitylog_tests::cli::{self, Run};
 use activitylog_tests::postgres::Postgres;
@@ -279,11 +279,15 @@ async fn sqlite_reads_while_a_sync_writes() {
     let log = ActivityLog::new(config).unwrap();
     let archive = Archive::open(&target.url).await.unwrap();
     let sync = tokio::spawn(async move {
-        let synced = archive
-            .sync(&log, MAIN_CONTRACT)
+        let options = SyncOptions::default()
             .since(start())
-            .until(end());
-        synced.page_size(500).run().await
+            .until(end())
+            .page_size(500);
+        archive
+            .sync(&log, MAIN_CONTRACT)
+            .options(options)
+            .run()
+            .await
     });
     let (mut seen, mut midway) = (0, 0);
     while !sync.is_finished() {
@@ -417,11 +421,13 @@ async fn postgres_windows_commit_in_order() {
     let log = ActivityLog::new(config).unwrap();
     let archive = Archive::open(&target.url).await.unwrap();
     let sync = tokio::spawn(async move {
-        archive
-            .sync(&log, MAIN_CONTRACT)
+        let options = SyncOptions::default()
             .since(start())
             .until(end())
-            .page_size(200)
+            .page_size(200);
+        archive
+            .sync(&log, MAIN_CONTRACT)
+            .options(options)
             .run()
             .await
     });

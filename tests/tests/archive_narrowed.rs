@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use activitylog_archive::{Archive, Query};
 use activitylog_cli::filter::Filter;
-use activitylog_client::{ActivityLog, Config, Credentials, RawEvent};
+use activitylog_client::{ActivityLog, Config, Credentials, RawEvent, SyncOptions};
 use activitylog_sandbox::{ContractSpec, MAIN_CONTRACT, Sandbox};
 use activitylog_tests::postgres::Postgres;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -257,10 +257,10 @@ async fn narrowed_reads_keep_what_the_whole_read_keeps(target: Target) {
     let config = Config::new(Credentials::token("sandbox-token")).api_url(sandbox.url());
     let log = ActivityLog::new(config).unwrap();
     let archive = Archive::open(&target.url).await.unwrap();
+    let options = SyncOptions::default().since(start()).until(end());
     archive
         .sync(&log, MAIN_CONTRACT)
-        .since(start())
-        .until(end())
+        .options(options)
         .run()
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use activitylog_archive::{Archive, Synced};
-use activitylog_client::{ActivityLog, DateBound};
+use activitylog_client::{ActivityLog, DateBound, SyncOptions};
 
 use crate::args::{Global, SyncArgs};
 use crate::connect;
@@ -80,7 +80,7 @@ fn default_path() -> Option<PathBuf> {
 mod lake {
     use activitylog_lake::{Lake, Synced};
 
-    use super::{bounds, kept, rfc3339};
+    use super::{kept, options, rfc3339};
     use crate::args::{Global, SyncArgs};
     use crate::connect;
     use crate::error::Failure;
@@ -94,19 +94,11 @@ mod lake {
         let connection = connect::connect(global).await?;
         let log = &connection.log;
         let contracts = which_contracts::readable_by(&args.contracts, &connection).await?;
-        let machine_now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
-        bounds(args, machine_now)?;
-        let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
+        let options = options(args, log).await?;
         for &contract in &contracts {
-            let mut run = args.download.lake_sync(&lake, log, contract);
+            let mut run = lake.sync(log, contract).options(options.clone());
             if let Some(entries) = args.commit_every {
                 run = run.batch(usize::try_from(entries).unwrap_or(usize::MAX));
-            }
-            if let Some(since) = since {
-                run = run.since(since);
-            }
-            if let Some(until) = until {
-                run = run.until(until);
             }
             match run.run().await {
                 Ok(synced) => eprintln!("{}", report(&synced, &lake)),
@@ -179,21 +171,14 @@ async fn sync(
     contracts: &[u64],
     args: &SyncArgs,
 ) -> Result<(), Failure> {
-    // Usage errors first (by this machine's clock), before any request;
-    // then `--since 2h` counts back from the service's now, as the
-    // archive's sync closes an open end by it.
-    let machine_now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
-    bounds(args, machine_now)?;
-    let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
+    let options = options(args, log).await?;
     for &contract in contracts {
-        let mut run = args.download.sync(archive, log, contract);
-        if let Some(since) = since {
-            run = run.since(since);
-        }
-        if let Some(until) = until {
-            run = run.until(until);
-        }
-        match run.run().await {
+        match archive
+            .sync(log, contract)
+            .options(options.clone())
+            .run()
+            .await
+        {
             Ok(synced) => eprintln!("{}", report(&synced, archive)),
             Err(error) => {
                 let through = archive.through(contract).await.ok().flatten();
@@ -202,6 +187,23 @@ async fn sync(
         }
     }
     Ok(())
+}
+
+/// What every contract's sync is asked, for any store. Usage errors come
+/// first (by this machine's clock), before any request; then `--since 2h`
+/// counts back from the service's now, as a sync closes an open end by it.
+async fn options(args: &SyncArgs, log: &ActivityLog) -> Result<SyncOptions, Failure> {
+    let machine_now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    bounds(args, machine_now)?;
+    let (since, until) = bounds(args, crate::clock::service_now(log).await)?;
+    let mut options = args.download.sync_options();
+    if let Some(since) = since {
+        options = options.since(since);
+    }
+    if let Some(until) = until {
+        options = options.until(until);
+    }
+    Ok(options)
 }
 
 /// `--since` and `--until` against `now`, checked.
