@@ -20,13 +20,8 @@ pub fn events(file: Bytes) -> Result<Vec<RawEvent>> {
     read_entries(file)?.collect()
 }
 
-/// What tells the entries of a file apart: the `@uuid`, or for an entry
-/// without one, the SHA-256 of its text.
-pub fn identities(file: Bytes) -> Result<Vec<String>> {
-    Ok(events(file)?.iter().map(identity).collect())
-}
-
-/// An entry's identity (see [`identities`]).
+/// What tells an entry apart: its `@uuid`, or for an entry without one,
+/// the SHA-256 of its text.
 pub fn identity(event: &RawEvent) -> String {
     match event.uuid() {
         Some(uuid) => uuid.into_owned(),

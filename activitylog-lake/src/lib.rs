@@ -52,6 +52,7 @@ mod objects;
 mod read;
 pub mod reader;
 pub mod row;
+mod seen;
 mod sync;
 mod verify;
 pub mod writer;

@@ -12,7 +12,7 @@
 //! reader that globs the partitions sees committed entries only, and each
 //! once: a later sync skips the `@uuid`s committed for the days it reads.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use activitylog_client::{ActivityLog, RawEvent, SyncOptions, SyncPlan, Update};
 use bytes::Bytes;
@@ -22,6 +22,7 @@ use futures::StreamExt;
 use crate::lake::Lake;
 use crate::manifest::{Committed, Manifest, Mark, sha256};
 use crate::objects::Created;
+use crate::seen::Seen;
 use crate::{Error, Result, codec, layout};
 
 /// Entries a sync holds before it commits them, by default.
@@ -174,8 +175,8 @@ async fn download(
 /// Entries downloaded and not committed yet, by day.
 struct Batch {
     contract: u64,
-    /// The `@uuid`s committed or held (of the days the sync reads).
-    seen: HashSet<String>,
+    /// The entries committed or held (of the days the sync reads).
+    seen: Seen,
     days: BTreeMap<Option<NaiveDate>, Vec<RawEvent>>,
     held: usize,
     /// The mark the held entries complete.
@@ -187,7 +188,7 @@ impl Batch {
     /// Holds the entries the lake does not have yet.
     fn add(&mut self, events: Vec<RawEvent>) {
         for event in events {
-            if self.seen.insert(codec::identity(&event)) {
+            if self.seen.insert(&event) {
                 let day = event.time().map(|t| t.date_naive());
                 self.days.entry(day).or_default().push(event);
                 self.held += 1;
@@ -283,20 +284,20 @@ async fn commit(
 ) -> Result<Done> {
     let seq = manifest.next_seq;
     let name = format!("{seq:012}-{:016x}", fastrand::u64(..));
-    // Each day's object on a thread of its own (as many at once as the
-    // runtime's blocking pool allows).
-    let encoding: Vec<_> = days
-        .into_iter()
+    // Each day's object encoded on a blocking thread, as many at once as
+    // there are CPUs (not every day at once: each holds its encoding).
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut encoded = futures::stream::iter(days)
         .map(|(day, events)| {
             tokio::task::spawn_blocking(move || {
                 let bytes = codec::encode(&events)?;
                 Ok::<_, Error>((day, events.len() as u64, Bytes::from(bytes)))
             })
         })
-        .collect();
-    let mut objects = Vec::with_capacity(encoding.len());
-    for task in encoding {
-        let (day, entries, bytes) = task.await.map_err(|e| Error::Encoding(e.to_string()))??;
+        .buffered(parallel);
+    let mut objects = Vec::new();
+    while let Some(task) = encoded.next().await {
+        let (day, entries, bytes) = task.map_err(|e| Error::Encoding(e.to_string()))??;
         let key = layout::object_key(contract, day, &name);
         let committed = Committed {
             key: key.clone(),
@@ -331,16 +332,16 @@ async fn commit(
     })
 }
 
-/// The `@uuid`s committed for `contract` on the days from `since`'s on
-/// (and of entries without a time): what a sync from `since` may download again.
+/// The entries committed for `contract` on the days from `since`'s on
+/// (and those without a time): what a sync from `since` may download again.
 async fn committed_uuids(
     lake: &Lake,
     manifest: &Manifest,
     contract: u64,
     since: DateTime<Utc>,
-) -> Result<HashSet<String>> {
+) -> Result<Seen> {
     let first = since.date_naive();
-    let mut seen = HashSet::new();
+    let mut seen = Seen::default();
     for object in &manifest.objects {
         if object.contract != contract || object.day.is_some_and(|day| day < first) {
             continue;
@@ -350,7 +351,9 @@ async fn committed_uuids(
             .get(&object.key)
             .await?
             .ok_or_else(|| Error::Missing(object.key.clone()))?;
-        seen.extend(codec::identities(bytes)?);
+        for event in codec::events(bytes)? {
+            seen.insert(&event);
+        }
     }
     Ok(seen)
 }
