@@ -105,44 +105,24 @@ impl Stored {
                 .boxed(),
             #[cfg(feature = "lake")]
             Stored::Lake(lake, manifest) => lake
-                .pages(manifest, contract, start, end)
+                .pages(manifest, contract, start, end, query)
                 .map_err(lake_failure)
                 .boxed(),
         }
     }
 
     /// The entry of `contract` with this `@uuid`, if the store holds it: by
-    /// the archive's `(contract, @uuid)` key; a lake has no such index and
-    /// reads the contract's objects day by day until it finds it.
+    /// the archive's `(contract, @uuid)` key; a lake reads the `uuid` column
+    /// of the contract's objects, and parses the one entry that has it.
     #[cfg(feature = "mcp")]
     pub async fn entry(&self, contract: u64, uuid: &str) -> Result<Option<RawEvent>, Failure> {
         match self {
             Stored::Archive(archive) => Ok(archive.entry(contract, uuid).await?),
             #[cfg(feature = "lake")]
-            Stored::Lake(lake, manifest) => {
-                let find = |page: Vec<RawEvent>| {
-                    page.into_iter()
-                        .find(|event| event.uuid().as_deref() == Some(uuid))
-                };
-                let mut pages = lake
-                    .pages(
-                        manifest,
-                        contract,
-                        DateTime::<Utc>::MIN_UTC,
-                        DateTime::<Utc>::MAX_UTC,
-                    )
-                    .boxed();
-                while let Some(page) = pages.try_next().await.map_err(lake_failure)? {
-                    if let Some(event) = find(page) {
-                        return Ok(Some(event));
-                    }
-                }
-                let untimed = lake
-                    .untimed(manifest, contract)
-                    .await
-                    .map_err(lake_failure)?;
-                Ok(find(untimed))
-            }
+            Stored::Lake(lake, manifest) => lake
+                .entry(manifest, contract, uuid)
+                .await
+                .map_err(lake_failure),
         }
     }
 
@@ -159,7 +139,8 @@ impl Stored {
                 .boxed(),
             #[cfg(feature = "lake")]
             Stored::Lake(lake, manifest) => {
-                futures::stream::once(async move { lake.untimed(manifest, contract).await })
+                let query = query.clone();
+                futures::stream::once(async move { lake.untimed(manifest, contract, &query).await })
                     .map_err(lake_failure)
                     .try_filter(|page| futures::future::ready(!page.is_empty()))
                     .boxed()

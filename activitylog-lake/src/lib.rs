@@ -48,6 +48,7 @@ mod error;
 mod lake;
 pub mod layout;
 pub mod manifest;
+mod narrow;
 mod objects;
 mod read;
 pub mod reader;
