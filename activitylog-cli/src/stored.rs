@@ -41,6 +41,11 @@ impl Stored {
         }
     }
 
+    /// What messages call it: `archive` or `lake`.
+    pub fn kind(&self) -> &'static str {
+        kind(self.location())
+    }
+
     /// The contracts it holds entries of.
     pub async fn contracts(&self) -> Result<Vec<u64>, Failure> {
         match self {
@@ -154,6 +159,11 @@ pub fn is_lake(url: &str) -> bool {
     url.starts_with("file://") || url.starts_with("s3://")
 }
 
+/// What messages call the store at `url`: `lake` or `archive`.
+pub fn kind(url: &str) -> &'static str {
+    if is_lake(url) { "lake" } else { "archive" }
+}
+
 #[cfg(feature = "lake")]
 async fn open_lake(url: &str, args: &ArchiveArgs) -> Result<Stored, Failure> {
     let lake = activitylog_lake::Lake::open(url, &args.s3.options()).map_err(lake_failure)?;
@@ -185,5 +195,29 @@ pub fn lake_failure(error: activitylog_lake::Error) -> Failure {
         }
         Error::Download(error) => Failure::from(error),
         other => Failure::other(other.to_string()),
+    }
+}
+
+/// A build without the `lake` feature (CI: `.ci/run` tests the CLI's
+/// library without features).
+#[cfg(all(test, not(feature = "lake")))]
+mod without_lakes {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lake_url_is_a_usage_error_that_names_the_feature_to_build() {
+        for url in ["file:///srv/lake", "s3://bucket/audit"] {
+            let failure = Stored::open(url, &ArchiveArgs::default())
+                .await
+                .unwrap_err();
+            assert_eq!(failure.code(), 2, "{url}");
+            assert_eq!(
+                failure.message(),
+                format!(
+                    "{url} is a lake, and this activitylog was built without lakes: build it \
+                     with `--features lake` (cargo install activitylog-cli --features lake)"
+                )
+            );
+        }
     }
 }
