@@ -797,7 +797,8 @@ fn flag_sets(values: &BTreeMap<&str, String>) -> Vec<Vec<String>> {
 }
 
 /// A filtered `entries --db` of a lake prints byte for byte what the same
-/// filters print of the API's export of the range: for every filter kind
+/// filters print of the API's export of the range, and `summary --db`
+/// counts what they count: for every filter kind
 /// the lake narrows by, over a sandbox's entries with wire variants and
 /// users in odd case.
 #[tokio::test(flavor = "multi_thread")]
@@ -877,6 +878,27 @@ async fn filtered_reads_of_a_lake_print_what_the_filtered_api_export_prints() {
             from_lake.1.lines().count(),
             from_api.1.lines().count()
         );
+        // summary --db counts what the same filters count of the API.
+        let by = [
+            "summary", &contract, "--since", &since, "--until", &until, "--by", "user",
+        ];
+        let args = [&by[..], &flags].concat();
+        let from_api = cli::run(at(&sandbox), &args).await;
+        let offline = cli::isolated(binary(), &cli::empty_home());
+        let from_lake = cli::run(offline, &[&args[..], &["--db", &lake.url()]].concat()).await;
+        assert_eq!(
+            from_api.code,
+            Some(0),
+            "summary {flags:?}: {}",
+            from_api.stderr
+        );
+        assert_eq!(
+            from_lake.code,
+            Some(0),
+            "summary {flags:?}: {}",
+            from_lake.stderr
+        );
+        assert_eq!(from_lake.stdout, from_api.stdout, "summary {flags:?}");
     }
 }
 
