@@ -9,6 +9,10 @@
 //!   row filter) select the rows, and `raw` is decoded and parsed for those
 //!   rows alone.
 //!
+//! A sync writes each day's entries ordered by user, in row groups of 128
+//! (`sync::by_user`, `codec::encode`), so that a user's entries share a
+//! few row groups and the others' min and max leave that user out.
+//!
 //! The narrowing keeps a superset, as an archive's does
 //! ([`Query`]): every entry that matches, compared as the CLI compares
 //! (ASCII case ignored), every entry the SDK cannot decode (`undecodable`),
