@@ -2,7 +2,7 @@
 //! objects of the contract and the days of the range are read (partition
 //! pruning by the manifest, no listing), each day in time order; of each
 //! object, only the rows a [`Query`] may keep (row-group and row pruning on
-//! the filter columns, see [`narrow`](crate::narrow)).
+//! the filter columns, see [`crate::narrow`]).
 //!
 //! Each read logs (at `info`, `activitylog -v`) how many entries it read
 //! of how many the objects hold, and the row groups it skipped.
