@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::{Arguments as _, PgPool, Postgres, Row as _, Transaction};
 
-use crate::query::{Bind, Dialect, Query, Sql, postgres_time_text};
+use crate::query::{Bind, Dialect, Query, QuerySql, Sql, postgres_time_text};
 use crate::row::{Row, Stale, sortable, stale_columns};
 use crate::schema;
 use crate::store::Stored;
@@ -368,7 +368,7 @@ pub(crate) async fn count(pool: &PgPool, contract: i64) -> sqlx::Result<i64> {
         .await
 }
 
-/// The entries `sql` (a read of [`Query::page`]) selects.
+/// The entries `sql` (a read of [`QuerySql::page`](crate::query::QuerySql::page)) selects.
 pub(crate) async fn stored_by(pool: &PgPool, sql: &Sql) -> sqlx::Result<Vec<Stored>> {
     stored(run(sql).fetch_all(pool).await?)
 }

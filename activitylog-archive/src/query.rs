@@ -15,68 +15,7 @@
 //! The other hints are checked on each row an arm reads, before its JSON is
 //! read.
 
-/// Hints that let a read of [`Archive::pages_where`](crate::Archive::pages_where)
-/// skip entries. Each is a narrowing hint, not an exact filter: the read
-/// returns every entry that matches all of them, and may return others,
-/// which the caller's own filter drops. Empty lists ask nothing.
-///
-/// Matches compare as the `activitylog` CLI's filters do: ASCII letters
-/// in either case are equal. Values of one list are alternatives; lists
-/// must all match. Entries the SDK cannot decode
-/// ([`RawEvent::decode`](activitylog_client::RawEvent::decode) fails) are
-/// always returned: a filter cannot check them, and a caller that decodes
-/// learns of them.
-///
-/// ```
-/// let query = activitylog_archive::Query {
-///     users: vec!["alice@example.com".into()],
-///     ..Default::default()
-/// };
-/// assert!(!query.is_empty());
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Query {
-    /// Entries by one of these users (`principal.identity.username`).
-    pub users: Vec<String>,
-    /// Entries by none of these users (an entry without a user passes).
-    pub exclude_users: Vec<String>,
-    /// Entries whose `event.type` is one of these.
-    pub types: Vec<String>,
-    /// Entries whose `event.type` is none of these (one without passes).
-    pub exclude_types: Vec<String>,
-    /// Entries whose `event.status` is one of these.
-    pub statuses: Vec<String>,
-    /// Entries with a resource of one of these types (`event.resources[].type`).
-    pub resource_types: Vec<String>,
-    /// Entries with a resource of one of these ids (`event.resources[].id`).
-    pub resource_ids: Vec<String>,
-    /// Entries with a resource action that starts with one of these
-    /// (`event.resources[].action[]`).
-    pub action_prefixes: Vec<String>,
-    /// Entries whose `meta.requestId` is one of these.
-    pub request_ids: Vec<String>,
-}
-
-impl Query {
-    /// True when the query asks nothing: a read returns the whole range.
-    pub fn is_empty(&self) -> bool {
-        self.lists().iter().all(|list| list.is_empty())
-    }
-
-    fn lists(&self) -> [&Vec<String>; 9] {
-        [
-            &self.users,
-            &self.exclude_users,
-            &self.types,
-            &self.exclude_types,
-            &self.statuses,
-            &self.resource_types,
-            &self.resource_ids,
-            &self.action_prefixes,
-            &self.request_ids,
-        ]
-    }
-}
+pub use activitylog_client::Query;
 
 /// The engine a statement is written for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -231,76 +170,129 @@ enum Drive {
     Undecodable,
 }
 
-impl Query {
-    /// The arms that together read every entry the query may keep.
-    fn drives(&self) -> Vec<Drive> {
-        let mut drives = if !self.request_ids.is_empty() {
-            vec![Drive::Requests]
-        } else if !self.resource_ids.is_empty() {
-            vec![Drive::Resources(folded(&self.resource_ids))]
-        } else if !self.users.is_empty() {
-            folded(&self.users).into_iter().map(Drive::User).collect()
-        } else {
-            vec![Drive::Range]
-        };
-        drives.push(Drive::Undecodable);
-        drives
-    }
-
-    /// ` AND ...` for each hint, on a row of `entries`.
-    fn conditions(&self, sql: &mut Sql) {
-        let columns = [
-            ("lower(username)", &self.users),
-            ("lower(type)", &self.types),
-            ("lower(status)", &self.statuses),
-            ("lower(request_id)", &self.request_ids),
-        ];
-        for (column, values) in columns {
-            if !values.is_empty() {
-                sql.push(" AND ").push(column).push(" IN ");
-                sql.list(&folded(values));
-            }
-        }
-        for (column, values) in [
-            ("username", &self.exclude_users),
-            ("type", &self.exclude_types),
-        ] {
-            if !values.is_empty() {
-                sql.push(&format!(
-                    " AND ({column} IS NULL OR lower({column}) NOT IN "
-                ));
-                sql.list(&folded(values)).push(")");
-            }
-        }
-        for (column, values) in [("type", &self.resource_types), ("id", &self.resource_ids)] {
-            if !values.is_empty() {
-                sql.push(&format!(
-                    " AND EXISTS (SELECT 1 FROM resources r WHERE r.entry = entries.entry \
-                     AND lower(r.{column}) IN "
-                ));
-                sql.list(&folded(values)).push(")");
-            }
-        }
-        if !self.action_prefixes.is_empty() {
-            sql.push(" AND EXISTS (SELECT 1 FROM resources r WHERE r.entry = entries.entry AND (");
-            for (i, prefix) in folded(&self.action_prefixes).iter().enumerate() {
-                if i > 0 {
-                    sql.push(" OR ");
-                }
-                sql.push("lower(r.action) LIKE ")
-                    .bind(Bind::Text(like_prefix(prefix)))
-                    .push(" ESCAPE '\\'");
-            }
-            sql.push("))");
-        }
-    }
-
+/// The SQL of a [`Query`]'s reads.
+pub(crate) trait QuerySql {
     /// The statement that reads a page of `contract`'s entries before
     /// `until`, from `from`, in `(time, uuid)` order, up to `limit` of them:
     /// each entry's `uuid`, time (fixed-width UTC text) and JSON text.
     /// A query that asks nothing reads the `(contract, time, uuid)` index
     /// alone; any other, the arms its hints choose.
-    pub(crate) fn page(
+    fn page(
+        &self,
+        dialect: Dialect,
+        contract: i64,
+        from: &Start<'_>,
+        until: &str,
+        limit: i64,
+    ) -> Sql;
+
+    /// Conditions for a read of untimed entries (`entries` rows): the
+    /// hints, or an entry the SDK cannot decode.
+    fn untimed(&self, sql: &mut Sql);
+}
+
+/// The arms that together read every entry `query` may keep.
+fn drives(query: &Query) -> Vec<Drive> {
+    let mut drives = if !query.request_ids.is_empty() {
+        vec![Drive::Requests]
+    } else if !query.resource_ids.is_empty() {
+        vec![Drive::Resources(folded(&query.resource_ids))]
+    } else if !query.users.is_empty() {
+        folded(&query.users).into_iter().map(Drive::User).collect()
+    } else {
+        vec![Drive::Range]
+    };
+    drives.push(Drive::Undecodable);
+    drives
+}
+
+/// ` AND ...` for each hint of `query`, on a row of `entries`.
+fn conditions(query: &Query, sql: &mut Sql) {
+    let columns = [
+        ("lower(username)", &query.users),
+        ("lower(type)", &query.types),
+        ("lower(status)", &query.statuses),
+        ("lower(request_id)", &query.request_ids),
+    ];
+    for (column, values) in columns {
+        if !values.is_empty() {
+            sql.push(" AND ").push(column).push(" IN ");
+            sql.list(&folded(values));
+        }
+    }
+    for (column, values) in [
+        ("username", &query.exclude_users),
+        ("type", &query.exclude_types),
+    ] {
+        if !values.is_empty() {
+            sql.push(&format!(
+                " AND ({column} IS NULL OR lower({column}) NOT IN "
+            ));
+            sql.list(&folded(values)).push(")");
+        }
+    }
+    for (column, values) in [("type", &query.resource_types), ("id", &query.resource_ids)] {
+        if !values.is_empty() {
+            sql.push(&format!(
+                " AND EXISTS (SELECT 1 FROM resources r WHERE r.entry = entries.entry \
+                 AND lower(r.{column}) IN "
+            ));
+            sql.list(&folded(values)).push(")");
+        }
+    }
+    if !query.action_prefixes.is_empty() {
+        sql.push(" AND EXISTS (SELECT 1 FROM resources r WHERE r.entry = entries.entry AND (");
+        for (i, prefix) in folded(&query.action_prefixes).iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("lower(r.action) LIKE ")
+                .bind(Bind::Text(like_prefix(prefix)))
+                .push(" ESCAPE '\\'");
+        }
+        sql.push("))");
+    }
+}
+
+/// The arms of [`QuerySql::page`], each reading up to `limit` rows.
+fn arms(query: &Query, sql: &mut Sql, contract: i64, from: &Start<'_>, until: &str, limit: i64) {
+    for (i, drive) in drives(query).iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ");
+        }
+        sql.push("SELECT * FROM (SELECT entry, uuid, time FROM ");
+        if let Drive::Resources(ids) = drive {
+            // The entries with those resources first (SQLite takes a
+            // CROSS JOIN's tables in the order written), then their rows.
+            sql.push("(SELECT DISTINCT entry AS hit FROM resources WHERE lower(id) IN ");
+            sql.list(ids)
+                .push(") AS hits CROSS JOIN entries WHERE entry = hit AND contract = ");
+        } else {
+            sql.push("entries WHERE contract = ");
+        }
+        sql.bind(Bind::Int(contract));
+        from.after(sql, "");
+        sql.push(" AND time < ").time(until);
+        match drive {
+            Drive::Range => conditions(query, sql),
+            Drive::User(user) => {
+                sql.push(" AND lower(username) = ")
+                    .bind(Bind::Text(user.clone()));
+                conditions(query, sql);
+            }
+            Drive::Requests | Drive::Resources(_) => conditions(query, sql),
+            Drive::Undecodable => {
+                sql.push(" AND undecodable");
+            }
+        }
+        sql.push(" ORDER BY time, uuid LIMIT ")
+            .bind(Bind::Int(limit))
+            .push(&format!(") AS arm{i}"));
+    }
+}
+
+impl QuerySql for Query {
+    fn page(
         &self,
         dialect: Dialect,
         contract: i64,
@@ -317,7 +309,7 @@ impl Query {
             sql.push(" AND e.time < ").time(until);
         } else {
             sql.push("(");
-            self.arms(&mut sql, contract, from, until, limit);
+            arms(self, &mut sql, contract, from, until, limit);
             sql.push(") AS e JOIN entries_json j ON j.entry = e.entry");
         }
         sql.push(" ORDER BY e.time, e.uuid LIMIT ")
@@ -325,51 +317,12 @@ impl Query {
         sql
     }
 
-    /// The arms of [`Query::page`], each reading up to `limit` rows.
-    fn arms(&self, sql: &mut Sql, contract: i64, from: &Start<'_>, until: &str, limit: i64) {
-        for (i, drive) in self.drives().iter().enumerate() {
-            if i > 0 {
-                sql.push(" UNION ");
-            }
-            sql.push("SELECT * FROM (SELECT entry, uuid, time FROM ");
-            if let Drive::Resources(ids) = drive {
-                // The entries with those resources first (SQLite takes a
-                // CROSS JOIN's tables in the order written), then their rows.
-                sql.push("(SELECT DISTINCT entry AS hit FROM resources WHERE lower(id) IN ");
-                sql.list(ids)
-                    .push(") AS hits CROSS JOIN entries WHERE entry = hit AND contract = ");
-            } else {
-                sql.push("entries WHERE contract = ");
-            }
-            sql.bind(Bind::Int(contract));
-            from.after(sql, "");
-            sql.push(" AND time < ").time(until);
-            match drive {
-                Drive::Range => self.conditions(sql),
-                Drive::User(user) => {
-                    sql.push(" AND lower(username) = ")
-                        .bind(Bind::Text(user.clone()));
-                    self.conditions(sql);
-                }
-                Drive::Requests | Drive::Resources(_) => self.conditions(sql),
-                Drive::Undecodable => {
-                    sql.push(" AND undecodable");
-                }
-            }
-            sql.push(" ORDER BY time, uuid LIMIT ")
-                .bind(Bind::Int(limit))
-                .push(&format!(") AS arm{i}"));
-        }
-    }
-
-    /// Conditions for a read of untimed entries (`entries` rows): the
-    /// hints, or an entry the SDK cannot decode.
-    pub(crate) fn untimed(&self, sql: &mut Sql) {
+    fn untimed(&self, sql: &mut Sql) {
         if self.is_empty() {
             return;
         }
         sql.push(" AND ((1 = 1");
-        self.conditions(sql);
+        conditions(self, sql);
         sql.push(") OR undecodable)");
     }
 }
@@ -383,15 +336,5 @@ mod tests {
         let values = ["Alice@X".to_string(), "alice@x".into(), "a\0b".into()];
         assert_eq!(folded(&values), ["alice@x", "a\u{FFFD}b"]);
         assert_eq!(like_prefix("vr.a_b%\\"), "vr.a\\_b\\%\\\\%");
-    }
-
-    #[test]
-    fn an_empty_query_is_empty_and_any_list_is_not() {
-        assert!(Query::default().is_empty());
-        let query = Query {
-            action_prefixes: vec!["vr.".into()],
-            ..Query::default()
-        };
-        assert!(!query.is_empty());
     }
 }

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments as _, Row as _, Sqlite, SqlitePool, Transaction};
 
-use crate::query::{Bind, Dialect, Query, Sql};
+use crate::query::{Bind, Dialect, Query, QuerySql, Sql};
 use crate::row::{Resource, Row, Stale, sortable, stale_columns};
 use crate::schema;
 use crate::store::Stored;
@@ -431,7 +431,7 @@ pub(crate) async fn count(pool: &SqlitePool, contract: i64) -> sqlx::Result<i64>
         .await
 }
 
-/// The entries `sql` (a read of [`Query::page`]) selects.
+/// The entries `sql` (a read of [`QuerySql::page`](crate::query::QuerySql::page)) selects.
 pub(crate) async fn stored_by(pool: &SqlitePool, sql: &Sql) -> sqlx::Result<Vec<Stored>> {
     stored(run(sql).fetch_all(pool).await?)
 }

@@ -6,7 +6,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-use crate::query::{Dialect, Query, Start};
+use crate::query::{Dialect, Query, QuerySql, Start};
 use crate::row::{Row, sortable};
 use crate::{postgres, sqlite};
 

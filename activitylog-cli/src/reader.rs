@@ -118,7 +118,7 @@ pub async fn archive_range(
     explicit: bool,
     partial: bool,
 ) -> Result<DateRange, Failure> {
-    let location = archive.location();
+    let (kind, location) = (archive.kind(), archive.location());
     let sync = |contracts: &[u64]| {
         let numbers: Vec<String> = contracts.iter().map(u64::to_string).collect();
         format!("activitylog sync {} --db {location}", numbers.join(" "))
@@ -130,14 +130,14 @@ pub async fn archive_range(
     }
     let refuse = |what: String| {
         Failure::other(format!(
-            "{what}; or add --partial to read what the archive holds"
+            "{what}; or add --partial to read what the {kind} holds"
         ))
     };
     if let Some(&(contract, _)) = marks.iter().find(|(_, mark)| mark.is_none())
         && !partial
     {
         return Err(refuse(format!(
-            "the archive {location} holds entries of contract {contract}, but no sync of it \
+            "the {kind} {location} holds entries of contract {contract}, but no sync of it \
              completed: run `{}` to complete it",
             sync(&[contract])
         )));
@@ -147,7 +147,7 @@ pub async fn archive_range(
         Some(mark) if !explicit && !partial => {
             if start >= mark {
                 return Err(refuse(format!(
-                    "the archive {location} is complete through {} for contract{} {}, and the \
+                    "the {kind} {location} is complete through {} for contract{} {}, and the \
                      range starts at {}: run `{}` for later entries",
                     rfc3339(mark),
                     if contracts.len() > 1 { "s" } else { "" },
@@ -157,7 +157,7 @@ pub async fn archive_range(
                 )));
             }
             eprintln!(
-                "complete through {}: the archive {location} holds every entry of contract{} {} \
+                "complete through {}: the {kind} {location} holds every entry of contract{} {} \
                  before it; run `{}` for later entries",
                 rfc3339(mark),
                 if contracts.len() > 1 { "s" } else { "" },
@@ -176,7 +176,7 @@ pub async fn archive_range(
                 && !partial
             {
                 return Err(refuse(format!(
-                    "the archive {location} is complete through {} for contract {contract}, \
+                    "the {kind} {location} is complete through {} for contract {contract}, \
                      before the end of the range, {}: run `{}` to fill it",
                     rfc3339(mark),
                     rfc3339(until),
@@ -186,7 +186,7 @@ pub async fn archive_range(
             for (contract, mark) in behind {
                 let from = mark.map_or(start, |mark| mark.max(start));
                 eprintln!(
-                    "--partial: the archive {location} is complete through {} for contract \
+                    "--partial: the {kind} {location} is complete through {} for contract \
                      {contract}: entries from {} to {} may be missing; run `{}` to fill them",
                     mark.map_or_else(|| "no instant".to_string(), rfc3339),
                     rfc3339(from),

@@ -41,6 +41,11 @@ impl Stored {
         }
     }
 
+    /// What messages call it: `archive` or `lake`.
+    pub fn kind(&self) -> &'static str {
+        kind(self.location())
+    }
+
     /// The contracts it holds entries of.
     pub async fn contracts(&self) -> Result<Vec<u64>, Failure> {
         match self {
@@ -105,44 +110,24 @@ impl Stored {
                 .boxed(),
             #[cfg(feature = "lake")]
             Stored::Lake(lake, manifest) => lake
-                .pages(manifest, contract, start, end)
+                .pages(manifest, contract, start, end, query)
                 .map_err(lake_failure)
                 .boxed(),
         }
     }
 
     /// The entry of `contract` with this `@uuid`, if the store holds it: by
-    /// the archive's `(contract, @uuid)` key; a lake has no such index and
-    /// reads the contract's objects day by day until it finds it.
+    /// the archive's `(contract, @uuid)` key; a lake reads the `uuid` column
+    /// of the contract's objects, and parses the one entry that has it.
     #[cfg(feature = "mcp")]
     pub async fn entry(&self, contract: u64, uuid: &str) -> Result<Option<RawEvent>, Failure> {
         match self {
             Stored::Archive(archive) => Ok(archive.entry(contract, uuid).await?),
             #[cfg(feature = "lake")]
-            Stored::Lake(lake, manifest) => {
-                let find = |page: Vec<RawEvent>| {
-                    page.into_iter()
-                        .find(|event| event.uuid().as_deref() == Some(uuid))
-                };
-                let mut pages = lake
-                    .pages(
-                        manifest,
-                        contract,
-                        DateTime::<Utc>::MIN_UTC,
-                        DateTime::<Utc>::MAX_UTC,
-                    )
-                    .boxed();
-                while let Some(page) = pages.try_next().await.map_err(lake_failure)? {
-                    if let Some(event) = find(page) {
-                        return Ok(Some(event));
-                    }
-                }
-                let untimed = lake
-                    .untimed(manifest, contract)
-                    .await
-                    .map_err(lake_failure)?;
-                Ok(find(untimed))
-            }
+            Stored::Lake(lake, manifest) => lake
+                .entry(manifest, contract, uuid)
+                .await
+                .map_err(lake_failure),
         }
     }
 
@@ -159,7 +144,8 @@ impl Stored {
                 .boxed(),
             #[cfg(feature = "lake")]
             Stored::Lake(lake, manifest) => {
-                futures::stream::once(async move { lake.untimed(manifest, contract).await })
+                let query = query.clone();
+                futures::stream::once(async move { lake.untimed(manifest, contract, &query).await })
                     .map_err(lake_failure)
                     .try_filter(|page| futures::future::ready(!page.is_empty()))
                     .boxed()
@@ -171,6 +157,11 @@ impl Stored {
 /// Whether `url` names a lake.
 pub fn is_lake(url: &str) -> bool {
     url.starts_with("file://") || url.starts_with("s3://")
+}
+
+/// What messages call the store at `url`: `lake` or `archive`.
+pub fn kind(url: &str) -> &'static str {
+    if is_lake(url) { "lake" } else { "archive" }
 }
 
 #[cfg(feature = "lake")]
@@ -204,5 +195,29 @@ pub fn lake_failure(error: activitylog_lake::Error) -> Failure {
         }
         Error::Download(error) => Failure::from(error),
         other => Failure::other(other.to_string()),
+    }
+}
+
+/// A build without the `lake` feature (CI: `.ci/run` tests the CLI's
+/// library without features).
+#[cfg(all(test, not(feature = "lake")))]
+mod without_lakes {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lake_url_is_a_usage_error_that_names_the_feature_to_build() {
+        for url in ["file:///srv/lake", "s3://bucket/audit"] {
+            let failure = Stored::open(url, &ArchiveArgs::default())
+                .await
+                .unwrap_err();
+            assert_eq!(failure.code(), 2, "{url}");
+            assert_eq!(
+                failure.message(),
+                format!(
+                    "{url} is a lake, and this activitylog was built without lakes: build it \
+                     with `--features lake` (cargo install activitylog-cli --features lake)"
+                )
+            );
+        }
     }
 }

@@ -83,19 +83,19 @@ pub async fn readable_by(
 pub async fn in_archive(args: &ContractArgs, archive: &Stored) -> Result<Vec<u64>, Failure> {
     once_each(args)?;
     let held = archive.contracts().await?;
-    let location = archive.location();
+    let (kind, location) = (archive.kind(), archive.location());
     let numbers = match (args.numbers.as_slice(), args.all_contracts) {
         ([], true) => held.clone(),
         ([], false) => match from_environment()? {
             Some(number) => vec![number],
             None => match held.as_slice() {
                 [one] => {
-                    eprintln!("reading contract {one}, the only one in the archive {location}");
+                    eprintln!("reading contract {one}, the only one in the {kind} {location}");
                     vec![*one]
                 }
                 several => {
                     return Err(Failure::usage(format!(
-                        "no contract given, and the archive {location} holds {}: {}; name one or \
+                        "no contract given, and the {kind} {location} holds {}: {}; name one or \
                          several as CONTRACT arguments, or add --all-contracts",
                         several.len(),
                         list(several)
@@ -107,12 +107,12 @@ pub async fn in_archive(args: &ContractArgs, archive: &Stored) -> Result<Vec<u64
     };
     match numbers.iter().find(|n| !held.contains(n)) {
         None if numbers.is_empty() => Err(Failure::other(format!(
-            "the archive {location} holds no contract yet: `activitylog sync CONTRACT --db \
+            "the {kind} {location} holds no contract yet: `activitylog sync CONTRACT --db \
              {location}` fills it in"
         ))),
         None => Ok(numbers),
         Some(missing) => Err(Failure::other(format!(
-            "the archive {location} holds nothing of contract {missing}: `activitylog sync \
+            "the {kind} {location} holds nothing of contract {missing}: `activitylog sync \
              {missing} --db {location}` fills it in"
         ))),
     }

@@ -76,6 +76,7 @@ mod hooks;
 mod incremental;
 mod profile;
 mod proxy;
+mod query;
 mod requests;
 mod retry;
 pub mod summary;
@@ -106,6 +107,7 @@ pub use progenitor_client::Error as GeneratedError;
 /// What the generated builders' `send()` returns: the decoded body with the
 /// status and headers.
 pub use progenitor_client::ResponseValue;
+pub use query::Query;
 pub use requests::RequestCount;
 pub use retry::RetryPolicy;
 pub use tls::{ENV_PINNED_CERT, certificate_sha256};

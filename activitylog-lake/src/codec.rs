@@ -4,11 +4,20 @@ use activitylog_client::RawEvent;
 use bytes::Bytes;
 
 use crate::manifest::sha256;
-use crate::{EntryWriter, Result, read_entries};
+use crate::{EntryWriter, Limits, Result, read_entries};
+
+/// Entries per row group of a lake object: small enough that a read
+/// filtered to one user (the entries ordered by user) skips most of an
+/// object's row groups by their statistics.
+const ROW_GROUP_ROWS: usize = 128;
 
 /// One Parquet file of `events` (all of one contract and day).
 pub fn encode(events: &[RawEvent]) -> Result<Vec<u8>> {
-    let mut writer = EntryWriter::new(Vec::new())?;
+    let limits = Limits {
+        row_group_rows: ROW_GROUP_ROWS,
+        ..Limits::default()
+    };
+    let mut writer = EntryWriter::with_limits(Vec::new(), limits)?;
     for event in events {
         writer.write(event)?;
     }

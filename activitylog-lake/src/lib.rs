@@ -23,6 +23,9 @@
 //!   new manifest object commits them, and only then are they copied into
 //!   their partition; a sync skips the `@uuid`s already committed for the
 //!   days it reads again. See [`sync`](LakeSync) for the crash cases.
+//! - [`Lake::pages`] reads a contract's entries of a range, only the days
+//!   of the range, and of each object only the rows an
+//!   [`activitylog_client::Query`] may keep ([`Lake::entry`]: one `@uuid`).
 //! - [`Lake::verify`] recomputes the manifest's hash chain and every
 //!   object's SHA-256.
 //!
@@ -48,6 +51,7 @@ mod error;
 mod lake;
 pub mod layout;
 pub mod manifest;
+mod narrow;
 mod objects;
 mod read;
 pub mod reader;

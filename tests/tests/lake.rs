@@ -764,3 +764,337 @@ async fn the_readme_queries_run_on_a_synced_lake() {
     let users: BTreeMap<String, u64> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(users, want, "the README's Spark query");
 }
+
+/// What `entries` printed with `args` from `command`: its exit code,
+/// stdout, and the stderr lines about entries that do not decode.
+async fn filtered(command: Command, args: &[&str]) -> (Option<i32>, String, Vec<String>) {
+    let run = cli::run(command, args).await;
+    let omitted = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains("not decode"))
+        .map(str::to_string)
+        .collect();
+    (run.code, run.stdout, omitted)
+}
+
+/// Filter flags of every kind the lake narrows by, with `values` found in
+/// the export (odd case where the CLI ignores it).
+fn flag_sets(values: &BTreeMap<&str, String>) -> Vec<Vec<String>> {
+    let value = |name: &str| values[name].clone();
+    let upper = |name: &str| values[name].to_ascii_uppercase();
+    let sets: Vec<Vec<String>> = vec![
+        vec!["--user".into(), upper("user")],
+        vec!["--user".into(), "nobody@example.com".into()],
+        vec![
+            "--exclude-user".into(),
+            format!("{},{}", value("user"), upper("other_user")),
+        ],
+        vec!["--type".into(), value("type").to_ascii_lowercase()],
+        vec!["--exclude-type".into(), upper("type")],
+        vec!["--status".into(), value("status").to_ascii_lowercase()],
+        vec!["--resource-type".into(), upper("resource_type")],
+        vec!["--resource-id".into(), upper("resource_id")],
+        vec!["--resource-id".into(), "no-such-resource".into()],
+        vec!["--action".into(), upper("action")[..3].to_string()],
+        vec!["--request-id".into(), value("request_id")],
+        vec!["--request-id".into(), "no-such-request".into()],
+        vec![
+            "--user".into(),
+            format!("{},{}", value("user"), value("other_user")),
+            "--type".into(),
+            value("type"),
+            "--exclude-type".into(),
+            "Provision".into(),
+        ],
+    ];
+    sets
+}
+
+/// A filtered `entries --db` of a lake prints byte for byte what the same
+/// filters print of the API's export of the range, and `summary --db`
+/// counts what they count: for every filter kind
+/// the lake narrows by, over a sandbox's entries with wire variants and
+/// users in odd case.
+#[tokio::test(flavor = "multi_thread")]
+async fn filtered_reads_of_a_lake_print_what_the_filtered_api_export_prints() {
+    let users = [
+        "Alice@Example.com",
+        "bob@example.com",
+        "CAROL@example.com",
+        "dave@example.com",
+    ];
+    let sandbox = in_span()
+        .contracts(vec![
+            activitylog_sandbox::ContractSpec::new(MAIN_CONTRACT, 1500).users(users),
+        ])
+        .wire_variants(0.3)
+        .start()
+        .await
+        .unwrap();
+    let lake = Dir::new("filtered");
+    let run = sync(&sandbox, &lake.url(), &[], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    let contract = MAIN_CONTRACT.to_string();
+    let (since, until) = (rfc3339(start()), rfc3339(end()));
+    let range = [
+        "entries", &contract, "--since", &since, "--until", &until, "--format", "ndjson",
+    ];
+    let whole = cli::run(at(&sandbox), &range).await;
+    assert_eq!(whole.code, Some(0), "{}", whole.stderr);
+    // Values of one entry with every field, and another user.
+    let entries: Vec<Value> = whole
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let full = entries
+        .iter()
+        .find(|e| {
+            e["meta"]["requestId"].is_string()
+                && e["event"]["status"].is_string()
+                && e["event"]["resources"][0]["action"][0].is_string()
+                && e["event"]["resources"][0]["id"].is_string()
+        })
+        .expect("an entry with every field");
+    let text = |v: &Value| v.as_str().unwrap().to_string();
+    let user = text(&full["principal"]["identity"]["username"]);
+    let other_user = users
+        .iter()
+        .find(|u| !u.eq_ignore_ascii_case(&user))
+        .unwrap()
+        .to_string();
+    let values: BTreeMap<&str, String> = [
+        ("user", user),
+        ("other_user", other_user),
+        ("type", text(&full["event"]["type"])),
+        ("status", text(&full["event"]["status"])),
+        (
+            "resource_type",
+            text(&full["event"]["resources"][0]["type"]),
+        ),
+        ("resource_id", text(&full["event"]["resources"][0]["id"])),
+        ("action", text(&full["event"]["resources"][0]["action"][0])),
+        ("request_id", text(&full["meta"]["requestId"])),
+    ]
+    .into();
+
+    for flags in flag_sets(&values) {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let args = [&range[..], &flags].concat();
+        let from_api = filtered(at(&sandbox), &args).await;
+        let offline = cli::isolated(binary(), &cli::empty_home());
+        let from_lake = filtered(offline, &[&args[..], &["--db", &lake.url()]].concat()).await;
+        assert_eq!(from_api.0, Some(0), "{flags:?}");
+        assert!(
+            from_lake == from_api,
+            "{flags:?}: the lake printed {} lines, the API {}",
+            from_lake.1.lines().count(),
+            from_api.1.lines().count()
+        );
+        // summary --db counts what the same filters count of the API.
+        let by = [
+            "summary", &contract, "--since", &since, "--until", &until, "--by", "user",
+        ];
+        let args = [&by[..], &flags].concat();
+        let from_api = cli::run(at(&sandbox), &args).await;
+        let offline = cli::isolated(binary(), &cli::empty_home());
+        let from_lake = cli::run(offline, &[&args[..], &["--db", &lake.url()]].concat()).await;
+        assert_eq!(
+            from_api.code,
+            Some(0),
+            "summary {flags:?}: {}",
+            from_api.stderr
+        );
+        assert_eq!(
+            from_lake.code,
+            Some(0),
+            "summary {flags:?}: {}",
+            from_lake.stderr
+        );
+        assert_eq!(from_lake.stdout, from_api.stdout, "summary {flags:?}");
+    }
+}
+
+/// Entries as the service may send them: odd case, several resources, a
+/// NUL, and two the SDK cannot decode (a numeric status, a numeric request
+/// id), all on 2024-12-10.
+const CRAFTED: &[&str] = &[
+    r#"{"@uuid":"c-01","meta":{"time":"2024-12-10T00:00:01Z","requestId":"REQ-A"},"principal":{"sourceIP":"192.0.2.1","identity":{"contractNumber":31721060,"username":"Alice@Example.COM"}},"event":{"type":"requestaccepted","status":"done","resources":[{"type":"Server","id":"S-1","action":["VR.server.create","vr.a_b%c"]},{"type":"nic","id":"n-2"}]}}"#,
+    r#"{"@uuid":"c-02","meta":{"time":"2024-12-10T00:00:02Z"},"principal":{"identity":{"contractNumber":31721060,"username":"alice@example.com"}},"event":{"type":"Provision"}}"#,
+    r#"{"@uuid":"c-03","meta":{"time":"2024-12-10T00:00:03Z"},"principal":null,"event":null}"#,
+    r#"{"@uuid":"c-04","meta":{"time":"2024-12-10T00:00:04Z"},"principal":{"identity":{"contractNumber":31721060,"username":"zed@example.com"}},"event":{"type":"Error","status":7}}"#,
+    r#"{"@uuid":"c-05","meta":{"time":"2024-12-10T00:00:05Z","requestId":5},"principal":{"identity":{"contractNumber":31721060,"username":"zed@example.com"}}}"#,
+    r#"{"@uuid":"c-06","meta":{"time":"2024-12-10T00:00:06Z","requestId":"req-b"},"principal":{"identity":{"contractNumber":31721060,"username":"BOB@example.com"}},"event":{"type":"RequestAccepted","resources":[{"type":"volume","id":"V-9","action":null},{"type":null,"id":"s-1"}]}}"#,
+    r#"{"@uuid":"c-07","meta":{"time":"2024-12-10T00:00:07Z"},"principal":{"identity":{"contractNumber":31721060,"username":"a\u0000b"}}}"#,
+    r#"{"@uuid":"c-08","meta":{"time":"2024-12-10T00:00:08Z","requestId":"REQ-a"},"principal":{"identity":{"contractNumber":31721060,"username":"carol_%@example.com"}},"event":{"type":"provision","status":"FAILED","resources":[{"type":"SERVER","id":"s-1","action":["sec.user.create"]},{"type":"lan","id":"l-1","action":["vr.lan.update"]}]}}"#,
+];
+
+/// Entries the SDK cannot decode are printed and reported by a filtered
+/// `entries --db` of a lake exactly as by the same filters on the API's
+/// export (a server that sends [`CRAFTED`]).
+#[tokio::test(flavor = "multi_thread")]
+async fn filtered_reads_of_a_lake_report_entries_that_do_not_decode_as_the_api_export_does() {
+    let served: Vec<String> = CRAFTED.iter().map(|e| e.to_string()).collect();
+    let server = activitylog_tests::MockServer::start(move |request| {
+        let offset: usize = request.param("offset").unwrap_or("0").parse().unwrap();
+        let limit: usize = request.param("limit").unwrap_or("20").parse().unwrap();
+        let hits: Vec<String> = served
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|source| format!(r#"{{"_source":{source}}}"#))
+            .collect();
+        activitylog_tests::Reply::json(format!(
+            r#"{{"hits":{{"total":{},"hits":[{}]}}}}"#,
+            served.len(),
+            hits.join(",")
+        ))
+    })
+    .await;
+    let api = || {
+        let mut command = cli::isolated(binary(), &cli::empty_home());
+        command
+            .env("IONOS_API_URL", server.url())
+            .env("IONOS_TOKEN", "t");
+        command
+    };
+    let lake = Dir::new("crafted");
+    let contract = MAIN_CONTRACT.to_string();
+    let (since, until) = ("2024-12-10T00:00:00Z", "2024-12-11T00:00:00Z");
+    let run = cli::run(
+        api(),
+        &[
+            "sync",
+            &contract,
+            "--db",
+            &lake.url(),
+            "--since",
+            since,
+            "--until",
+            until,
+        ],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("8 new"), "{}", run.stderr);
+
+    let range = [
+        "entries", &contract, "--since", since, "--until", until, "--format", "ndjson",
+    ];
+    let sets: &[&[&str]] = &[
+        &["--user", "ALICE@example.com"],
+        &["--user", "nobody@example.com"],
+        &["--user", "carol_%@example.com"],
+        &["--exclude-user", "alice@example.com,ZED@example.com"],
+        &["--type", "REQUESTACCEPTED"],
+        &["--exclude-type", "Provision"],
+        &["--status", "Done,failed"],
+        &["--resource-type", "volume,LAN"],
+        &["--resource-id", "s-1"],
+        &["--resource-id", "no-such-resource"],
+        &["--action", "vr.a_b%,SEC."],
+        &["--request-id", "req-a"],
+        &["--request-id", "REQ-NONE"],
+        &[
+            "--resource-id",
+            "S-1",
+            "--exclude-user",
+            "alice@example.com",
+            "--status",
+            "failed",
+        ],
+    ];
+    for flags in sets {
+        let args = [&range[..], flags].concat();
+        let from_api = filtered(api(), &args).await;
+        let offline = cli::isolated(binary(), &cli::empty_home());
+        let from_lake = filtered(offline, &[&args[..], &["--db", &lake.url()]].concat()).await;
+        assert_eq!(from_api.0, Some(1), "{flags:?}: c-04 and c-05 fail the run");
+        assert_eq!(from_lake, from_api, "{flags:?}");
+    }
+    // Every kind of lookup reports the two that do not decode.
+    let offline = cli::isolated(binary(), &cli::empty_home());
+    let none = filtered(
+        offline,
+        &[
+            &range[..],
+            &["--request-id", "REQ-NONE", "--db", &lake.url()],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(none.1, "");
+    assert!(
+        none.2
+            .iter()
+            .any(|l| l.contains("c-04") && l.contains("c-05")),
+        "{none:?}"
+    );
+}
+
+/// `entries --db -v` says how many entries it read of a lake: a filter
+/// reads those of the user alone (and the ones that do not decode), a
+/// lookup that matches nothing reads none.
+#[tokio::test(flavor = "multi_thread")]
+async fn verbose_reads_of_a_lake_say_filters_read_only_the_entries_they_keep() {
+    let users = ["alice@example.com", "bob@example.com", "carol@example.com"];
+    let sandbox = in_span()
+        .contracts(vec![
+            activitylog_sandbox::ContractSpec::new(MAIN_CONTRACT, 1200).users(users),
+        ])
+        .start()
+        .await
+        .unwrap();
+    let lake = Dir::new("verbose");
+    let run = sync(&sandbox, &lake.url(), &[], &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let contract = MAIN_CONTRACT.to_string();
+    let (since, until) = (rfc3339(start()), rfc3339(end()));
+    let read = |flags: &'static [&'static str]| {
+        let url = lake.url();
+        let (contract, since, until) = (contract.clone(), since.clone(), until.clone());
+        async move {
+            let mut args = vec![
+                "entries", &contract, "--since", &since, "--until", &until, "--format", "ndjson",
+                "--db", &url, "-v",
+            ];
+            args.extend(flags);
+            let run = cli::run(cli::isolated(binary(), &cli::empty_home()), &args).await;
+            assert_eq!(run.code, Some(0), "{}", run.stderr);
+            let line = run
+                .stderr
+                .lines()
+                .find(|l| l.contains("entries of the range: read "))
+                .unwrap_or_else(|| panic!("no count of entries read: {}", run.stderr))
+                .to_string();
+            let numbers: Vec<u64> = line
+                .split("read ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            (
+                run.stdout.lines().count() as u64,
+                numbers[0],
+                numbers[1],
+                line,
+            )
+        }
+    };
+    let (printed, parsed, held, line) = read(&[]).await;
+    assert_eq!((printed, parsed, held), (1200, 1200, 1200), "{line}");
+    let (printed, parsed, held, line) = read(&["--user", "BOB@example.com"]).await;
+    assert!(printed > 200 && printed < 600, "{printed} of bob's");
+    assert_eq!((parsed, held), (printed, 1200), "{line}");
+    for lookup in [
+        &["--user", "nobody@example.com"][..],
+        &["--resource-id", "no-such-resource"],
+        &["--request-id", "no-such-request"],
+    ] {
+        let (printed, parsed, held, line) = read(lookup).await;
+        assert_eq!((printed, parsed, held), (0, 0, 1200), "{lookup:?}: {line}");
+    }
+}

@@ -682,6 +682,48 @@ async fn an_archive_answers_offline_up_to_its_mark_and_says_how_to_fill_the_rest
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `get_entry` on a lake (`--db file://`): the entry by its uuid alone,
+/// as `entries --db` prints it, and a uuid the lake does not hold named as
+/// missing from the lake.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lake_finds_an_entry_by_its_uuid_alone() {
+    let sandbox = sandbox().await;
+    let dir = std::env::temp_dir().join(format!("activitylog-mcp-lake-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = format!("file://{}", dir.display());
+    let until = rfc3339(end());
+    let (contract, from) = (MAIN_CONTRACT.to_string(), since());
+    let synced = ["--db", &db, "--since", &from, "--until", &until];
+    activitylog(&sandbox, &[&["sync", &contract][..], &synced].concat()).await;
+    let stored = ndjson(
+        &activitylog(
+            &sandbox,
+            &[&["entries"][..], &synced, &["--format", "ndjson"]].concat(),
+        )
+        .await,
+    );
+    let (first, last) = (&stored[0], &stored[stored.len() - 1]);
+    let uuid = |entry: &Value| entry["@uuid"].as_str().unwrap().to_string();
+    let out = over_stdio(
+        &sandbox,
+        &["--db", &db],
+        json!([
+            { "tool": "get_entry", "arguments": { "uuid": uuid(first) } },
+            { "tool": "get_entry", "arguments": { "uuid": uuid(last), "contract": MAIN_CONTRACT } },
+            { "tool": "get_entry", "arguments": { "uuid": "no-such-entry" } },
+        ]),
+    );
+    let results = out["results"].as_array().unwrap();
+    assert_eq!(&answer(&results[0])["entry"], first);
+    assert_eq!(&answer(&results[1])["entry"], last);
+    let missing = error(&results[2]);
+    assert!(
+        missing.contains(&format!("the lake {db} holds no entry no-such-entry")),
+        "{missing}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_fit_the_size_budget_and_say_how_to_go_on() {
     let sandbox = sandbox().await;

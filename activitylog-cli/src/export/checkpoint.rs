@@ -101,11 +101,13 @@ impl JobSource {
         *self == JobSource::Api
     }
 
-    /// For messages: `the API`, or `the archive URL`.
+    /// For messages: `the API`, or `the archive URL` (`the lake URL`).
     pub fn describe(&self) -> String {
         match self {
             JobSource::Api => "the API".to_string(),
-            JobSource::Archive(location) => format!("the archive {location}"),
+            JobSource::Archive(location) => {
+                format!("the {} {location}", crate::stored::kind(location))
+            }
         }
     }
 }

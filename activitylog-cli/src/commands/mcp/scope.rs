@@ -76,8 +76,9 @@ pub fn contract(reader: &Reader, contracts: &[u64], asked: Option<u64>) -> Resul
                  (list_contracts shows them)"
             ),
             Reader::Archive(archive) => format!(
-                "the archive {} holds nothing of contract {number} (it holds {list}): run \
+                "the {} {} holds nothing of contract {number} (it holds {list}): run \
                  `activitylog sync {number} --db {}` to fill it in",
+                archive.kind(),
                 archive.location(),
                 archive.location()
             ),
@@ -138,6 +139,7 @@ pub async fn range(
 pub fn in_words(message: String) -> String {
     message
         .replace("; or add --partial to read what the archive holds", "")
+        .replace("; or add --partial to read what the lake holds", "")
         .replace("--since", "since")
         .replace("--until", "until")
         .replace("--settle", "the settle time")

@@ -61,10 +61,11 @@ pub async fn run(state: &State, args: Args) -> Result<Value, String> {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| {
+                let kind = archive.kind();
                 format!(
-                    "the archive {} holds no entry {uuid} of contract {contract}: check the uuid \
+                    "the {kind} {} holds no entry {uuid} of contract {contract}: check the uuid \
                      (search_entries shows it), or run `activitylog sync {contract} --db {}` if \
-                     the entry is newer than the archive",
+                     the entry is newer than the {kind}",
                     archive.location(),
                     archive.location()
                 )
