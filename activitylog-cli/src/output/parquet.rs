@@ -150,8 +150,8 @@ impl Encode for ParquetWriter {
 
 /// What the encoding thread is asked to do, in order.
 enum Job {
-    /// Add these entries.
-    Entries(Rows),
+    /// Add these entries (boxed: a [`Rows`] is a large value to move).
+    Entries(Box<Rows>),
     /// End the row group: [`Done::Bytes`] then [`Done::Checkpoint`].
     Checkpoint,
     /// Write the rest and the footer: [`Done::Bytes`] then [`Done::Finished`].
@@ -234,7 +234,7 @@ impl Encoding {
         }
         let rows = std::mem::take(&mut self.rows);
         self.handed += rows.len() as u64;
-        self.order(Job::Entries(rows))
+        self.order(Job::Entries(Box::new(rows)))
     }
 
     /// Queues `job`; the thread's failure if it has stopped.
