@@ -329,7 +329,7 @@ pub struct EntriesArgs {
     pub resume: bool,
 
     /// Parquet: at most N entries per row group [default: 65536] (a row group
-    /// also ends at 8 MiB in memory; --resume checkpoints where one ends).
+    /// also ends at 4 MiB in memory; --resume checkpoints where one ends).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub row_group_size: Option<u64>,
 

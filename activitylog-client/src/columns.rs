@@ -10,6 +10,8 @@ use serde::Deserialize;
 use crate::event::RawEvent;
 use crate::generated::types::{Activity, ContractNumber};
 
+mod strict;
+
 /// The filterable fields of one entry, owned.
 ///
 /// They are what the SDK decodes of the entry ([`RawEvent::decode`]), so
@@ -71,12 +73,134 @@ pub struct ResourceAction {
     pub action: Option<String>,
 }
 
+/// The filterable fields of one entry, borrowed from its JSON where they
+/// need no unescaping: [`Columns`] without a copy of each string, for a
+/// writer that copies them into its own buffers anyway.
+///
+/// ```
+/// use activitylog_client::{BorrowedColumns, Columns, RawEvent};
+/// let event = RawEvent::parse(r#"{"@uuid":"u-1","principal":{"identity":{"contractNumber":7}}}"#).unwrap();
+/// let columns = BorrowedColumns::of(&event);
+/// assert_eq!(columns.uuid.as_deref(), Some("u-1"));
+/// assert_eq!(columns.into_owned(), Columns::of(&event));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BorrowedColumns<'a> {
+    /// [`Columns::uuid`].
+    pub uuid: Option<Cow<'a, str>>,
+    /// [`Columns::time`].
+    pub time: Option<DateTime<Utc>>,
+    /// [`Columns::request_id`].
+    pub request_id: Option<Cow<'a, str>>,
+    /// [`Columns::contract`].
+    pub contract: Option<i64>,
+    /// [`Columns::user`].
+    pub user: Option<Cow<'a, str>>,
+    /// [`Columns::source_ip`].
+    pub source_ip: Option<Cow<'a, str>>,
+    /// [`Columns::source_service`].
+    pub source_service: Option<Cow<'a, str>>,
+    /// [`Columns::kind`].
+    pub kind: Option<Cow<'a, str>>,
+    /// [`Columns::status`].
+    pub status: Option<Cow<'a, str>>,
+    /// [`Columns::method`].
+    pub method: Option<Cow<'a, str>>,
+    /// [`Columns::resources`].
+    pub resources: Vec<BorrowedResource<'a>>,
+    /// [`Columns::undecodable`].
+    pub undecodable: bool,
+}
+
+/// [`ResourceAction`], borrowed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BorrowedResource<'a> {
+    /// [`ResourceAction::kind`].
+    pub kind: Option<Cow<'a, str>>,
+    /// [`ResourceAction::id`].
+    pub id: Option<Cow<'a, str>>,
+    /// [`ResourceAction::action`].
+    pub action: Option<Cow<'a, str>>,
+}
+
+impl<'a> BorrowedColumns<'a> {
+    /// The fields of `event`, the same as [`Columns::of`]'s: read straight
+    /// from the JSON when it has the shapes the SDK's types have (nearly
+    /// always), else from the full decode or the lenient reading.
+    pub fn of(event: &'a RawEvent) -> BorrowedColumns<'a> {
+        strict::read(event.json())
+            .unwrap_or_else(|_| Columns::decoded_or_lenient(event.json()).into())
+    }
+
+    /// The same fields, owned.
+    pub fn into_owned(self) -> Columns {
+        let owned = |text: Option<Cow<'_, str>>| text.map(Cow::into_owned);
+        Columns {
+            uuid: owned(self.uuid),
+            time: self.time,
+            request_id: owned(self.request_id),
+            contract: self.contract,
+            user: owned(self.user),
+            source_ip: owned(self.source_ip),
+            source_service: owned(self.source_service),
+            kind: owned(self.kind),
+            status: owned(self.status),
+            method: owned(self.method),
+            resources: self
+                .resources
+                .into_iter()
+                .map(|r| ResourceAction {
+                    kind: owned(r.kind),
+                    id: owned(r.id),
+                    action: owned(r.action),
+                })
+                .collect(),
+            undecodable: self.undecodable,
+        }
+    }
+}
+
+impl From<Columns> for BorrowedColumns<'_> {
+    fn from(columns: Columns) -> Self {
+        let owned = |text: Option<String>| text.map(Cow::Owned);
+        BorrowedColumns {
+            uuid: owned(columns.uuid),
+            time: columns.time,
+            request_id: owned(columns.request_id),
+            contract: columns.contract,
+            user: owned(columns.user),
+            source_ip: owned(columns.source_ip),
+            source_service: owned(columns.source_service),
+            kind: owned(columns.kind),
+            status: owned(columns.status),
+            method: owned(columns.method),
+            resources: columns
+                .resources
+                .into_iter()
+                .map(|r| BorrowedResource {
+                    kind: owned(r.kind),
+                    id: owned(r.id),
+                    action: owned(r.action),
+                })
+                .collect(),
+            undecodable: columns.undecodable,
+        }
+    }
+}
+
 impl Columns {
     /// The fields of `event` (see the type's docs).
     pub fn of(event: &RawEvent) -> Columns {
-        match event.decode() {
+        BorrowedColumns::of(event).into_owned()
+    }
+
+    /// The fields of `event` read the long way: the SDK's full decode, or
+    /// the lenient reading when it fails. [`BorrowedColumns::of`] gives the
+    /// same, faster.
+    fn decoded_or_lenient(json: &str) -> Columns {
+        match serde_json::from_str::<Activity>(json) {
             Ok(activity) => Columns::decoded(activity),
-            Err(_) => Columns::lenient(event.json()),
+            Err(_) => Columns::lenient(json),
         }
     }
 
@@ -332,6 +456,194 @@ mod tests {
         assert_eq!(text.contract, Some(31721060));
         let odd = of(r#"{"principal":{"identity":{"contractNumber":"n/a"}}}"#);
         assert_eq!(odd.contract, None);
+    }
+
+    /// The fast reading and the long one give the same columns, and the
+    /// fast one never takes an entry the full decode refuses.
+    fn same_both_ways(json: &str) {
+        let long = Columns::decoded_or_lenient(json);
+        let event = RawEvent::parse(json).unwrap();
+        assert_eq!(BorrowedColumns::of(&event).into_owned(), long, "{json}");
+        if strict::read(json).is_ok() {
+            assert!(
+                !long.undecodable,
+                "read fast, but the SDK refuses it: {json}"
+            );
+        }
+    }
+
+    /// Every value of `entry` (an object), replaced in turn by each odd
+    /// value (JSON text), or with an odd member added to its object.
+    fn variants(entry: &serde_json::Value) -> Vec<String> {
+        const ODD: &[&str] = &[
+            "null",
+            "true",
+            "0",
+            "-1",
+            "7",
+            "1.5",
+            "-0",
+            "1e400",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            r#""""#,
+            r#""x""#,
+            r#""DONE""#,
+            r#""POST""#,
+            r#""2024-01-01T00:00:00Z""#,
+            r#""\u0041\n""#,
+            r#""\ud800""#,
+            r#"" 31721060 ""#,
+            "[]",
+            "[null]",
+            r#"["a","b"]"#,
+            "[{}]",
+            "{}",
+            r#"{"DONE":null}"#,
+            r#"{"POST":null}"#,
+            r#"{"a":1e400}"#,
+            r#"["\udc00"]"#,
+        ];
+        const MARK: &str = r"\u0000odd\u0000";
+        let mut paths = Vec::new();
+        fn walk(value: &serde_json::Value, path: Vec<String>, paths: &mut Vec<Vec<String>>) {
+            if let serde_json::Value::Object(members) = value {
+                paths.push(path.iter().cloned().chain([String::new()]).collect());
+                for (key, member) in members {
+                    let mut next = path.clone();
+                    next.push(key.clone());
+                    paths.push(next.clone());
+                    walk(member, next, paths);
+                }
+            } else if let serde_json::Value::Array(items) = value {
+                for (i, item) in items.iter().enumerate() {
+                    let mut next = path.clone();
+                    next.push(i.to_string());
+                    paths.push(next.clone());
+                    walk(item, next, paths);
+                }
+            }
+        }
+        walk(entry, Vec::new(), &mut paths);
+        let mut out = Vec::new();
+        for path in paths {
+            for odd in ODD {
+                let mut copy = entry.clone();
+                let mut at = &mut copy;
+                let (last, parents) = path.split_last().unwrap();
+                for key in parents {
+                    at = match at {
+                        serde_json::Value::Array(items) => {
+                            &mut items[key.parse::<usize>().unwrap()]
+                        }
+                        other => &mut other[key.as_str()],
+                    };
+                }
+                let mark = serde_json::Value::String("\0odd\0".into());
+                match at {
+                    serde_json::Value::Array(items) => items[last.parse::<usize>().unwrap()] = mark,
+                    serde_json::Value::Object(members) if last.is_empty() => {
+                        members.insert("unknown".into(), mark);
+                    }
+                    other => other[last.as_str()] = mark,
+                }
+                let text = serde_json::to_string(&copy).unwrap();
+                let text = text.replace(&format!("\"{MARK}\""), odd);
+                out.push(text.clone());
+                if last.is_empty() {
+                    continue;
+                }
+                // The same member twice (a known field twice is refused).
+                let key = format!("\"{last}\":{odd}");
+                if let Some(at) = text.find(&key) {
+                    let mut twice = text.clone();
+                    twice.insert_str(at, &format!("{key},"));
+                    out.push(twice);
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_fast_reading_equals_the_full_decode_on_every_wire_variant() {
+        let sandbox = activitylog_sandbox::Sandbox::builder()
+            .events(3_000)
+            .wire_variants(0.5)
+            .start()
+            .await
+            .unwrap();
+        let sources = sandbox.event_sources(
+            activitylog_sandbox::MAIN_CONTRACT,
+            None::<DateTime<Utc>>,
+            None::<DateTime<Utc>>,
+        );
+        assert!(sources.len() > 1_000);
+        let mut fast = 0;
+        for json in &sources {
+            same_both_ways(json);
+            fast += usize::from(strict::read(json).is_ok());
+        }
+        assert_eq!(fast, sources.len(), "the sandbox's entries all read fast");
+        // Each deviation of the live service, and odd values everywhere in
+        // a few entries of different shapes.
+        let mut shapes: Vec<&String> = Vec::new();
+        for json in &sources {
+            let keys = |j: &str| j.matches("\":").count();
+            if shapes.len() < 6 && !shapes.iter().any(|s| keys(s) == keys(json)) {
+                shapes.push(json);
+            }
+        }
+        let mut tried = 0;
+        let mut refused = 0;
+        for json in shapes {
+            let entry: serde_json::Value = serde_json::from_str(json).unwrap();
+            for variant in variants(&entry) {
+                if RawEvent::parse(&variant).is_err() {
+                    continue;
+                }
+                same_both_ways(&variant);
+                tried += 1;
+                refused += usize::from(Columns::decoded_or_lenient(&variant).undecodable);
+            }
+        }
+        assert!(
+            tried > 5_000 && refused > 1_000,
+            "{tried} variants, {refused} undecodable"
+        );
+    }
+
+    #[test]
+    fn odd_entries_read_the_same_both_ways() {
+        for json in [
+            "{}",
+            "[]",
+            "[1]",
+            "null",
+            "7",
+            r#""x""#,
+            r#"{"meta":[null,null,null,null,null]}"#,
+            r#"{"event":{"resources":[[null,null,null]]}}"#,
+            r#"{"@uuid":"a","@uuid":"b"}"#,
+            r#"{"x":1,"x":2,"@uuid":"a"}"#,
+            r#"{"@uuid":"\u00e9\"q","principal":{"identity":{"username":"a\\b"}}}"#,
+            r#"{"event":{"status":{"DONE":null},"type":"t"}}"#,
+            r#"{"event":{"status":{"DONE":1}}}"#,
+            r#"{"event":{"param":{"action":{"GET":null}}}}"#,
+            r#"{"event":{"resources":[{"action":null,"id":"i"},{"action":[],"type":"t"}]}}"#,
+            r#"{"principal":{"identity":{"contractNumber":-5}}}"#,
+            r#"{"principal":{"identity":{"contractNumber":"\u0033"}}}"#,
+            r#"{"principal":{"identity":{"contractNumber":1.0}}}"#,
+            r#"{"meta":{"queueRefId":1.0}}"#,
+            r#"{"meta":{"queueRefId":-3,"auditVersion":-0.5}}"#,
+            r#"{"meta":{"time":"2024-01-01T00:00:00+02:00"}}"#,
+            r#"{"other":"\ud800"}"#,
+            r#"{"other":1e999,"@uuid":"u"}"#,
+            r#"{"other":{"deep":[1,{"x":"\udfff"}]}}"#,
+        ] {
+            same_both_ways(json);
+        }
     }
 
     #[test]

@@ -85,7 +85,7 @@ mod yaml;
 
 pub use auth::Credentials;
 pub use client::ActivityLog;
-pub use columns::{Columns, ResourceAction};
+pub use columns::{BorrowedColumns, BorrowedResource, Columns, ResourceAction};
 pub use config::{
     Config, DEFAULT_API_URL, DEFAULT_SETTLE, ENV_API_URL, ENV_CONTRACT_NUMBER, ENV_PASSWORD,
     ENV_TOKEN, ENV_USERNAME, Overrides, Settings, Source,

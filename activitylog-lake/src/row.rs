@@ -22,7 +22,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use activitylog_client::{Columns, RawEvent};
+use activitylog_client::{BorrowedColumns, RawEvent};
 use arrow_array::builder::{
     BooleanBuilder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
@@ -150,7 +150,7 @@ impl Default for Rows {
 impl Rows {
     /// Adds one entry.
     pub fn push(&mut self, event: &RawEvent) {
-        let columns = Columns::of(event);
+        let columns = BorrowedColumns::of(event);
         self.time
             .append_option(columns.time.map(|t| t.timestamp_micros()));
         self.uuid.append_option(columns.uuid);

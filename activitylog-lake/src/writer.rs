@@ -18,6 +18,7 @@
 use std::io::{self, Write};
 
 use activitylog_client::RawEvent;
+use arrow_array::RecordBatch;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
@@ -142,11 +143,26 @@ impl<W: Write + Send> EntryWriter<W> {
             || self.rows.raw_bytes() >= self.limits.batch_bytes
         {
             self.encode()?;
-            if self.arrow.memory_size() >= self.limits.row_group_bytes
-                || self.arrow.in_progress_rows() >= self.limits.row_group_rows
-            {
-                self.end_row_group()?;
-            }
+            self.end_full_row_group()?;
+        }
+        Ok(())
+    }
+
+    /// Adds entries gathered into columns elsewhere ([`Rows::take`], a
+    /// batch of [`row::schema`]), after those [`write`](Self::write) holds.
+    pub fn write_rows(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        self.encode()?;
+        self.arrow.write(batch)?;
+        self.entries += batch.num_rows() as u64;
+        self.end_full_row_group()
+    }
+
+    /// Writes the current row group out if it has reached the limits.
+    fn end_full_row_group(&mut self) -> Result<(), Error> {
+        if self.arrow.memory_size() >= self.limits.row_group_bytes
+            || self.arrow.in_progress_rows() >= self.limits.row_group_rows
+        {
+            self.end_row_group()?;
         }
         Ok(())
     }
@@ -423,6 +439,22 @@ mod tests {
         );
         let file = writer.finish().unwrap();
         let expected: Vec<String> = (0..20).map(|i| format!("u-{i}")).collect();
+        assert_eq!(uuids(file), expected);
+    }
+
+    #[test]
+    fn rows_gathered_elsewhere_follow_the_entries_written() {
+        let mut writer = EntryWriter::with_limits(Vec::new(), small()).unwrap();
+        writer.write(&entry(0)).unwrap();
+        let mut rows = Rows::default();
+        for i in 1..10 {
+            rows.push(&entry(i));
+        }
+        writer.write_rows(&rows.take().unwrap()).unwrap();
+        writer.write(&entry(10)).unwrap();
+        assert_eq!(writer.entries(), 11);
+        let file = writer.finish().unwrap();
+        let expected: Vec<String> = (0..11).map(|i| format!("u-{i}")).collect();
         assert_eq!(uuids(file), expected);
     }
 
