@@ -357,18 +357,11 @@ fn failed(error: activitylog_lake::Error) -> io::Error {
 /// mappings, unmapped when freed, and trim a heap whose free top passes them.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn release_freed_memory() {
-    use std::ffi::c_int;
-    // glibc's <malloc.h>.
-    const M_TRIM_THRESHOLD: c_int = -1;
-    const M_MMAP_THRESHOLD: c_int = -3;
-    unsafe extern "C" {
-        fn mallopt(param: c_int, value: c_int) -> c_int;
-    }
     // SAFETY: mallopt only sets the allocator's parameters, which it reads
     // under its own locks; these values are within the documented ranges.
     unsafe {
-        mallopt(M_MMAP_THRESHOLD, RELEASE_ABOVE);
-        mallopt(M_TRIM_THRESHOLD, RELEASE_ABOVE);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, RELEASE_ABOVE);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, RELEASE_ABOVE);
     }
 }
 
