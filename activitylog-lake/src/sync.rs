@@ -112,7 +112,7 @@ impl<'a> LakeSync<'a> {
         }
         tracing::info!(contract = self.contract, since = %plan.since(), until = %plan.until(), "syncing into a lake");
         let updates = self.options.updates(self.log, self.contract, &plan);
-        let seen = committed_uuids(lake, &manifest, self.contract, plan.since()).await?;
+        let seen = committed_entries(lake, &manifest, self.contract, plan.since()).await?;
         let mut batch = Batch {
             contract: self.contract,
             seen,
@@ -364,7 +364,7 @@ async fn commit(
 
 /// The entries committed for `contract` on the days from `since`'s on
 /// (and those without a time): what a sync from `since` may download again.
-async fn committed_uuids(
+async fn committed_entries(
     lake: &Lake,
     manifest: &Manifest,
     contract: u64,

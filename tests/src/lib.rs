@@ -101,6 +101,27 @@ struct Concurrency {
 }
 
 impl MockServer {
+    /// Serves `events` (each an entry's JSON, the `_source` of a hit) as the
+    /// API pages them: by `offset` and `limit`, with `hits.total` their count.
+    pub async fn serving(events: Vec<String>) -> Self {
+        Self::start(move |request| {
+            let offset: usize = request.param("offset").unwrap_or("0").parse().unwrap_or(0);
+            let limit: usize = request.param("limit").unwrap_or("20").parse().unwrap_or(20);
+            let hits: Vec<String> = events
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|source| format!(r#"{{"_source":{source}}}"#))
+                .collect();
+            Reply::json(format!(
+                r#"{{"hits":{{"total":{},"hits":[{}]}}}}"#,
+                events.len(),
+                hits.join(",")
+            ))
+        })
+        .await
+    }
+
     /// Serves `handler`'s replies on an ephemeral port of 127.0.0.1.
     pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
         Self::start_with_delay(std::time::Duration::ZERO, handler).await

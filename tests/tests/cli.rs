@@ -905,21 +905,6 @@ async fn head_gets_the_first_lines_after_a_page_and_the_closed_pipe_ends_quietly
     );
 }
 
-/// A page of `events` (JSON `_source` texts) as the API sends it.
-fn page_of(events: &[String], offset: usize, limit: usize) -> String {
-    let hits: Vec<String> = events
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|source| format!(r#"{{"_source":{source}}}"#))
-        .collect();
-    format!(
-        r#"{{"hits":{{"total":{},"hits":[{}]}}}}"#,
-        events.len(),
-        hits.join(",")
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_that_cannot_be_shown_is_named_and_fails_the_run() {
     let event = |uuid: &str, user: &str| {
@@ -935,13 +920,7 @@ async fn an_entry_that_cannot_be_shown_is_named_and_fails_the_run() {
         r#"{"@uuid":"e-2","meta":5,"event":{"type":"Provision"}}"#.to_string(),
         event("e-3", "bob@example.com"),
     ];
-    let served = events.clone();
-    let server = activitylog_tests::MockServer::start(move |request| {
-        let offset = request.param("offset").unwrap_or("0").parse().unwrap();
-        let limit = request.param("limit").unwrap_or("20").parse().unwrap();
-        activitylog_tests::Reply::json(page_of(&served, offset, limit))
-    })
-    .await;
+    let server = activitylog_tests::MockServer::serving(events.clone()).await;
     let range = ["--since", "2024-01-01", "--until", "2024-01-02"];
     let entries = |more: &[&'static str]| {
         let mut args = vec!["entries", "31721060"];

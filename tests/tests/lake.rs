@@ -937,22 +937,7 @@ const CRAFTED: &[&str] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn filtered_reads_of_a_lake_report_entries_that_do_not_decode_as_the_api_export_does() {
     let served: Vec<String> = CRAFTED.iter().map(|e| e.to_string()).collect();
-    let server = activitylog_tests::MockServer::start(move |request| {
-        let offset: usize = request.param("offset").unwrap_or("0").parse().unwrap();
-        let limit: usize = request.param("limit").unwrap_or("20").parse().unwrap();
-        let hits: Vec<String> = served
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|source| format!(r#"{{"_source":{source}}}"#))
-            .collect();
-        activitylog_tests::Reply::json(format!(
-            r#"{{"hits":{{"total":{},"hits":[{}]}}}}"#,
-            served.len(),
-            hits.join(",")
-        ))
-    })
-    .await;
+    let server = activitylog_tests::MockServer::serving(served).await;
     let api = || {
         let mut command = cli::isolated(binary(), &cli::empty_home());
         command

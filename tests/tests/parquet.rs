@@ -150,22 +150,7 @@ async fn entries_that_do_not_decode_or_are_unknown_keep_their_text() {
         r#"{"@uuid":"e-3","meta":{"time":"2024-01-01T11:00:00Z"},"event":{"type":"Provision","status":"FROBNICATED","newField":{"a":[1,2]}}}"#,
     ];
     let served: Vec<String> = events.iter().map(|e| e.to_string()).collect();
-    let server = activitylog_tests::MockServer::start(move |request| {
-        let offset: usize = request.param("offset").unwrap_or("0").parse().unwrap();
-        let limit: usize = request.param("limit").unwrap_or("20").parse().unwrap();
-        let hits: Vec<String> = served
-            .iter()
-            .skip(offset)
-            .take(limit)
-            .map(|source| format!(r#"{{"_source":{source}}}"#))
-            .collect();
-        activitylog_tests::Reply::json(format!(
-            r#"{{"hits":{{"total":{},"hits":[{}]}}}}"#,
-            served.len(),
-            hits.join(",")
-        ))
-    })
-    .await;
+    let server = activitylog_tests::MockServer::serving(served).await;
     let dir = scratch("odd");
     let file = dir.join("odd.parquet");
     let args = [
