@@ -264,13 +264,31 @@ fn numbered(row_groups: Vec<RowGroupMetaData>) -> Result<Vec<RowGroupMetaData>, 
         .collect()
 }
 
+/// Bytes of a data page, about (the page ends at the first check past it).
+const PAGE_BYTES: usize = 256 << 10;
+
+/// Entries encoded between two checks of the page's size.
+const PAGE_CHECK_ROWS: usize = 256;
+
 /// How the columns are encoded: Snappy; statistics per column chunk (so
 /// that readers skip row groups by time, contract, user…), none for `raw`;
 /// no dictionary for the columns that differ on every entry.
+///
+/// Pages are small ([`PAGE_BYTES`], checked every [`PAGE_CHECK_ROWS`]
+/// entries): a page of `raw` and its compressed copy then stay well under
+/// a megabyte, so the allocator reuses their buffers from page to page
+/// rather than mapping and faulting in new memory for each. With Parquet's
+/// defaults (1 MiB, checked every 1,024 entries of about 800 bytes) a
+/// page's buffer grew to 2 MiB, the size from which the CLI's Parquet
+/// export has glibc map blocks of their own: that export took 15-23%
+/// longer, with a second more of system time per million entries
+/// (docs/benchmarks.md).
 fn properties(limits: Limits) -> WriterProperties {
     let column = |name: &str| ColumnPath::from(name);
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_data_page_size_limit(PAGE_BYTES)
+        .set_write_batch_size(PAGE_CHECK_ROWS)
         .set_created_by(format!("activitylog-lake {}", env!("CARGO_PKG_VERSION")))
         .set_max_row_group_size(limits.row_group_rows.max(1))
         .set_statistics_enabled(EnabledStatistics::Chunk)
