@@ -278,12 +278,11 @@ const PAGE_CHECK_ROWS: usize = 256;
 /// entries): with entries of about 800 bytes, a page of `raw` and its
 /// compressed copy stay under a megabyte, so the allocator reuses their
 /// buffers from page to page rather than mapping and faulting in new
-/// memory for each. With Parquet's
-/// defaults (1 MiB, checked every 1,024 entries of about 800 bytes) a
-/// page's buffer grew to 2 MiB, the size from which the CLI's Parquet
-/// export has glibc map blocks of their own: that export took 15-23%
-/// longer, with a second more of system time per million entries
-/// (docs/benchmarks.md).
+/// memory for each. With Parquet's defaults (1 MiB, checked every 1,024
+/// entries of about 800 bytes) a page's buffer grew to 2 MiB, the size from
+/// which the CLI's Parquet export has glibc map blocks of their own: that
+/// export took 15-23% longer, with a second more of system time per
+/// million entries (docs/benchmarks.md).
 fn properties(limits: Limits) -> WriterProperties {
     let column = |name: &str| ColumnPath::from(name);
     WriterProperties::builder()

@@ -284,11 +284,7 @@ impl Encoding {
                 Ok(Ok(Done::Checkpoint(state))) => return Ok(Some(state)),
                 Ok(Ok(Done::Finished)) => return Ok(None),
                 Ok(Err(error)) => return Err(error),
-                Err(_) => {
-                    return Err(io::Error::other(
-                        "the Parquet encoding stopped without saying why",
-                    ));
-                }
+                Err(_) => return Err(self.failure()),
             }
         }
     }
