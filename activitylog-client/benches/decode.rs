@@ -3,7 +3,8 @@
 //! - `page`: one 1,000-entry page as the sandbox renders it (fetched once over
 //!   HTTP at start-up), decoded raw (the download engine's decoder, each
 //!   `_source` kept as bytes), raw plus the `@uuid` the engine deduplicates
-//!   on, raw then every event typed (what `Entries::stream` does), typed in
+//!   on, raw then every event typed (what `Entries::stream` does), raw then
+//!   the columns of each (what an archive or a Parquet file stores), typed in
 //!   one go (`types::ActivityPage`), and as a `serde_json::Value` (how a plain
 //!   client reads it).
 //! - `dates`: parsing and rendering `DateBound`s.
@@ -13,7 +14,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use activitylog_client::internals::Window;
-use activitylog_client::{DateBound, RawEvent, types};
+use activitylog_client::{BorrowedColumns, DateBound, RawEvent, types};
 use activitylog_sandbox::{MAIN_CONTRACT, Sandbox};
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -83,6 +84,15 @@ fn page(c: &mut Criterion) {
                 .iter()
                 .map(|e| e.decode().expect("typed"))
                 .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("raw, then BorrowedColumns of each", |b| {
+        b.iter(|| {
+            let events = decode_raw(black_box(&body));
+            events
+                .iter()
+                .map(|e| BorrowedColumns::of(e).resources.len())
+                .sum::<usize>()
         })
     });
     group.bench_function("typed ActivityPage", |b| {
