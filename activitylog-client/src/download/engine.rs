@@ -49,6 +49,9 @@
 //!   Nothing relies on the order of entries within a page or a window.
 //! - The stream ends with an explicit `Finished`; a task that ends without it
 //!   (a panic) is reported as an error, never as a clean end.
+//! - A reader slower than the download (the engine waits on it longer than
+//!   on the service, of late) gets half the requests in flight: more would
+//!   only hold pages waiting for it.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
@@ -304,6 +307,38 @@ struct Engine<S> {
     next_id: u64,
     /// The deepest `offset + limit` the service answered with a page.
     deepest_answered: u64,
+    waits: Waits,
+}
+
+/// How long the engine waited, of late, on the reader (to take a batch)
+/// and on the service (for a page): seconds, each older wait counting
+/// for less.
+#[derive(Debug, Default)]
+struct Waits {
+    reader: f64,
+    service: f64,
+}
+
+impl Waits {
+    /// Older waits count for 7/8 of what they did.
+    const KEEP: f64 = 0.875;
+
+    fn on_reader(&mut self, since: tokio::time::Instant) {
+        self.reader = self.reader * Self::KEEP + since.elapsed().as_secs_f64();
+    }
+
+    fn on_service(&mut self, since: tokio::time::Instant) {
+        self.service = self.service * Self::KEEP + since.elapsed().as_secs_f64();
+    }
+
+    /// Waits on the reader below this (seconds, all counted) are a reader
+    /// keeping up: it took each batch at once.
+    const READER_KEEPS_UP: f64 = 0.001;
+
+    /// The reader, not the service, holds the download back.
+    fn reader_behind(&self) -> bool {
+        self.reader > self.service.max(Self::READER_KEEPS_UP)
+    }
 }
 
 /// Whether the reader is still there.
@@ -325,6 +360,7 @@ impl<S: Source> Engine<S> {
             previous: Seen::new(),
             next_id: 0,
             deepest_answered: 0,
+            waits: Waits::default(),
         };
         let whole = engine.plan.range.whole_seconds();
         for window in whole.cut(engine.plan.max_span) {
@@ -356,7 +392,10 @@ impl<S: Source> Engine<S> {
                 return Ok(());
             }
             self.launch();
-            let Some(joined) = self.in_flight.next().await else {
+            let asked = tokio::time::Instant::now();
+            let next = self.in_flight.next().await;
+            self.waits.on_service(asked);
+            let Some(joined) = next else {
                 return Err(Error::Incomplete {
                     missing: self.missing_from_front(),
                     reason:
@@ -383,11 +422,15 @@ impl<S: Source> Engine<S> {
     }
 
     /// Starts requests, earliest windows first, while the budget allows:
-    /// at most `concurrency` in flight; the front window may use them all,
-    /// windows behind it only while their pages (in flight and arrived,
-    /// empty ones aside) stay under twice that, which bounds memory.
+    /// at most `concurrency` in flight (half of it, at least one, while the
+    /// reader is behind); the front window may use them all, windows behind
+    /// it only while their pages (in flight and arrived, empty ones aside)
+    /// stay under twice that, which bounds memory.
     fn launch(&mut self) {
-        let concurrency = self.plan.concurrency;
+        let concurrency = match self.waits.reader_behind() {
+            true => (self.plan.concurrency / 2).max(1),
+            false => self.plan.concurrency,
+        };
         let result_window = self.plan.result_window;
         let first_limit = self.plan.page_size.min(result_window).max(1);
         let mut position = 0;
@@ -730,7 +773,13 @@ impl<S: Source> Engine<S> {
             if repeats && leaf.distinct_this_read == distinct_before {
                 leaf.ended = true;
             }
-            if !fresh.is_empty() && self.sender.send(Ok(Batch::Events(fresh))).await.is_err() {
+            if fresh.is_empty() {
+                continue;
+            }
+            let asked = tokio::time::Instant::now();
+            let sent = self.sender.send(Ok(Batch::Events(fresh))).await;
+            self.waits.on_reader(asked);
+            if sent.is_err() {
                 return Ok(Flow::ReaderGone);
             }
         }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +43,10 @@ struct Service {
     latency: Latency,
     /// Every request, in the order they were answered, and whether it was refused.
     answered: Mutex<Vec<(PageRequest, bool)>>,
+    /// Requests being answered now.
+    in_flight: AtomicUsize,
+    /// For each request as it came, the requests in flight with it.
+    crowds: Mutex<Vec<usize>>,
 }
 
 impl Script {
@@ -116,6 +121,8 @@ impl Service {
             total_cap: u64::MAX,
             latency: Arc::new(|_| Duration::from_millis(5)),
             answered: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            crowds: Mutex::new(Vec::new()),
         }
     }
 
@@ -187,7 +194,10 @@ impl Source for Script {
     fn page(&self, request: PageRequest) -> impl Future<Output = Result<Page>> + Send + 'static {
         let service = Arc::clone(&self.inner);
         async move {
+            let crowd = service.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            service.crowds.lock().unwrap().push(crowd);
             tokio::time::sleep((service.latency)(&request)).await;
+            service.in_flight.fetch_sub(1, Ordering::SeqCst);
             service.answer(request)
         }
     }
@@ -386,4 +396,60 @@ async fn ten_years_around_a_year_of_entries_cost_their_pages_and_few_round_trips
         round_trips <= 256_usize.div_ceil(8) + 1,
         "{round_trips} round trips"
     );
+}
+
+/// A reader slower than the service (20 ms a page, pages in 1 ms): once
+/// that shows, half the requests are in flight, so at most those, the
+/// queue's two batches and the one being sent wait for it (each page held
+/// in memory), not the whole concurrency's. A reader that keeps up gets
+/// every request in flight: 90 pages take the round trips of 8 at a time.
+/// Either way every entry arrives once.
+#[tokio::test(start_paused = true)]
+async fn a_reader_slower_than_the_service_has_fewer_pages_waiting_for_it() {
+    let range = Window {
+        start: at("2024-01-01T00:00:00Z"),
+        end: at("2024-01-02T00:00:00Z"),
+    };
+    let mut runs = Vec::new();
+    for pause in [Duration::from_millis(20), Duration::ZERO] {
+        let script = Service::new(range, &[9_000])
+            .latency(|_| Duration::from_millis(1))
+            .start();
+        let plan = Plan {
+            contract: 1,
+            range,
+            page_size: 100,
+            concurrency: 8,
+            result_window: 10_000,
+            max_span: Duration::from_secs(86_400),
+            max_rereads: 3,
+            learned: Arc::new(Learned::default()),
+        };
+        let started = tokio::time::Instant::now();
+        let (mut receiver, _engine) = spawn(script.clone(), plan);
+        let (mut sent, mut pages, mut most_waiting) = (Vec::new(), 0, 0);
+        loop {
+            match receiver.recv().await.unwrap().unwrap() {
+                Batch::Events(events) => {
+                    sent.extend(events.iter().map(|e| e.uuid().unwrap().into_owned()));
+                    pages += 1;
+                    // Pages answered and not yet taken, past the first 20.
+                    let answered = script.inner.answered.lock().unwrap().len();
+                    if pages > 20 {
+                        most_waiting = most_waiting.max(answered - pages);
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+                Batch::Done(_) => {}
+                Batch::Finished => break,
+            }
+        }
+        assert_sent_once(&script, &sent, &format!("a reader pausing {pause:?}"));
+        runs.push((most_waiting, started.elapsed()));
+    }
+    let [(slow_waiting, _), (_, fast_took)] = runs[..] else {
+        unreachable!()
+    };
+    assert!(slow_waiting <= 8 / 2 + 2 + 1, "{runs:?}");
+    assert!(fast_took <= Duration::from_millis(90 / 8 + 3), "{runs:?}");
 }
