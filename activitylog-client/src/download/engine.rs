@@ -331,8 +331,8 @@ impl Waits {
         self.service = self.service * Self::KEEP + since.elapsed().as_secs_f64();
     }
 
-    /// Waits on the reader below this (seconds, all counted) are a reader
-    /// keeping up: it took each batch at once.
+    /// A reader whose waits come to less than this (seconds, as counted
+    /// above) keeps up: it takes each batch at once.
     const READER_KEEPS_UP: f64 = 0.001;
 
     /// The reader, not the service, holds the download back.
@@ -427,9 +427,10 @@ impl<S: Source> Engine<S> {
     /// it only while their pages (in flight and arrived, empty ones aside)
     /// stay under twice that, which bounds memory.
     fn launch(&mut self) {
-        let concurrency = match self.waits.reader_behind() {
-            true => (self.plan.concurrency / 2).max(1),
-            false => self.plan.concurrency,
+        let concurrency = if self.waits.reader_behind() {
+            (self.plan.concurrency / 2).max(1)
+        } else {
+            self.plan.concurrency
         };
         let result_window = self.plan.result_window;
         let first_limit = self.plan.page_size.min(result_window).max(1);
