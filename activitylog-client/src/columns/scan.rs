@@ -208,6 +208,12 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// Reads `null` or a string into `field`.
+    fn text_into(&mut self, field: &mut Option<Cow<'a, str>>) -> Option<()> {
+        *field = self.text()?;
+        Some(())
+    }
+
     /// Reads `null`, or a string checked and dropped.
     fn skip_text(&mut self) -> Option<()> {
         self.text().map(drop)
@@ -238,8 +244,7 @@ impl<'a> Scan<'a> {
         self.object(|scan, key| match key {
             "@uuid" => {
                 once(&mut seen, 0)?;
-                columns.uuid = scan.text()?;
-                Some(())
+                scan.text_into(&mut columns.uuid)
             }
             "meta" => {
                 once(&mut seen, 1)?;
@@ -277,8 +282,7 @@ impl<'a> Scan<'a> {
             }
             "requestId" => {
                 once(&mut seen, 2)?;
-                columns.request_id = scan.text()?;
-                Some(())
+                scan.text_into(&mut columns.request_id)
             }
             "time" => {
                 once(&mut seen, 3)?;
@@ -313,8 +317,7 @@ impl<'a> Scan<'a> {
                     }
                     "username" => {
                         once(&mut seen, 1)?;
-                        columns.user = scan.text()?;
-                        Some(())
+                        scan.text_into(&mut columns.user)
                     }
                     _ => scan.any(),
                 })
@@ -325,13 +328,11 @@ impl<'a> Scan<'a> {
             }
             "sourceIP" => {
                 once(&mut seen, 2)?;
-                columns.source_ip = scan.text()?;
-                Some(())
+                scan.text_into(&mut columns.source_ip)
             }
             "sourceService" => {
                 once(&mut seen, 3)?;
-                columns.source_service = scan.text()?;
-                Some(())
+                scan.text_into(&mut columns.source_service)
             }
             _ => scan.any(),
         })
@@ -355,13 +356,11 @@ impl<'a> Scan<'a> {
             }
             "status" => {
                 once(&mut seen, 3)?;
-                columns.status = scan.text()?;
-                Some(())
+                scan.text_into(&mut columns.status)
             }
             "type" => {
                 once(&mut seen, 4)?;
-                columns.kind = scan.text()?;
-                Some(())
+                scan.text_into(&mut columns.kind)
             }
             _ => scan.any(),
         })
@@ -373,8 +372,7 @@ impl<'a> Scan<'a> {
         self.optional_object(|scan, key| match key {
             "action" => {
                 once(&mut seen, 0)?;
-                columns.method = scan.text()?;
-                Some(())
+                scan.text_into(&mut columns.method)
             }
             "error" => {
                 once(&mut seen, 1)?;
@@ -443,13 +441,11 @@ impl<'a> Scan<'a> {
             }
             "id" => {
                 once(&mut seen, 1)?;
-                resource.id = scan.text()?;
-                Some(())
+                scan.text_into(&mut resource.id)
             }
             "type" => {
                 once(&mut seen, 2)?;
-                resource.kind = scan.text()?;
-                Some(())
+                scan.text_into(&mut resource.kind)
             }
             _ => scan.any(),
         })?;
